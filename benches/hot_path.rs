@@ -1,0 +1,123 @@
+//! The hot path: an authenticated request through the layer versus the bare inner service, and
+//! the redirect of an unauthenticated browser to the provider (discovery already cached).
+//!
+//! Both paths complete without waiting on anything, so each future is polled once with a no-op
+//! waker: no runtime overhead is measured.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::{header, Request, Response, StatusCode};
+use http_body_util::Full;
+use tower::{Layer, Service, ServiceExt};
+use tower_oidc::{Identity, OidcConfig, OidcLayer};
+
+fn poll_once<F: Future>(f: F) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(f).poll(&mut cx) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("the benchmarked path must not wait"),
+    }
+}
+
+#[derive(Clone)]
+struct Inner;
+
+impl Service<Request<()>> for Inner {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, req: Request<()>) -> Self::Future {
+        let status = if req.extensions().get::<Identity>().is_some() { StatusCode::OK } else { StatusCode::NO_CONTENT };
+        std::future::ready(Ok(Response::builder().status(status).body(Full::new(Bytes::from_static(b"hello"))).unwrap()))
+    }
+}
+
+/// A provider that serves only discovery, so the redirect has metadata to use.
+fn discovery_server(rt: &tokio::runtime::Runtime) -> String {
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let doc = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+        });
+        let app = axum::Router::new().route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { axum::Json(doc) }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        issuer
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let issuer = discovery_server(&rt);
+    let layer = OidcLayer::new(
+        OidcConfig::builder()
+            .with_issuer(issuer.clone())
+            .with_client_id("bench")
+            .with_client_secret("bench-secret")
+            .with_base_url("https://app.example.com")
+            .with_cookie_key("bench-cookie-key-0123456789abcdef0123456789")
+            .build()
+            .unwrap(),
+    );
+    let identity = Identity::builder(issuer, "248289761001")
+        .email("jane.doe@example.com", true)
+        .name("Jane Doe")
+        .preferred_username("jane")
+        .groups(["admins", "readers", "finance-emea"])
+        .build();
+    let cookie = format!("theme=dark; {}; _ga=GA1.2.3", layer.session_cookie(&identity));
+    let request = || {
+        Request::get("/reports?id=7")
+            .header(header::ACCEPT, "text/html")
+            .header(header::COOKIE, cookie.as_str())
+            .body(())
+            .unwrap()
+    };
+
+    // Warm the discovery cache through one real redirect.
+    let mut layered = layer.layer(Inner);
+    let first = rt.block_on(layered.clone().oneshot(Request::get("/").header(header::ACCEPT, "text/html").body(()).unwrap())).unwrap();
+    assert_eq!(first.status(), StatusCode::FOUND);
+    let authed = poll_once(layered.call(request())).unwrap();
+    assert_eq!(authed.status(), StatusCode::OK, "the session cookie must be accepted");
+
+    let mut group = c.benchmark_group("hot_path");
+    let mut bare = Inner;
+    group.bench_function("bare_inner_service", |b| {
+        b.iter(|| black_box(poll_once(bare.call(black_box(request()))).unwrap()))
+    });
+    group.bench_function("authenticated_through_layer", |b| {
+        b.iter(|| black_box(poll_once(layered.call(black_box(request()))).unwrap()))
+    });
+    let anonymous = || Request::get("/reports?id=7").header(header::ACCEPT, "text/html").body(()).unwrap();
+    group.bench_function("bare_inner_service_anonymous", |b| {
+        b.iter(|| black_box(poll_once(bare.call(black_box(anonymous()))).unwrap()))
+    });
+    group.bench_function("unauthenticated_redirect", |b| {
+        b.iter(|| {
+            let res = poll_once(layered.call(black_box(anonymous()))).unwrap();
+            debug_assert_eq!(res.status(), StatusCode::FOUND);
+            black_box(res)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,267 @@
+//! The quickstart: an axum app behind OpenID Connect single sign-on, in one command.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! With no variables set, a built-in development identity provider runs beside the app (at
+//! `{BASE_URL}/dev-idp`) with three test users: open <http://127.0.0.1:3000/> and pick one.
+//!
+//! With `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID` and `OIDC_CLIENT_SECRET` set, the app signs in
+//! against that provider instead; register `{BASE_URL}/auth/callback` there as a redirect URI.
+//! The other `OIDC_*` variables (scope, claims, `OIDC_COOKIE_KEY`, ...) apply as documented.
+//!
+//! The app listens on the host and port of `BASE_URL` (default `http://127.0.0.1:3000`).
+//!
+//! Routes:
+//! - `GET /`: protected HTML page showing who you are;
+//! - `GET /api/me`: the same as JSON (a script without a session gets 401, not a redirect);
+//! - `GET /public`: open to everyone, says whether you are signed in;
+//! - `/auth/callback`, `/auth/login`, `/auth/logout`: handled by the layer.
+
+use std::process::ExitCode;
+
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde_json::{json, Value};
+use tower_oidc::dev_idp::{DevClient, DevIdp};
+use tower_oidc::{Identity, OidcConfig, OidcLayer};
+use tracing_subscriber::EnvFilter;
+use url::Url;
+
+const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
+/// Where the development IdP is nested in the app.
+const DEV_IDP_PATH: &str = "/dev-idp";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+
+    let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+    let base_url = var("BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let base_url = base_url.trim().trim_end_matches('/').to_owned();
+    let listen = match listen_address(&base_url) {
+        Ok(addr) => addr,
+        Err(why) => {
+            eprintln!("BASE_URL `{base_url}` {why}; use an origin such as {DEFAULT_BASE_URL}");
+            return ExitCode::from(2);
+        }
+    };
+
+    // The app's own routes. The layer protects all of them except `/public`.
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/api/me", get(me))
+        .route("/public", get(public));
+
+    let (app, banner) = if var("OIDC_ISSUER_URL").is_some() {
+        // Your provider: everything comes from the environment, BASE_URL defaulted.
+        let config = OidcConfig::builder_from_lookup(|key| match key {
+            "BASE_URL" => Some(base_url.clone()),
+            _ => var(key),
+        })
+        .add_public_path("/public");
+        let config = match config.build() {
+            Ok(config) => config,
+            Err(err) => return config_error(&err),
+        };
+        let banner = format!(
+            "  Identity provider: {issuer}\n  Redirect URI to register there: {redirect}\n\n  Open {base_url}/ and sign in.",
+            issuer = config.issuer(),
+            redirect = config.redirect_uri(),
+        );
+        (app.layer(OidcLayer::new(config)), banner)
+    } else {
+        // The built-in development IdP, nested in this same app under /dev-idp.
+        let issuer = format!("{base_url}{DEV_IDP_PATH}");
+        let client_secret = random_base64(32);
+        let post_logout = format!("{base_url}/public");
+        let parsed = Url::parse(&base_url).ok();
+        let loopback = parsed
+            .as_ref()
+            .and_then(Url::host_str)
+            .is_some_and(|h| matches!(h, "localhost" | "[::1]") || h.starts_with("127."));
+        let config = OidcConfig::builder()
+            .with_issuer(&issuer)
+            .with_client_id("quickstart")
+            .with_client_secret(&client_secret)
+            .with_base_url(&base_url)
+            .with_provider_name("Development IdP")
+            .with_provider_slug("dev-idp")
+            // Sessions only need to live as long as this process: a fresh key for each run,
+            // instead of the warning about a missing OIDC_COOKIE_KEY.
+            .with_cookie_key(random_base64(48))
+            .add_public_path("/public")
+            .with_post_logout_redirect_uri(&post_logout)
+            // The IdP is this very process, reached through BASE_URL: allow its http issuer
+            // when BASE_URL is http on a non-loopback address (a LAN demo, say).
+            .insecure_allow_http_issuer(!loopback && base_url.starts_with("http://"));
+        let config = match config.build() {
+            Ok(config) => config,
+            Err(err) => return config_error(&err),
+        };
+        let idp = DevIdp::new(&issuer)
+            .with_client(
+                DevClient::new("quickstart", client_secret)
+                    .add_redirect_uri(config.redirect_uri())
+                    .add_post_logout_redirect_uri(&post_logout),
+            )
+            .with_default_users();
+        let users = idp
+            .users()
+            .iter()
+            .map(|u| {
+                let groups = if u.groups.is_empty() { "no groups".to_owned() } else { u.groups.join(", ") };
+                let unverified = if u.email_verified { "" } else { ", email not verified" };
+                format!("    {} ({groups}{unverified})", u.subject)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let banner = format!(
+            "  Identity provider: the built-in development IdP at {issuer} (for development only)\n\
+             \x20 Redirect URI: {redirect}\n\
+             \x20 Test users:\n{users}\n\n\
+             \x20 Open {base_url}/ and pick a test user.\n\n\
+             \x20 To use your own provider, set OIDC_ISSUER_URL, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET\n\
+             \x20 and register the redirect URI above there.",
+            redirect = config.redirect_uri(),
+        );
+        // The IdP's routes are added after the layer, so they are not behind it.
+        (app.layer(OidcLayer::new(config)).nest(DEV_IDP_PATH, idp.router()), banner)
+    };
+
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("cannot listen on {listen} (from BASE_URL {base_url}): {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("\ntower-oidc quickstart, listening on {listen}\n\n{banner}\n");
+
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        eprintln!("server error: {err}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// `GET /`: who you are. Protected: without a session, a browser is sent to sign in.
+async fn home(identity: Identity) -> Html<String> {
+    let who = identity.name().or(identity.preferred_username()).unwrap_or(identity.subject());
+    let email = match identity.email() {
+        Some(email) if identity.email_verified() => format!("{} (verified)", escape(email)),
+        Some(email) => format!("{} (<strong>not verified</strong>)", escape(email)),
+        None => "<em>none</em>".to_owned(),
+    };
+    let groups = if identity.groups().is_empty() {
+        "<em>none</em>".to_owned()
+    } else {
+        identity.groups().iter().map(|g| format!("<code>{}</code>", escape(g))).collect::<Vec<_>>().join(", ")
+    };
+    let rows = [
+        ("Subject", format!("<code>{}</code>", escape(identity.subject()))),
+        ("Issuer", format!("<code>{}</code>", escape(identity.issuer()))),
+        ("Username", identity.preferred_username().map_or("<em>none</em>".to_owned(), escape)),
+        ("Email", email),
+        ("Groups", groups),
+        ("Provider", format!("<code>{}</code>", escape(identity.provider()))),
+    ]
+    .iter()
+    .map(|(k, v)| format!("<tr><th>{k}</th><td>{v}</td></tr>"))
+    .collect::<String>();
+    Html(page(
+        "Signed in",
+        &format!(
+            "<h1>Signed in as {who}</h1><table>{rows}</table>\
+             <p><a href=\"/api/me\">/api/me</a> (the same as JSON) · <a href=\"/public\">/public</a> (open to everyone) · \
+             <a href=\"/auth/logout\">Sign out</a></p>",
+            who = escape(who),
+        ),
+    ))
+}
+
+/// `GET /api/me`: who you are, as JSON. Protected: without a session, 401.
+async fn me(identity: Identity) -> Json<Value> {
+    Json(json!({
+        "subject": identity.subject(),
+        "issuer": identity.issuer(),
+        "email": identity.email(),
+        "email_verified": identity.email_verified(),
+        "name": identity.name(),
+        "preferred_username": identity.preferred_username(),
+        "groups": identity.groups(),
+        "provider": identity.provider(),
+    }))
+}
+
+/// `GET /public`: open to everyone; the identity is there when the visitor is signed in.
+async fn public(identity: Option<Identity>) -> Html<String> {
+    let status = match &identity {
+        Some(identity) => {
+            let who = identity.name().or(identity.preferred_username()).unwrap_or(identity.subject());
+            format!(
+                "<p>You are signed in as <strong>{}</strong>. <a href=\"/\">Your page</a> · \
+                 <a href=\"/auth/logout\">Sign out</a></p>",
+                escape(who)
+            )
+        }
+        None => "<p>You are not signed in. <a href=\"/\">Sign in</a> to see the protected page.</p>".to_owned(),
+    };
+    Html(page("Public page", &format!("<h1>Public page</h1><p>Anyone can see this page.</p>{status}")))
+}
+
+fn page(title: &str, content: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#1d2330}}\
+         th{{text-align:left;padding:.3rem 1rem .3rem 0;color:#555;font-weight:600}}td{{padding:.3rem 0}}\
+         code{{background:#f1f2f4;padding:0 .25rem;border-radius:4px}}</style></head>\
+         <body>{content}</body></html>",
+        title = escape(title),
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The `host:port` of BASE_URL, to listen on.
+fn listen_address(base_url: &str) -> Result<String, &'static str> {
+    let url = Url::parse(base_url).map_err(|_| "is not an absolute URL")?;
+    let host = url.host_str().ok_or("has no host")?;
+    let port = url.port_or_known_default().ok_or("has no port")?;
+    Ok(format!("{host}:{port}"))
+}
+
+/// `n` random bytes, base64-encoded.
+fn random_base64(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the operating system's random number generator failed");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn config_error(err: &tower_oidc::ConfigError) -> ExitCode {
+    eprintln!("The configuration is not usable:\n{err}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,173 @@
+//! Errors: configuration problems found at startup, and the reasons a sign-in can fail.
+
+use std::fmt;
+
+use http::StatusCode;
+
+/// One problem found in the configuration, naming the setting to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The environment variable (or builder setting) to change, e.g. `OIDC_ISSUER_URL`.
+    pub key: String,
+    /// What is wrong with it and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The configuration cannot be used. Every problem found is listed, each with the key to fix.
+///
+/// Returned by [`OidcConfigBuilder::build`](crate::OidcConfigBuilder::build) and
+/// [`OidcConfig::from_env`](crate::OidcConfig::from_env).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    problems: Vec<ConfigProblem>,
+}
+
+impl ConfigError {
+    pub(crate) fn new(problems: Vec<ConfigProblem>) -> Self {
+        debug_assert!(!problems.is_empty());
+        Self { problems }
+    }
+
+    /// Every problem found, in the order the settings were checked.
+    pub fn problems(&self) -> &[ConfigProblem] {
+        &self.problems
+    }
+
+    /// Whether a problem names `key` (an environment variable or builder setting).
+    pub fn mentions(&self, key: &str) -> bool {
+        self.problems.iter().any(|p| p.key == key)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let [only] = self.problems.as_slice() {
+            return write!(f, "invalid OpenID Connect configuration: {only}");
+        }
+        write!(f, "invalid OpenID Connect configuration ({} problems):", self.problems.len())?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why a request was not let through, or why a sign-in failed.
+///
+/// Every response the layer produces itself carries an [`AuthError`] in its extensions, so an
+/// application can restyle error pages (for example with axum's `map_response`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// No valid session, and the request is not a browser navigation (API, XHR, non-GET).
+    Unauthenticated,
+    /// The callback had no `state` parameter.
+    MissingState,
+    /// The callback's `state` matches no login started in this browser.
+    StateMismatch,
+    /// The login was started more than ten minutes ago, or its callback was already used.
+    LoginExpired,
+    /// The callback query string could not be parsed, or had no `code`.
+    MalformedCallback,
+    /// The authorization response's `iss` parameter (RFC 9207) is not our issuer.
+    IssuerMismatch,
+    /// The identity provider answered the authorization request with `error=`.
+    ProviderDenied,
+    /// The identity provider refused the authorization code (expired or already redeemed).
+    CodeRejected,
+    /// The ID token failed validation (signature, issuer, audience, time, nonce, ...).
+    InvalidIdToken,
+    /// The userinfo response belongs to another subject, or is malformed.
+    InvalidUserinfo,
+    /// The identity provider could not be reached (connection refused, timeout).
+    ProviderUnreachable,
+    /// The identity provider answered with something we cannot use.
+    BadProviderResponse,
+    /// The session would not fit in a cookie.
+    SessionTooLarge,
+}
+
+impl AuthErrorKind {
+    /// A stable snake_case name, used in logs and JSON bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::MissingState => "missing_state",
+            Self::StateMismatch => "state_mismatch",
+            Self::LoginExpired => "login_expired",
+            Self::MalformedCallback => "malformed_callback",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::ProviderDenied => "provider_denied",
+            Self::CodeRejected => "code_rejected",
+            Self::InvalidIdToken => "invalid_id_token",
+            Self::InvalidUserinfo => "invalid_userinfo",
+            Self::ProviderUnreachable => "provider_unreachable",
+            Self::BadProviderResponse => "bad_provider_response",
+            Self::SessionTooLarge => "session_too_large",
+        }
+    }
+
+    /// The HTTP status the layer answers with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Unauthenticated | Self::InvalidIdToken | Self::InvalidUserinfo => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::ProviderDenied => StatusCode::FORBIDDEN,
+            Self::MissingState
+            | Self::StateMismatch
+            | Self::LoginExpired
+            | Self::MalformedCallback
+            | Self::IssuerMismatch
+            | Self::CodeRejected => StatusCode::BAD_REQUEST,
+            Self::ProviderUnreachable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadProviderResponse => StatusCode::BAD_GATEWAY,
+            Self::SessionTooLarge => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for AuthErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed sign-in or a refused request: a kind plus a short human reason.
+///
+/// The reason never contains a token, code, cookie, secret or claim value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {reason}")]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    reason: String,
+}
+
+impl AuthError {
+    pub(crate) fn new(kind: AuthErrorKind, reason: impl Into<String>) -> Self {
+        Self { kind, reason: reason.into() }
+    }
+
+    /// What went wrong, as a matchable kind.
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// A short explanation meant for the person in front of the browser.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The HTTP status of the response.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+}

@@ -1,0 +1,290 @@
+//! ID token validation (OpenID Connect Core 1.0 section 3.1.3.7), with our own clock.
+//!
+//! jsonwebtoken checks the signature and the algorithm family of the key; every claim check is
+//! done here so that time comes from the injectable [`Clock`](crate::Clock) and each failure
+//! has its own reason.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::provider::VerifyKey;
+
+/// Signature algorithms accepted for ID tokens: asymmetric ones only. `none` cannot even be
+/// parsed, and HMAC is never accepted, so a public key can never be used as an HMAC secret.
+pub(crate) const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why an ID token was refused. Display never includes claim values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum IdTokenError {
+    #[error("the ID token is not a well-formed JWS")]
+    Malformed,
+    #[error("the ID token's signature algorithm is not allowed (only asymmetric algorithms the provider advertises)")]
+    AlgorithmNotAllowed,
+    #[error("no key in the provider's JWKS matches the ID token's key id")]
+    UnknownKey,
+    #[error("the ID token has no key id and the provider's JWKS holds several keys")]
+    AmbiguousKey,
+    #[error("the ID token's signature is invalid")]
+    BadSignature,
+    #[error("the ID token was issued by another issuer")]
+    WrongIssuer,
+    #[error("the ID token is not meant for this application (audience)")]
+    WrongAudience,
+    #[error("the ID token carries an untrusted extra audience")]
+    UntrustedAudience,
+    #[error("the ID token's authorized party (azp) is another client")]
+    WrongAuthorizedParty,
+    #[error("the ID token has expired")]
+    Expired,
+    #[error("the ID token has no expiry (exp)")]
+    MissingExpiry,
+    #[error("the ID token's issue time (iat) is in the future; check the clocks")]
+    IssuedInFuture,
+    #[error("the ID token has no issue time (iat)")]
+    MissingIssuedAt,
+    #[error("the ID token's nonce does not match this login")]
+    NonceMismatch,
+    #[error("the ID token has no nonce")]
+    MissingNonce,
+    #[error("the ID token has no subject (sub)")]
+    MissingSubject,
+}
+
+/// What the token must say.
+#[derive(Debug)]
+pub(crate) struct Expected<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) trusted_audiences: &'a [String],
+    pub(crate) nonce: &'a str,
+    pub(crate) now: u64,
+    pub(crate) leeway: u64,
+}
+
+/// Reads the header and checks the algorithm against the allowlist (ours, narrowed to what the
+/// provider advertises when it advertises anything).
+pub(crate) fn header(token: &str, advertised: &[Algorithm]) -> Result<Header, IdTokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| {
+        // A header that parses as JSON with an `alg` we do not know (`none`, say) is refused
+        // for its algorithm; anything else is simply malformed.
+        if names_an_algorithm(token) {
+            IdTokenError::AlgorithmNotAllowed
+        } else {
+            IdTokenError::Malformed
+        }
+    })?;
+    let allowed = ASYMMETRIC.contains(&header.alg)
+        && (advertised.is_empty() || advertised.contains(&header.alg));
+    if !allowed {
+        return Err(IdTokenError::AlgorithmNotAllowed);
+    }
+    Ok(header)
+}
+
+fn names_an_algorithm(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some((first, _)) = token.split_once('.') else { return false };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(first)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
+        .is_some_and(|h| h.get("alg").is_some_and(Value::is_string))
+}
+
+/// Picks the key for `header`: by `kid`, else the single compatible key. `Err(UnknownKey)`
+/// means a refetch of the JWKS may help.
+pub(crate) fn select_key<'k>(
+    keys: &'k [VerifyKey],
+    header: &Header,
+) -> Result<&'k VerifyKey, IdTokenError> {
+    let compatible = |k: &&VerifyKey| {
+        k.family == header.alg.family() && k.alg.is_none_or(|a| a == header.alg)
+    };
+    match &header.kid {
+        Some(kid) => keys
+            .iter()
+            .filter(compatible)
+            .find(|k| k.kid.as_deref() == Some(kid.as_str()))
+            .ok_or(IdTokenError::UnknownKey),
+        None => {
+            let mut candidates = keys.iter().filter(compatible);
+            match (candidates.next(), candidates.next()) {
+                (Some(only), None) => Ok(only),
+                (None, _) => Err(IdTokenError::UnknownKey),
+                (Some(_), Some(_)) => Err(IdTokenError::AmbiguousKey),
+            }
+        }
+    }
+}
+
+/// Verifies the signature and returns the claims, unchecked.
+pub(crate) fn verify_signature(
+    token: &str,
+    header: &Header,
+    key: &VerifyKey,
+) -> Result<Map<String, Value>, IdTokenError> {
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = HashSet::new();
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature
+            | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+            | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
+            | jsonwebtoken::errors::ErrorKind::InvalidEddsaKey
+            | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_)
+            | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat => IdTokenError::BadSignature,
+            _ => IdTokenError::Malformed,
+        })
+}
+
+/// Checks the claims of a token whose signature is valid.
+pub(crate) fn check_claims(claims: &Map<String, Value>, want: &Expected<'_>) -> Result<(), IdTokenError> {
+    if claims.get("iss").and_then(Value::as_str) != Some(want.issuer) {
+        return Err(IdTokenError::WrongIssuer);
+    }
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(list)) => {
+            let list: Option<Vec<&str>> = list.iter().map(Value::as_str).collect();
+            list.ok_or(IdTokenError::WrongAudience)?
+        }
+        _ => return Err(IdTokenError::WrongAudience),
+    };
+    if !audiences.contains(&want.client_id) {
+        return Err(IdTokenError::WrongAudience);
+    }
+    if audiences
+        .iter()
+        .any(|a| *a != want.client_id && !want.trusted_audiences.iter().any(|t| t == a))
+    {
+        return Err(IdTokenError::UntrustedAudience);
+    }
+    match claims.get("azp") {
+        None => {}
+        Some(Value::String(azp)) if azp == want.client_id => {}
+        Some(_) => return Err(IdTokenError::WrongAuthorizedParty),
+    }
+    let exp = claims.get("exp").and_then(Value::as_f64).ok_or(IdTokenError::MissingExpiry)?;
+    if exp + (want.leeway as f64) <= want.now as f64 {
+        return Err(IdTokenError::Expired);
+    }
+    let iat = claims.get("iat").and_then(Value::as_f64).ok_or(IdTokenError::MissingIssuedAt)?;
+    if iat > (want.now + want.leeway) as f64 {
+        return Err(IdTokenError::IssuedInFuture);
+    }
+    let nonce = claims.get("nonce").and_then(Value::as_str).ok_or(IdTokenError::MissingNonce)?;
+    if !bool::from(nonce.as_bytes().ct_eq(want.nonce.as_bytes())) {
+        return Err(IdTokenError::NonceMismatch);
+    }
+    match claims.get("sub").and_then(Value::as_str) {
+        Some(sub) if !sub.is_empty() && sub.len() <= 255 => Ok(()),
+        _ => Err(IdTokenError::MissingSubject),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn want() -> Expected<'static> {
+        Expected {
+            issuer: "https://id.example.com",
+            client_id: "app",
+            trusted_audiences: &[],
+            nonce: "n-0S6_WzA2Mj",
+            now: 1_000_000,
+            leeway: 60,
+        }
+    }
+
+    fn good() -> Map<String, Value> {
+        json!({"iss": "https://id.example.com", "aud": "app", "sub": "u1", "exp": 1_000_300,
+               "iat": 999_990, "nonce": "n-0S6_WzA2Mj"})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    fn with(key: &str, value: Value) -> Map<String, Value> {
+        let mut c = good();
+        c.insert(key.into(), value);
+        c
+    }
+
+    fn without(key: &str) -> Map<String, Value> {
+        let mut c = good();
+        c.remove(key);
+        c
+    }
+
+    #[test]
+    fn accepts_a_good_token() {
+        assert_eq!(check_claims(&good(), &want()), Ok(()));
+        assert_eq!(check_claims(&with("aud", json!(["app"])), &want()), Ok(()));
+        assert_eq!(check_claims(&with("azp", json!("app")), &want()), Ok(()));
+    }
+
+    #[test]
+    fn rejects_each_bad_claim() {
+        let w = want();
+        assert_eq!(check_claims(&with("iss", json!("https://id.example.com/")), &w), Err(IdTokenError::WrongIssuer));
+        assert_eq!(check_claims(&with("aud", json!("other")), &w), Err(IdTokenError::WrongAudience));
+        assert_eq!(check_claims(&with("aud", json!(["app", "evil"])), &w), Err(IdTokenError::UntrustedAudience));
+        assert_eq!(check_claims(&with("azp", json!("evil")), &w), Err(IdTokenError::WrongAuthorizedParty));
+        assert_eq!(check_claims(&with("exp", json!(999_900)), &w), Err(IdTokenError::Expired));
+        assert_eq!(check_claims(&without("exp"), &w), Err(IdTokenError::MissingExpiry));
+        assert_eq!(check_claims(&with("iat", json!(1_000_100)), &w), Err(IdTokenError::IssuedInFuture));
+        assert_eq!(check_claims(&without("iat"), &w), Err(IdTokenError::MissingIssuedAt));
+        assert_eq!(check_claims(&with("nonce", json!("other")), &w), Err(IdTokenError::NonceMismatch));
+        assert_eq!(check_claims(&without("nonce"), &w), Err(IdTokenError::MissingNonce));
+        assert_eq!(check_claims(&without("sub"), &w), Err(IdTokenError::MissingSubject));
+        assert_eq!(check_claims(&with("sub", json!("")), &w), Err(IdTokenError::MissingSubject));
+        assert_eq!(check_claims(&with("sub", json!(12)), &w), Err(IdTokenError::MissingSubject));
+    }
+
+    #[test]
+    fn leeway_is_bounded() {
+        let w = want();
+        assert_eq!(check_claims(&with("exp", json!(999_950)), &w), Ok(()), "within leeway");
+        assert_eq!(check_claims(&with("iat", json!(1_000_050)), &w), Ok(()), "within leeway");
+    }
+
+    #[test]
+    fn trusted_extra_audience_is_accepted() {
+        let trusted = vec!["api".to_owned()];
+        let w = Expected { trusted_audiences: &trusted, ..want() };
+        assert_eq!(check_claims(&with("aud", json!(["app", "api"])), &w), Ok(()));
+    }
+
+    #[test]
+    fn header_refuses_none_and_hmac() {
+        // {"alg":"none"} . {} . ""
+        assert_eq!(header("eyJhbGciOiJub25lIn0.e30.", &[]).unwrap_err(), IdTokenError::AlgorithmNotAllowed);
+        // {"alg":"HS256","typ":"JWT"}
+        let hs = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2ln";
+        assert_eq!(header(hs, &[]).unwrap_err(), IdTokenError::AlgorithmNotAllowed);
+        assert_eq!(header("garbage", &[]).unwrap_err(), IdTokenError::Malformed);
+        // {"alg":"RS256"} allowed unless the provider advertises only ES256
+        let rs = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
+        assert!(header(rs, &[]).is_ok());
+        assert_eq!(header(rs, &[Algorithm::ES256]).unwrap_err(), IdTokenError::AlgorithmNotAllowed);
+    }
+}

@@ -1,0 +1,224 @@
+//! [`Identity`]: who the request belongs to. Plain data, no HTTP.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The signed-in user of a request, inserted into request extensions by the layer.
+///
+/// Users are keyed by `(issuer, subject)`, never by email alone: an email address can be
+/// reassigned, and two providers may both vouch for the same address.
+///
+/// Cloning is cheap (one reference count).
+#[derive(Clone)]
+pub struct Identity(Arc<IdentityData>);
+
+/// What a session cookie holds. Field names are one letter to keep the cookie small.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct IdentityData {
+    #[serde(rename = "s")]
+    pub(crate) subject: String,
+    #[serde(rename = "i")]
+    pub(crate) issuer: String,
+    #[serde(rename = "p")]
+    pub(crate) provider: String,
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<String>,
+    #[serde(rename = "v", default, skip_serializing_if = "is_false")]
+    pub(crate) email_verified: bool,
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) preferred_username: Option<String>,
+    #[serde(rename = "g", default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) groups: Vec<String>,
+    #[serde(rename = "c", default, skip_serializing_if = "Map::is_empty")]
+    pub(crate) claims: Map<String, Value>,
+    #[serde(rename = "a")]
+    pub(crate) authenticated_at: u64,
+    #[serde(rename = "x")]
+    pub(crate) expires_at: u64,
+    #[serde(rename = "d")]
+    pub(crate) session_id: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl Identity {
+    pub(crate) fn from_data(data: IdentityData) -> Self {
+        Self(Arc::new(data))
+    }
+
+    /// The `sub` claim: the provider's stable identifier for the user.
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The issuer that vouched for the user (the ID token's `iss`).
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    /// The slug of the provider the user signed in with.
+    pub fn provider(&self) -> &str {
+        &self.0.provider
+    }
+
+    /// The email claim, if the provider sent one. Check [`email_verified`](Self::email_verified)
+    /// before letting it decide anything.
+    pub fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// Whether the provider says it verified the email (`email_verified`); `false` when absent.
+    pub fn email_verified(&self) -> bool {
+        self.0.email_verified
+    }
+
+    /// The display name claim (`name` unless configured otherwise).
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// The username claim (`preferred_username` unless configured otherwise).
+    pub fn preferred_username(&self) -> Option<&str> {
+        self.0.preferred_username.as_deref()
+    }
+
+    /// The groups claim, as sent by the provider at this login.
+    pub fn groups(&self) -> &[String] {
+        &self.0.groups
+    }
+
+    /// The other claims of the ID token and userinfo, without the ones above and without
+    /// protocol claims (`aud`, `exp`, `iat`, `nonce`, ...). May be trimmed if the session cookie
+    /// would otherwise grow past its size limit.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.0.claims
+    }
+
+    /// When the user signed in, in seconds since the Unix epoch.
+    pub fn authenticated_at(&self) -> u64 {
+        self.0.authenticated_at
+    }
+
+    /// When the session ends, in seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.0.expires_at
+    }
+
+    /// A random identifier of this session, new at every login.
+    pub fn session_id(&self) -> &str {
+        &self.0.session_id
+    }
+}
+
+#[cfg(feature = "test-util")]
+impl Identity {
+    /// Starts an identity for tests (feature `test-util`); pair it with
+    /// [`OidcLayer::session_cookie`](crate::OidcLayer::session_cookie) to call protected routes
+    /// without an identity provider.
+    pub fn builder(issuer: impl Into<String>, subject: impl Into<String>) -> IdentityBuilder {
+        IdentityBuilder(IdentityData {
+            subject: subject.into(),
+            issuer: issuer.into(),
+            provider: "default".into(),
+            email: None,
+            email_verified: false,
+            name: None,
+            preferred_username: None,
+            groups: Vec::new(),
+            claims: Map::new(),
+            authenticated_at: 0,
+            expires_at: 0,
+            session_id: String::new(),
+        })
+    }
+
+    pub(crate) fn clone_data(&self) -> IdentityData {
+        let d = &self.0;
+        IdentityData {
+            subject: d.subject.clone(),
+            issuer: d.issuer.clone(),
+            provider: d.provider.clone(),
+            email: d.email.clone(),
+            email_verified: d.email_verified,
+            name: d.name.clone(),
+            preferred_username: d.preferred_username.clone(),
+            groups: d.groups.clone(),
+            claims: d.claims.clone(),
+            authenticated_at: d.authenticated_at,
+            expires_at: d.expires_at,
+            session_id: d.session_id.clone(),
+        }
+    }
+}
+
+/// Builds an [`Identity`] for tests (feature `test-util`).
+#[cfg(feature = "test-util")]
+#[derive(Debug)]
+#[must_use]
+pub struct IdentityBuilder(IdentityData);
+
+#[cfg(feature = "test-util")]
+impl IdentityBuilder {
+    /// The provider slug (default `default`).
+    pub fn provider(mut self, slug: impl Into<String>) -> Self {
+        self.0.provider = slug.into();
+        self
+    }
+
+    /// The email and whether it is verified.
+    pub fn email(mut self, email: impl Into<String>, verified: bool) -> Self {
+        self.0.email = Some(email.into());
+        self.0.email_verified = verified;
+        self
+    }
+
+    /// The display name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.0.name = Some(name.into());
+        self
+    }
+
+    /// The username.
+    pub fn preferred_username(mut self, username: impl Into<String>) -> Self {
+        self.0.preferred_username = Some(username.into());
+        self
+    }
+
+    /// The groups.
+    pub fn groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
+        self.0.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Finishes the identity.
+    pub fn build(self) -> Identity {
+        Identity::from_data(self.0)
+    }
+}
+
+impl fmt::Debug for IdentityData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityData").field("subject", &self.subject).field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("subject", &self.0.subject)
+            .field("issuer", &self.0.issuer)
+            .field("provider", &self.0.provider)
+            .field("email", &self.0.email)
+            .field("email_verified", &self.0.email_verified)
+            .field("name", &self.0.name)
+            .field("groups", &self.0.groups.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,86 @@
+//! [`OidcLayer`]: the Tower layer that puts a service behind OpenID Connect sign-in.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use crate::config::OidcConfig;
+#[cfg(feature = "test-util")]
+use crate::identity::Identity;
+use crate::service::{Oidc, Shared};
+
+/// Puts the wrapped service behind OpenID Connect single sign-on.
+///
+/// Cloning is cheap: clones share the provider cache (discovery, keys) and cookie keys.
+///
+/// ```no_run
+/// use axum::{routing::get, Router};
+/// use tower_oidc::{Identity, OidcConfig, OidcLayer};
+///
+/// # fn main() -> Result<(), tower_oidc::ConfigError> {
+/// let config = OidcConfig::from_env()?;
+/// let app: Router = Router::new()
+///     .route("/", get(|me: Identity| async move { format!("hello {}", me.subject()) }))
+///     .layer(OidcLayer::new(config));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct OidcLayer {
+    shared: Arc<Shared>,
+}
+
+impl OidcLayer {
+    /// Makes the layer. No I/O happens here: discovery is fetched at the first login, so the
+    /// app starts even while the identity provider is down.
+    pub fn new(config: OidcConfig) -> Self {
+        Self { shared: Arc::new(Shared::new(config)) }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &OidcConfig {
+        &self.shared.config
+    }
+
+    /// How many times the provider's JWKS has been fetched so far (for diagnostics).
+    pub fn jwks_fetches(&self) -> u64 {
+        self.shared.providers.iter().map(|p| p.jwks_fetches()).sum()
+    }
+}
+
+#[cfg(feature = "test-util")]
+impl OidcLayer {
+    /// A `Cookie` request header value (`name=value`) carrying a session for `identity`, valid
+    /// for the configured session lifetime from now (feature `test-util`). For tests and
+    /// benchmarks of protected routes without an identity provider.
+    pub fn session_cookie(&self, identity: &Identity) -> String {
+        let shared = &self.shared;
+        let mut data = identity.clone_data();
+        let now = shared.config.clock.unix_seconds();
+        data.authenticated_at = now;
+        data.expires_at = now + shared.config.session_lifetime.as_secs();
+        if data.session_id.is_empty() {
+            data.session_id = crate::session::random_token(16);
+        }
+        let names = &shared.cookies.names;
+        let value = crate::session::encode_session(&shared.cookies.codec, names, &mut data)
+            .expect("the test identity fits in a session cookie");
+        format!("{}={}", names.session, value)
+    }
+}
+
+impl fmt::Debug for OidcLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // OidcConfig's Debug redacts the client secret and cookie key.
+        f.debug_struct("OidcLayer").field("config", &self.shared.config).finish()
+    }
+}
+
+impl<S> Layer<S> for OidcLayer {
+    type Service = Oidc<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Oidc::new(inner, self.shared.clone())
+    }
+}

@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod body;
+mod callback;
+mod clock;
+mod config;
+#[cfg(feature = "dev-idp")]
+pub mod dev_idp;
+mod error;
+mod extract;
+mod future;
+mod id_token;
+mod identity;
+mod layer;
+mod login;
+mod logout;
+mod pages;
+mod provider;
+mod service;
+mod session;
+
+pub use body::ResponseBody;
+pub use clock::{Clock, SystemClock};
+pub use config::{
+    ClaimNames, ClientId, ClientSecret, IssuerUrl, OidcConfig, OidcConfigBuilder, ProviderSlug,
+    TokenAuthMethod, UserinfoPolicy, DEFAULT_SCOPE, MAX_LEEWAY,
+};
+pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};
+pub use extract::IdentityRejection;
+pub use future::ResponseFuture;
+pub use identity::Identity;
+#[cfg(feature = "test-util")]
+pub use identity::IdentityBuilder;
+pub use layer::OidcLayer;
+pub use service::Oidc;

@@ -1,0 +1,231 @@
+//! Starting a login: the authorization request (RFC 6749 4.1.1 with PKCE, RFC 7636) and the
+//! per-login cookie that remembers it.
+
+use http::request::Parts;
+use http::{header, HeaderValue};
+use url::Url;
+
+use crate::error::{AuthError, AuthErrorKind};
+use crate::pages::{self, Page};
+use crate::provider::{Provider, ProviderError};
+use crate::service::Shared;
+use crate::session::{
+    random_token, request_cookies, sha256_b64, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS,
+};
+
+/// Turns a provider failure into the error shown to the user.
+pub(crate) fn provider_error(err: &ProviderError) -> AuthError {
+    match err {
+        ProviderError::Unreachable(m) => AuthError::new(
+            AuthErrorKind::ProviderUnreachable,
+            format!("The identity provider could not be reached ({m})."),
+        ),
+        ProviderError::BadResponse(m) => AuthError::new(
+            AuthErrorKind::BadProviderResponse,
+            format!("The identity provider gave an unusable answer: {m}."),
+        ),
+        ProviderError::Rejected(code) => AuthError::new(
+            AuthErrorKind::CodeRejected,
+            format!("The identity provider refused the sign-in code ({code}); it may have expired or been used already."),
+        ),
+    }
+}
+
+/// Sends the browser to the provider. `return_to` must already be a safe same-origin path.
+pub(crate) async fn start(shared: &Shared, provider: &Provider, parts: &Parts, return_to: String) -> Page {
+    let metadata = match provider.metadata().await {
+        Ok(m) => m,
+        Err(err) => {
+            let err = provider_error(&err);
+            tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
+            return pages::error_page(&err, &shared.config.login_path);
+        }
+    };
+    let now = shared.config.clock.unix_seconds();
+    let record = LoginRecord {
+        state: random_token(32),
+        nonce: random_token(32),
+        // 64 characters: within RFC 7636's 43 to 128, with 384 bits of entropy.
+        verifier: random_token(48),
+        issuer: provider.config.issuer.as_str().to_owned(),
+        provider: provider.config.slug.as_str().to_owned(),
+        return_to,
+        created_at: now,
+    };
+    let challenge = sha256_b64(record.verifier.as_bytes());
+
+    let mut url = metadata.authorization_endpoint.clone();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", provider.config.client_id.as_str())
+        .append_pair("redirect_uri", &shared.config.redirect_uri)
+        .append_pair("scope", &provider.config.scope)
+        .append_pair("state", &record.state)
+        .append_pair("nonce", &record.nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+
+    let names = &shared.cookies.names;
+    let name = names.login(&record.state);
+    let value = record.seal(&shared.cookies.codec, &name);
+    let mut page = pages::redirect(url.as_str());
+    let headers = page.headers_mut();
+    for stale in stale_logins(shared, parts, now) {
+        headers.append(header::SET_COOKIE, names.remove(&stale));
+    }
+    headers.append(header::SET_COOKIE, names.set(&name, &value, LOGIN_TTL_SECS));
+    page
+}
+
+/// The login cookies to expire so that, with the new one, at most [`MAX_PENDING_LOGINS`]
+/// remain: expired or unreadable ones first, then the oldest.
+fn stale_logins(shared: &Shared, parts: &Parts, now: u64) -> Vec<String> {
+    let names = &shared.cookies.names;
+    let mut pending: Vec<(u64, &str)> = request_cookies(&parts.headers)
+        .filter(|(n, _)| n.starts_with(names.login_prefix.as_str()))
+        .map(|(n, v)| {
+            let created = LoginRecord::open(&shared.cookies.codec, n, v)
+                .map(|r| r.created_at)
+                .filter(|t| t.saturating_add(LOGIN_TTL_SECS) > now)
+                .unwrap_or(0);
+            (created, n)
+        })
+        .collect();
+    pending.sort_unstable();
+    pending.dedup_by(|a, b| a.1 == b.1);
+    let keep = MAX_PENDING_LOGINS - 1;
+    let excess = pending.iter().filter(|(t, _)| *t == 0).count().max(pending.len().saturating_sub(keep));
+    pending.into_iter().take(excess).map(|(_, n)| n.to_owned()).collect()
+}
+
+/// Accepts a return-to target only if it is a same-origin path: it starts with one `/`, has no
+/// backslash or control character (browsers treat `\` as `/`), does not turn into `//` or `/\`
+/// once percent-decoded, and resolves to `BASE_URL`'s origin. Anything else is refused.
+pub(crate) fn safe_return_to(base: &Url, raw: &str) -> Option<String> {
+    fn plain(s: &str) -> bool {
+        s.starts_with('/')
+            && !s.starts_with("//")
+            && !s.contains('\\')
+            && !s.chars().any(char::is_control)
+    }
+    if raw.len() > 2048 || !plain(raw) {
+        return None;
+    }
+    let decoded = percent_decode(raw)?;
+    if !plain(&decoded) {
+        return None;
+    }
+    let resolved = base.join(raw).ok()?;
+    (resolved.origin() == base.origin()).then(|| raw.to_owned())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    // Decode repeatedly: a target decoded twice by some proxy must be safe too.
+    let mut current = s.to_owned();
+    for _ in 0..3 {
+        let next = url::form_urlencoded::parse(format!("x={}", current.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())?;
+        if next == current {
+            return Some(current);
+        }
+        current = next;
+    }
+    Some(current)
+}
+
+/// The return-to target of the explicit login route: its `return_to` query parameter.
+pub(crate) fn requested_return_to(base: &Url, parts: &Parts) -> String {
+    parts
+        .uri
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "return_to")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|raw| safe_return_to(base, &raw))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+/// The return-to target of a protected request: the request's own path and query.
+pub(crate) fn current_target(base: &Url, parts: &Parts) -> String {
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    safe_return_to(base, target).unwrap_or_else(|| "/".to_owned())
+}
+
+/// Whether the request is a top-level browser navigation, which may be redirected to the
+/// provider. Everything else (fetch/XHR, JSON clients, non-GET) gets a 401 instead: a redirect
+/// would only confuse a script and could start a login from a cross-site request.
+pub(crate) fn is_navigation(parts: &Parts) -> bool {
+    if parts.method != http::Method::GET && parts.method != http::Method::HEAD {
+        return false;
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(mode) = header("sec-fetch-mode") {
+        return mode.eq_ignore_ascii_case("navigate");
+    }
+    if header("x-requested-with").is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest")) {
+        return false;
+    }
+    parts
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v: &HeaderValue| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://app.example.com").unwrap()
+    }
+
+    #[test]
+    fn keeps_same_origin_paths() {
+        for ok in ["/", "/reports?id=7", "/a/b#frag", "/caf%C3%A9", "/?next=//x"] {
+            assert_eq!(safe_return_to(&base(), ok).as_deref(), Some(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_open_redirects() {
+        for bad in [
+            "//evil.example",
+            "//evil.example/path",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/%2Fevil.example",
+            "/%5Cevil.example",
+            "%2F%2Fevil.example",
+            "/%252Fevil.example",
+            "/\tevil",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_return_to(&base(), bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn detects_navigation() {
+        let parts = |method: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::builder().method(method).uri("/");
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            b.body(()).unwrap().into_parts().0
+        };
+        assert!(is_navigation(&parts("GET", &[("accept", "text/html,*/*")])));
+        assert!(is_navigation(&parts("GET", &[("sec-fetch-mode", "navigate"), ("accept", "*/*")])));
+        assert!(!is_navigation(&parts("GET", &[("sec-fetch-mode", "cors"), ("accept", "text/html")])));
+        assert!(!is_navigation(&parts("GET", &[("accept", "application/json")])));
+        assert!(!is_navigation(&parts("POST", &[("accept", "text/html")])));
+        assert!(!is_navigation(&parts("GET", &[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")])));
+    }
+}

@@ -1,0 +1,61 @@
+//! The logout route: clears the local session and, where the provider supports RP-initiated
+//! logout (OpenID Connect RP-Initiated Logout 1.0), ends the provider's session too.
+
+use http::header;
+use http::request::Parts;
+
+use crate::pages::{self, Page};
+use crate::service::Shared;
+use crate::session::{decode_session, request_cookie, request_cookies, Purpose};
+
+pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
+    let cookies = &shared.cookies;
+    let names = &cookies.names;
+    let now = shared.config.clock.unix_seconds();
+    let identity = request_cookie(&parts.headers, &names.session)
+        .and_then(|v| decode_session(&cookies.codec, names, v, now));
+    let id_token_hint = request_cookie(&parts.headers, &names.logout)
+        .and_then(|v| cookies.codec.open(Purpose::Logout, &names.logout, v))
+        .and_then(|b| String::from_utf8(b).ok());
+    let provider = identity
+        .as_ref()
+        .and_then(|d| shared.provider_for(&d.provider, &d.issuer))
+        .unwrap_or_else(|| shared.default_provider());
+    if let Some(d) = &identity {
+        tracing::info!(target: "tower_oidc", event = "logout", provider = %d.provider, issuer = %d.issuer, subject = %d.subject);
+    }
+
+    // The end-session endpoint comes from discovery; if the provider cannot be reached now,
+    // the local session still ends.
+    let metadata = match provider.cached_metadata() {
+        Some(m) => Some(m),
+        None => provider.metadata().await.ok(),
+    };
+    let post_logout = shared.config.post_logout_redirect_uri.as_ref();
+    let mut page = match metadata.as_ref().and_then(|m| m.end_session_endpoint.clone()) {
+        Some(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                if let Some(hint) = &id_token_hint {
+                    q.append_pair("id_token_hint", hint);
+                }
+                q.append_pair("client_id", provider.config.client_id.as_str());
+                if let Some(target) = post_logout {
+                    q.append_pair("post_logout_redirect_uri", target.as_str());
+                }
+            }
+            pages::redirect(url.as_str())
+        }
+        None => match post_logout {
+            Some(target) => pages::redirect(target.as_str()),
+            None => pages::signed_out_page(&shared.config.login_path),
+        },
+    };
+    let headers = page.headers_mut();
+    headers.append(header::SET_COOKIE, names.remove(&names.session));
+    headers.append(header::SET_COOKIE, names.remove(&names.logout));
+    for (name, _) in request_cookies(&parts.headers).filter(|(n, _)| n.starts_with(names.login_prefix.as_str())) {
+        headers.append(header::SET_COOKIE, names.remove(name));
+    }
+    page
+}

@@ -1,0 +1,132 @@
+//! The small responses the layer writes itself: redirects, 401 JSON, and HTML pages.
+//!
+//! Pages show only our own fixed reasons, HTML-escaped; never a token, code, cookie, secret or
+//! anything the provider or the request supplied.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::error::{AuthError, AuthErrorKind};
+
+/// The challenge sent with 401 answers. Cookie sessions have no registered scheme; this names
+/// ours and where to start a login.
+pub(crate) const WWW_AUTHENTICATE: &str = r#"OIDC realm="tower-oidc""#;
+
+pub(crate) type Page = Response<Bytes>;
+
+fn base(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Page {
+    let mut res = Response::new(body.into());
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    res
+}
+
+/// A 302 to `location` (already a valid URL or same-origin path).
+pub(crate) fn redirect(location: &str) -> Page {
+    let mut res = base(StatusCode::FOUND, "text/plain; charset=utf-8", Bytes::new());
+    match HeaderValue::try_from(location) {
+        Ok(v) => {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+        Err(_) => *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR,
+    }
+    res
+}
+
+/// 401 for API clients: JSON, `WWW-Authenticate`, and no cookie.
+pub(crate) fn unauthorized_json(login_path: &str) -> Page {
+    let body = serde_json::json!({
+        "error": AuthErrorKind::Unauthenticated.as_str(),
+        "message": "sign in first",
+        "login_url": login_path,
+    });
+    let mut res = base(StatusCode::UNAUTHORIZED, "application/json", body.to_string());
+    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE));
+    res.extensions_mut().insert(AuthError::new(AuthErrorKind::Unauthenticated, "sign in first"));
+    res
+}
+
+/// An HTML page for a failed sign-in, with a link to start again.
+pub(crate) fn error_page(err: &AuthError, login_path: &str) -> Page {
+    let title = match err.kind() {
+        AuthErrorKind::ProviderUnreachable => "The identity provider is unreachable",
+        AuthErrorKind::BadProviderResponse => "The identity provider answered with an error",
+        AuthErrorKind::LoginExpired | AuthErrorKind::StateMismatch | AuthErrorKind::MissingState => {
+            "This sign-in link has expired or was already used"
+        }
+        AuthErrorKind::ProviderDenied => "Sign-in was refused",
+        _ => "Sign-in failed",
+    };
+    let hint = match err.kind() {
+        AuthErrorKind::ProviderUnreachable => {
+            "Signing in is not possible right now. Try again in a moment."
+        }
+        _ => "Start the sign-in again.",
+    };
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>{title}</h1><p>{reason}</p><p>{hint}</p>\
+         <p><a href=\"{login}\">Sign in again</a></p>\
+         <p style=\"color:#666;font-size:.8rem\">Error: {kind}</p></body></html>",
+        title = title,
+        reason = escape(err.reason()),
+        hint = hint,
+        login = escape(login_path),
+        kind = err.kind().as_str(),
+    );
+    let mut res = base(err.status(), "text/html; charset=utf-8", body);
+    if err.kind() == AuthErrorKind::ProviderUnreachable {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+    }
+    res.extensions_mut().insert(err.clone());
+    res
+}
+
+/// The page shown after logout when there is nowhere else to go.
+pub(crate) fn signed_out_page(login_path: &str) -> Page {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>You are signed out</h1><p><a href=\"{}\">Sign in again</a></p></body></html>",
+        escape(login_path)
+    );
+    base(StatusCode::OK, "text/html; charset=utf-8", body)
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_page_escapes_and_links_to_login() {
+        let err = AuthError::new(AuthErrorKind::InvalidIdToken, "<script>x</script>");
+        let page = error_page(&err, "/auth/login");
+        assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+        let body = std::str::from_utf8(page.body()).unwrap();
+        assert!(body.contains("&lt;script&gt;"));
+        assert!(!body.contains("<script>"));
+        assert!(body.contains("href=\"/auth/login\""));
+        assert_eq!(page.extensions().get::<AuthError>(), Some(&err));
+    }
+}

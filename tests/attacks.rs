@@ -1,0 +1,638 @@
+//! One test per attack on the relying party, against an in-process provider that misbehaves on
+//! purpose. Each asserts on the status, the cookies, the Location header and on which provider
+//! endpoints were (not) called.
+
+mod support;
+
+use std::time::Duration;
+
+use axum::http::{header, Request, StatusCode};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use support::*;
+use tower_oidc::{AuthError, AuthErrorKind, OidcLayer};
+
+struct Setup {
+    idp: MockIdp,
+    clock: std::sync::Arc<TestClock>,
+    app: axum::Router,
+    layer: OidcLayer,
+}
+
+async fn setup() -> Setup {
+    let idp = MockIdp::start().await;
+    let clock = TestClock::new();
+    let layer = OidcLayer::new(idp.config(&clock).build().unwrap());
+    let app = app(layer.clone());
+    Setup { idp, clock, app, layer }
+}
+
+/// Runs a login whose ID token has `claims` edited by `edit`, signed with key-1.
+async fn login_with_claims(s: &Setup, jar: &mut Jar, edit: impl FnOnce(Value) -> Value) -> Reply {
+    login_with(jar, &s.app, &s.idp, &SigningKey::first(), edit, &s.clock).await
+}
+
+fn set(mut v: Value, key: &str, value: Value) -> Value {
+    v[key] = value;
+    v
+}
+
+fn remove(mut v: Value, key: &str) -> Value {
+    v.as_object_mut().unwrap().remove(key);
+    v
+}
+
+fn kind(reply: &Reply) -> String {
+    // Error pages name their kind in a footer: "Error: <kind>".
+    reply.body.split("Error: ").nth(1).map(|s| s.split('<').next().unwrap().to_owned()).unwrap_or_default()
+}
+
+fn assert_refused(reply: &Reply, status: StatusCode, want: AuthErrorKind, jar: &Jar) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(kind(reply), want.as_str(), "{}", reply.body);
+    assert!(jar.session().is_none(), "no session may be issued");
+    assert!(reply.headers.get(header::LOCATION).is_none());
+}
+
+#[tokio::test]
+async fn accepts_a_good_login_and_returns_home() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let reply = login_with_claims(&s, &mut jar, |c| c).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(reply.location(), "/");
+    assert!(jar.session().is_some());
+    assert_eq!(jar.login_cookies(), 0, "the login cookie is spent");
+    let me = jar.get(&s.app, "/me").await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["subject"], "user-1");
+    assert_eq!(me.json()["groups"], json!(["readers"]));
+    assert_eq!(me.headers[header::CACHE_CONTROL], "no-store");
+    // PKCE: the verifier sent to the token endpoint hashes to the challenge; basic auth used.
+    let (auth, form) = s.idp.with(|st| st.token_requests[0].clone());
+    assert!(auth.unwrap().starts_with("Basic "));
+    assert_eq!(form["grant_type"], "authorization_code");
+    assert_eq!(form["redirect_uri"], format!("{BASE_URL}/auth/callback"));
+    assert!(form["code_verifier"].len() >= 43);
+    assert_eq!(s.idp.hits.userinfo(), 0, "the ID token had every claim: no userinfo call");
+}
+
+#[tokio::test]
+async fn authorization_request_uses_pkce_s256_state_and_nonce() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let a = start_login(&mut jar, &s.app, "/").await;
+    let b = start_login(&mut jar, &s.app, "/").await;
+    let q = query(&a.authorize_url);
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["scope"], "openid profile email");
+    assert!(a.state.len() >= 43 && a.nonce.len() >= 43);
+    assert_ne!(a.state, b.state);
+    assert_ne!(a.nonce, b.nonce);
+    assert_ne!(a.challenge, b.challenge);
+}
+
+#[tokio::test]
+async fn rejects_callback_with_wrong_state() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let _started = start_login(&mut jar, &s.app, "/").await;
+    let reply = callback(&mut jar, &s.app, &s.idp, "attacker-chosen-state").await;
+    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::LoginExpired, &jar);
+    assert_eq!(s.idp.hits.token(), 0, "no code may be redeemed");
+}
+
+#[tokio::test]
+async fn rejects_login_cookie_moved_to_another_state() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let _started = start_login(&mut jar, &s.app, "/").await;
+    // The attacker renames the victim's login cookie to match a state of their choosing.
+    let (_, value) = jar.0.iter().find(|(k, _)| k.contains("oidc-login-")).map(|(k, v)| (k.clone(), v.clone())).unwrap();
+    let mut forged = Jar::default();
+    let state = "evil-state";
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, state.as_bytes());
+    forged.0.insert(format!("oidc-login-{}", B64.encode(&digest.as_ref()[..9])), value);
+    let reply = callback(&mut forged, &s.app, &s.idp, state).await;
+    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::StateMismatch, &forged);
+    assert_eq!(s.idp.hits.token(), 0);
+}
+
+#[tokio::test]
+async fn rejects_callback_without_state() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let _started = start_login(&mut jar, &s.app, "/").await;
+    let reply = jar.get(&s.app, &format!("/auth/callback?code=x&iss={}", s.idp.issuer)).await;
+    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::MissingState, &jar);
+    assert_eq!(s.idp.hits.token(), 0);
+}
+
+#[tokio::test]
+async fn rejects_replayed_callback_even_with_the_login_cookie_resent() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let saved = jar.clone();
+    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
+    s.idp.with(|st| st.id_token = Some(token));
+    let first = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_eq!(first.status, StatusCode::FOUND);
+    // Replay in the same browser: the login cookie is gone.
+    let again = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(kind(&again), "login_expired");
+    // Replay with the old login cookie: the layer remembers the state was used.
+    let mut attacker = saved;
+    let replay = callback(&mut attacker, &s.app, &s.idp, &started.state).await;
+    assert_refused(&replay, StatusCode::BAD_REQUEST, AuthErrorKind::LoginExpired, &attacker);
+    assert_eq!(s.idp.hits.token(), 1, "the code was redeemed once only");
+}
+
+#[tokio::test]
+async fn rejects_wrong_iss_parameter_before_the_token_endpoint() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let q = serde_urlencoded::to_string([("code", "c"), ("state", started.state.as_str()), ("iss", "https://evil.example")]).unwrap();
+    let reply = jar.get(&s.app, &format!("/auth/callback?{q}")).await;
+    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::IssuerMismatch, &jar);
+    assert_eq!(s.idp.hits.token(), 0, "the token endpoint must not be called");
+}
+
+#[tokio::test]
+async fn rejects_missing_iss_parameter_when_the_provider_promises_it() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let reply = jar.get(&s.app, &format!("/auth/callback?code=c&state={}", started.state)).await;
+    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::IssuerMismatch, &jar);
+    assert_eq!(s.idp.hits.token(), 0);
+}
+
+#[tokio::test]
+async fn provider_error_response_gets_a_clear_page() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let q = serde_urlencoded::to_string([("error", "access_denied"), ("error_description", "<b>no</b>"), ("state", started.state.as_str()), ("iss", s.idp.issuer.as_str())]).unwrap();
+    let reply = jar.get(&s.app, &format!("/auth/callback?{q}")).await;
+    assert_refused(&reply, StatusCode::FORBIDDEN, AuthErrorKind::ProviderDenied, &jar);
+    assert!(reply.body.contains("access_denied"));
+    assert!(!reply.body.contains("<b>no</b>"), "provider text is not echoed");
+    assert!(reply.body.contains("href=\"/auth/login\""), "a link to start again");
+    assert_eq!(s.idp.hits.token(), 0);
+}
+
+#[tokio::test]
+async fn rejects_alg_none() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let claims = s.idp.claims(&s.clock, &started.nonce);
+    let token = format!("{}.{}.", B64.encode(br#"{"alg":"none","typ":"JWT"}"#), B64.encode(claims.to_string()));
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert!(reply.body.contains("algorithm"), "{}", reply.body);
+    assert_eq!(s.idp.hits.userinfo(), 0, "nothing is called after a failed check");
+}
+
+#[tokio::test]
+async fn rejects_bad_rs256_signature() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    // Signed by key-2's private key but claiming key-1's kid.
+    let mut forger = SigningKey::second();
+    forger.kid = Some("key-1".into());
+    let token = forger.sign(&s.idp.claims(&s.clock, &started.nonce));
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert!(reply.body.contains("signature"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn rejects_hs256_signed_with_the_public_key() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    // The classic confusion attack: HMAC keyed with the provider's public key material.
+    let public_n = SigningKey::first().jwk["n"].as_str().unwrap().to_owned();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("key-1".into());
+    let token = jsonwebtoken::encode(&header, &s.idp.claims(&s.clock, &started.nonce), &jsonwebtoken::EncodingKey::from_secret(public_n.as_bytes())).unwrap();
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert!(reply.body.contains("algorithm"), "{}", reply.body);
+}
+
+macro_rules! claim_attack {
+    ($name:ident, $edit:expr, $reason:literal) => {
+        #[tokio::test]
+        async fn $name() {
+            let s = setup().await;
+            let mut jar = Jar::default();
+            let now = s.clock.secs();
+            let edit: Box<dyn FnOnce(Value) -> Value> = Box::new(move |c| ($edit)(c, now));
+            let reply = login_with_claims(&s, &mut jar, edit).await;
+            assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+            assert!(reply.body.contains($reason), "expected `{}` in {}", $reason, reply.body);
+            assert_eq!(s.idp.hits.userinfo(), 0, "nothing is called after a failed check");
+        }
+    };
+}
+
+claim_attack!(rejects_wrong_issuer_claim, |c, _| set(c, "iss", json!("https://evil.example")), "another issuer");
+claim_attack!(rejects_wrong_audience, |c, _| set(c, "aud", json!("another-client")), "audience");
+claim_attack!(rejects_extra_untrusted_audience_without_azp, |c, _| set(c, "aud", json!([CLIENT_ID, "evil-client"])), "untrusted extra audience");
+claim_attack!(rejects_wrong_authorized_party, |c, _| set(c, "azp", json!("evil-client")), "authorized party");
+claim_attack!(rejects_expired_token, |c, now: u64| set(c, "exp", json!(now - 120)), "expired");
+claim_attack!(rejects_token_issued_in_the_future, |c, now: u64| set(c, "iat", json!(now + 600)), "future");
+claim_attack!(rejects_token_without_sub, |c, _| remove(c, "sub"), "subject");
+claim_attack!(rejects_token_without_iat, |c, _| remove(c, "iat"), "issue time");
+claim_attack!(rejects_token_without_exp, |c, _| remove(c, "exp"), "expiry");
+claim_attack!(rejects_wrong_nonce, |c, _| set(c, "nonce", json!("another-login")), "nonce");
+claim_attack!(rejects_missing_nonce, |c, _| remove(c, "nonce"), "nonce");
+
+#[tokio::test]
+async fn rejects_userinfo_for_another_subject() {
+    let s = setup().await;
+    s.idp.with(|st| st.userinfo = json!({"sub": "someone-else", "email": "x@example.com", "groups": ["admins"]}));
+    let mut jar = Jar::default();
+    // Without email and groups in the ID token, userinfo is fetched.
+    let reply = login_with_claims(&s, &mut jar, |c| remove(remove(c, "email"), "groups")).await;
+    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidUserinfo, &jar);
+    assert_eq!(s.idp.hits.userinfo(), 1);
+}
+
+#[tokio::test]
+async fn fetches_userinfo_when_the_id_token_lacks_claims() {
+    let s = setup().await;
+    s.idp.with(|st| st.userinfo = json!({"sub": "user-1", "email": "jane@corp.example", "groups": ["admins", "readers"], "email_verified": true}));
+    let mut jar = Jar::default();
+    let reply = login_with_claims(&s, &mut jar, |c| remove(remove(c, "email"), "groups")).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    let me = jar.get(&s.app, "/me").await.json();
+    assert_eq!(me["email"], "jane@corp.example");
+    assert_eq!(me["groups"], json!(["admins", "readers"]));
+    assert_eq!(s.idp.hits.userinfo(), 1);
+}
+
+#[tokio::test]
+async fn accepts_token_without_kid_when_the_jwks_has_one_key() {
+    let s = setup().await;
+    s.idp.with(|st| st.jwks = vec![SigningKey::rsa(include_bytes!("fixtures/rsa1.pem"), None).jwk]);
+    let mut jar = Jar::default();
+    let key = SigningKey::rsa(include_bytes!("fixtures/rsa1.pem"), None);
+    let reply = login_with(&mut jar, &s.app, &s.idp, &key, |c| c, &s.clock).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert!(jar.session().is_some());
+}
+
+#[tokio::test]
+async fn rejects_token_without_kid_when_the_jwks_has_several_keys() {
+    let s = setup().await;
+    s.idp.with(|st| st.jwks = vec![SigningKey::first().jwk, SigningKey::second().jwk]);
+    let mut jar = Jar::default();
+    let key = SigningKey::rsa(include_bytes!("fixtures/rsa1.pem"), None);
+    let reply = login_with(&mut jar, &s.app, &s.idp, &key, |c| c, &s.clock).await;
+    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert!(reply.body.contains("several keys"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn accepts_rotated_key_after_one_refetch() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let first = login_with_claims(&s, &mut jar, |c| c).await;
+    assert_eq!(first.status, StatusCode::FOUND);
+    assert_eq!(s.idp.hits.jwks(), 1);
+    // The provider rotates to key-2; a while later someone signs in with a key-2 token.
+    s.idp.with(|st| st.jwks = vec![SigningKey::second().jwk]);
+    s.clock.advance(Duration::from_secs(120));
+    let mut jar2 = Jar::default();
+    let second = login_with(&mut jar2, &s.app, &s.idp, &SigningKey::second(), |c| c, &s.clock).await;
+    assert_eq!(second.status, StatusCode::FOUND, "{second:?}");
+    assert_eq!(s.idp.hits.jwks(), 2, "exactly one refetch");
+    assert_eq!(s.layer.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn unknown_kid_flood_causes_at_most_one_fetch_per_cooldown() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    assert_eq!(login_with_claims(&s, &mut jar, |c| c).await.status, StatusCode::FOUND);
+    s.clock.advance(Duration::from_secs(60));
+    let mut refused = 0;
+    for i in 0..20 {
+        let mut key = SigningKey::first();
+        key.kid = Some(format!("random-kid-{i}"));
+        let mut j = Jar::default();
+        let reply = login_with(&mut j, &s.app, &s.idp, &key, |c| c, &s.clock).await;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 20);
+    assert_eq!(s.idp.hits.jwks(), 2, "one initial fetch plus one refetch within the cooldown");
+}
+
+#[tokio::test]
+async fn deep_links_survive_the_round_trip() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/reports?id=7").await;
+    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_eq!(reply.location(), "/reports?id=7");
+    let page = jar.get(&s.app, "/reports?id=7").await;
+    assert_eq!(page.body, "user-1 id=7");
+}
+
+#[tokio::test]
+async fn refuses_open_redirects_after_login() {
+    let s = setup().await;
+    for target in [
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil.example",
+        "/%2Fevil.example",
+        "/%5Cevil.example",
+        "%2F%2Fevil.example",
+        "/%252F%252Fevil.example",
+    ] {
+        let mut jar = Jar::default();
+        let login = jar.get(&s.app, &format!("/auth/login?return_to={}", urlencode(target))).await;
+        assert_eq!(login.status, StatusCode::FOUND, "{target}");
+        let state = query(login.location())["state"].clone();
+        let nonce = query(login.location())["nonce"].clone();
+        let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &nonce));
+        s.idp.with(|st| st.id_token = Some(token));
+        let reply = callback(&mut jar, &s.app, &s.idp, &state).await;
+        assert_eq!(reply.status, StatusCode::FOUND, "{target}");
+        assert_eq!(reply.location(), "/", "{target} must not be followed");
+    }
+}
+
+#[tokio::test]
+async fn refuses_open_redirect_through_the_request_path() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    // A request target of `//evil.example` is a valid path; it must not become the return target.
+    let started = start_login(&mut jar, &s.app, "//evil.example/x").await;
+    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_eq!(reply.location(), "/");
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn tampered_session_cookie_is_not_a_session() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    assert_eq!(login_with_claims(&s, &mut jar, |c| c).await.status, StatusCode::FOUND);
+    let name = jar.0.keys().find(|k| k.ends_with("oidc-session")).unwrap().clone();
+    let value = jar.0[&name].clone();
+    let mut bytes = B64.decode(&value).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    jar.0.insert(name.clone(), B64.encode(&bytes));
+    let api = jar.send(&s.app, Request::get("/me").header(header::ACCEPT, "application/json")).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    let page = jar.get(&s.app, "/").await;
+    assert_eq!(page.status, StatusCode::FOUND, "a browser is sent to sign in again");
+    // Garbage of every shape is refused the same way, never a panic.
+    for junk in ["", "x", "%%%%", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &"A".repeat(9000)] {
+        let mut j = Jar::default();
+        j.0.insert(name.clone(), junk.to_owned());
+        let r = j.send(&s.app, Request::get("/me").header(header::ACCEPT, "application/json")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{junk}");
+    }
+}
+
+#[tokio::test]
+async fn login_replaces_a_planted_session() {
+    let s = setup().await;
+    // The attacker signs in as themselves and plants that session in the victim's browser.
+    let mut attacker = Jar::default();
+    assert_eq!(login_with_claims(&s, &mut attacker, |c| set(c, "sub", json!("attacker"))).await.status, StatusCode::FOUND);
+    let mut victim = attacker.clone();
+    let planted = victim.session().unwrap().clone();
+    let planted_id = victim.get(&s.app, "/me").await.json()["session_id"].clone();
+    // The victim signs in as themselves through the login route.
+    let login = victim.get(&s.app, "/auth/login").await;
+    let q = query(login.location());
+    let token = SigningKey::first().sign(&set(s.idp.claims(&s.clock, &q["nonce"]), "sub", json!("victim")));
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut victim, &s.app, &s.idp, &q["state"]).await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    assert_ne!(victim.session().unwrap(), &planted, "a new session value at login");
+    let me = victim.get(&s.app, "/me").await.json();
+    assert_eq!(me["subject"], "victim");
+    assert_ne!(me["session_id"], planted_id);
+}
+
+#[tokio::test]
+async fn api_requests_without_session_get_401_json_and_no_cookie() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    for req in [
+        Request::get("/me").header(header::ACCEPT, "application/json"),
+        Request::get("/").header("sec-fetch-mode", "cors").header(header::ACCEPT, "text/html"),
+        Request::post("/").header(header::ACCEPT, "text/html"),
+        Request::get("/").header("x-requested-with", "XMLHttpRequest").header(header::ACCEPT, "text/html"),
+    ] {
+        let reply = jar.send(&s.app, req).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(reply.set_cookies().is_empty(), "no state cookie for API clients");
+        assert!(reply.headers.contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(reply.json()["error"], "unauthenticated");
+    }
+    assert_eq!(s.idp.hits.discovery(), 0, "401s need no provider");
+}
+
+#[tokio::test]
+async fn expired_login_record_is_refused() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    s.clock.advance(Duration::from_secs(601));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::LoginExpired, &jar);
+    assert_eq!(s.idp.hits.token(), 0);
+}
+
+#[tokio::test]
+async fn session_expires_after_its_lifetime() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    assert_eq!(login_with_claims(&s, &mut jar, |c| c).await.status, StatusCode::FOUND);
+    assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::OK);
+    s.clock.advance(Duration::from_secs(8 * 3600 + 1));
+    assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::FOUND);
+}
+
+#[tokio::test]
+async fn pending_login_cookies_stay_bounded() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let mut started = Vec::new();
+    for _ in 0..10 {
+        started.push(start_login(&mut jar, &s.app, "/").await);
+        assert!(jar.login_cookies() <= 4, "{} pending", jar.login_cookies());
+        assert!(jar.header().len() < 4 * 600, "login cookies stay small");
+    }
+    // The newest logins still complete.
+    let last = started.last().unwrap();
+    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &last.nonce));
+    s.idp.with(|st| st.id_token = Some(token));
+    assert_eq!(callback(&mut jar, &s.app, &s.idp, &last.state).await.status, StatusCode::FOUND);
+}
+
+#[tokio::test]
+async fn malformed_callbacks_get_4xx_not_panics() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let _ = start_login(&mut jar, &s.app, "/").await;
+    for q in ["", "?", "?state", "?state=&code=", "?%ff%fe=1", "?state=%00%01", "?code=a&code=b&state=x", &format!("?state={}", "x".repeat(10_000))] {
+        let reply = jar.get(&s.app, &format!("/auth/callback{q}")).await;
+        assert!(reply.status.is_client_error(), "{q}: {reply:?}");
+        assert!(reply.body.contains("/auth/login"));
+    }
+    assert_eq!(s.idp.hits.token(), 0);
+}
+
+#[tokio::test]
+async fn garbage_token_response_is_a_502_page() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    s.idp.with(|st| st.token_body = Some("<html>oops".into()));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_refused(&reply, StatusCode::BAD_GATEWAY, AuthErrorKind::BadProviderResponse, &jar);
+}
+
+#[tokio::test]
+async fn rejected_code_is_a_400_page() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    s.idp.with(|st| {
+        st.token_status = StatusCode::BAD_REQUEST;
+        st.token_body = Some(r#"{"error":"invalid_grant","error_description":"code=secret-code"}"#.into());
+    });
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::CodeRejected, &jar);
+    assert!(reply.body.contains("invalid_grant"));
+    assert!(!reply.body.contains("secret-code"));
+}
+
+#[tokio::test]
+async fn garbage_jwks_and_discovery_are_502_pages() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    s.idp.with(|st| st.jwks_body = Some("{\"keys\": [{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}".into()));
+    let reply = login_with_claims(&s, &mut jar, |c| c).await;
+    assert_refused(&reply, StatusCode::BAD_GATEWAY, AuthErrorKind::BadProviderResponse, &jar);
+
+    let s = setup().await;
+    s.idp.with(|st| st.discovery_body = Some("not json".into()));
+    let reply = Jar::default().get(&s.app, "/").await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert!(reply.set_cookies().is_empty());
+}
+
+#[tokio::test]
+async fn discovery_issuer_mismatch_names_both_values() {
+    let s = setup().await;
+    s.idp.with(|st| st.discovery_issuer = Some("https://other.example".into()));
+    let reply = Jar::default().get(&s.app, "/").await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert!(reply.body.contains("https://other.example"), "{}", reply.body);
+    assert!(reply.body.contains(&s.idp.issuer), "{}", reply.body);
+    assert!(reply.body.contains("OIDC_ISSUER_URL"));
+}
+
+#[tokio::test]
+async fn unreachable_provider_is_a_503_page_and_sessions_keep_working() {
+    // A port nothing listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let clock = TestClock::new();
+    let config = tower_oidc::OidcConfig::builder()
+        .with_issuer(issuer.clone())
+        .with_client_id(CLIENT_ID)
+        .with_client_secret(CLIENT_SECRET)
+        .with_base_url(BASE_URL)
+        .with_cookie_key("test-cookie-key-0123456789abcdef0123456789")
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let layer = OidcLayer::new(config);
+    let app = app(layer.clone());
+    let reply = Jar::default().get(&app, "/").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reply.body.contains("unreachable"), "{}", reply.body);
+    assert!(reply.set_cookies().is_empty());
+    // A user with a session is not affected.
+    let who = tower_oidc::Identity::builder(issuer, "u1").build();
+    let mut jar = Jar::default();
+    let (n, v) = layer.session_cookie(&who).split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap();
+    jar.0.insert(n, v);
+    let page = jar.get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body, "u1");
+}
+
+#[tokio::test]
+async fn error_responses_carry_the_reason_in_extensions() {
+    use tower::ServiceExt;
+    let s = setup().await;
+    let res = s.app.clone().oneshot(Request::get("/auth/callback").body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let err = res.extensions().get::<AuthError>().expect("AuthError in extensions");
+    assert_eq!(err.kind(), AuthErrorKind::MissingState);
+}
+
+#[tokio::test]
+async fn logs_never_contain_tokens_codes_or_cookies() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
+        fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
+    s.idp.with(|st| st.id_token = Some(token.clone()));
+    assert_eq!(callback(&mut jar, &s.app, &s.idp, &started.state).await.status, StatusCode::FOUND);
+    // and a failure
+    let mut j2 = Jar::default();
+    let bad = login_with_claims(&s, &mut j2, |c| set(c, "aud", json!("x"))).await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("event=\"login\"") || logs.contains("event=login") || logs.contains("login"), "{logs}");
+    for secret in [token.as_str(), "code-1", CLIENT_SECRET, "access-token-1", started.state.as_str(), started.nonce.as_str(), jar.session().unwrap().as_str()] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs: {secret}");
+    }
+}

@@ -1,0 +1,235 @@
+// Real OpenID Provider for the tower-oidc integration tests.
+//
+// Runs `oidc-provider` (panva) on 127.0.0.1 with its built-in development
+// interactions (plain HTML login + consent forms, drivable with form posts).
+//
+// Environment:
+//   PORT            port to listen on (default 0 = any free port)
+//   USERS_SET       which user directory to serve: "a" (default) or "b";
+//                   lets a second, independent provider be started later
+//   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
+//   ISSUER_LABEL    reserved, currently unused
+//
+// Once listening, prints exactly one line to stdout:
+//   ISSUER=http://127.0.0.1:<port>
+// Everything else (oidc-provider's dev warnings) goes to stderr.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+
+import Provider from 'oidc-provider';
+
+const HOST = '127.0.0.1';
+const PORT = Number.parseInt(process.env.PORT ?? '0', 10) || 0;
+const USERS_SET = process.env.USERS_SET || 'a';
+const ACCESS_TOKEN_TTL = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '3600', 10) || 3600;
+
+// oidc-provider writes its "development-only" warnings with console.warn /
+// console.info; keep stdout reserved for the single ISSUER= line.
+console.info = console.error;
+console.log = console.error;
+
+// ---------------------------------------------------------------------------
+// Users. Account id == the login name typed into the dev login form
+// (the password field is required by the HTML form but never checked).
+// ---------------------------------------------------------------------------
+const USER_SETS = {
+  a: {
+    alice: {
+      email: 'alice@example.com', email_verified: true,
+      name: 'Alice Example', given_name: 'Alice', family_name: 'Example',
+      preferred_username: 'alice', groups: ['admins', 'readers'],
+    },
+    bob: {
+      email: 'bob@example.com', email_verified: true,
+      name: 'Bob Example', given_name: 'Bob', family_name: 'Example',
+      preferred_username: 'bob', groups: ['readers'],
+    },
+    mallory: {
+      email: 'mallory@example.net', email_verified: false,
+      name: 'Mallory Example', given_name: 'Mallory', family_name: 'Example',
+      preferred_username: 'mallory', groups: [],
+    },
+  },
+  // A second directory for a possible second issuer in multi-provider tests.
+  b: {
+    carol: {
+      email: 'carol@example.org', email_verified: true,
+      name: 'Carol Example', given_name: 'Carol', family_name: 'Example',
+      preferred_username: 'carol', groups: ['auditors'],
+    },
+  },
+};
+
+const USERS = USER_SETS[USERS_SET];
+if (!USERS) {
+  console.error(`unknown USERS_SET=${USERS_SET} (expected one of ${Object.keys(USER_SETS).join(', ')})`);
+  process.exit(2);
+}
+
+// Unknown login names -> undefined (never reached through the login form,
+// see rejectUnknownLogins below).
+async function findAccount(_ctx, id) {
+  const user = Object.hasOwn(USERS, id) ? USERS[id] : undefined;
+  if (!user) return undefined;
+  return {
+    accountId: id,
+    // oidc-provider filters these by granted scopes/claims and by
+    // conformIdTokenClaims (ID token vs userinfo).
+    async claims() {
+      return { sub: id, ...user };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------
+const CLIENT_SECRET = 'tower-oidc-test-secret-0123456789abcdef0123456789';
+const commonClient = {
+  client_secret: CLIENT_SECRET,
+  response_types: ['code'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  redirect_uris: ['http://127.0.0.1:3999/auth/callback'],
+  post_logout_redirect_uris: ['http://127.0.0.1:3999/signed-out'],
+  id_token_signed_response_alg: 'RS256',
+};
+const clients = [
+  { ...commonClient, client_id: 'tower-oidc-test', token_endpoint_auth_method: 'client_secret_basic' },
+  { ...commonClient, client_id: 'tower-oidc-test-post', token_endpoint_auth_method: 'client_secret_post' },
+];
+
+// Fresh RS256 signing key per process (JWK form, as oidc-provider expects).
+function signingJwks() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { keys: [{ ...jwk, kid: `test-rs256-${USERS_SET}`, alg: 'RS256', use: 'sig' }] };
+}
+
+function configuration() {
+  return {
+    clients,
+    findAccount,
+    jwks: signingJwks(),
+    cookies: {
+      // Fixed keys: cookies are signed (`*.sig` companions are set too).
+      keys: ['tower-oidc-test-cookie-key-1-0123456789abcdef', 'tower-oidc-test-cookie-key-2-0123456789abcdef'],
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username', 'given_name', 'family_name'],
+      groups: ['groups'],
+    },
+    // Default (true): with response_type=code, scope-derived claims go to the
+    // userinfo endpoint only, the ID token carries just sub and protocol claims.
+    conformIdTokenClaims: true,
+    pkce: { required: () => true }, // S256 is the only method oidc-provider supports
+    features: {
+      devInteractions: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      // RFC 9207: oidc-provider 9.x always adds `iss` to authorization
+      // responses (there is no feature flag any more) and advertises
+      // authorization_response_iss_parameter_supported=true.
+    },
+    enabledJWA: { idTokenSigningAlgValues: ['RS256'] },
+    // Issue a refresh token whenever the client may use the refresh_token
+    // grant, even without offline_access (which oidc-provider only honours
+    // together with prompt=consent). Without offline_access the refresh token
+    // ends with the provider session (i.e. on RP-initiated logout).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ttl: { AccessToken: ACCESS_TOKEN_TTL },
+  };
+}
+
+// Small pre-routing guard in front of oidc-provider, for two test needs:
+//
+// 1. The dev login form accepts any name and ignores the password; an unknown
+//    account id would then crash the authorization endpoint (HTTP 500). For
+//    an unknown login we finish the interaction with access_denied instead:
+//    the browser goes back to the redirect_uri with
+//    error=access_denied&error_description=unknown+user&state=...&iss=...
+// 2. oidc-provider treats client_secret_basic and client_secret_post as
+//    interchangeable. Enforce each client's registered method at /token so
+//    that tests notice an RP using the wrong one (401 invalid_client).
+//
+// The form body is read here and handed on as req.body, which oidc-provider
+// picks up (it logs a one-time "already parsed request body" warning).
+function basicAuthClientId(header) {
+  const [scheme, value] = (header ?? '').split(' ');
+  if (scheme?.toLowerCase() !== 'basic' || !value) return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  try {
+    return i === -1 ? undefined : decodeURIComponent(decoded.slice(0, i).replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
+}
+
+function installGuard(provider) {
+  provider.use(async (ctx, next) => {
+    const isInteraction = /^\/interaction\/[^/]+$/.test(ctx.path);
+    const isToken = ctx.path === '/token';
+    if (ctx.method !== 'POST' || !(isInteraction || isToken)
+      || !ctx.is('application/x-www-form-urlencoded')) {
+      return next();
+    }
+    const chunks = [];
+    for await (const chunk of ctx.req) chunks.push(chunk);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    ctx.req.body = raw; // consumed here; oidc-provider falls back to req.body
+    const form = new URLSearchParams(raw);
+
+    if (isInteraction && form.get('prompt') === 'login'
+      && !Object.hasOwn(USERS, form.get('login') ?? '')) {
+      await provider.interactionFinished(ctx.req, ctx.res, {
+        error: 'access_denied',
+        error_description: 'unknown user',
+      }, { mergeWithLastSubmission: false });
+      ctx.respond = false; // interactionFinished already wrote the 303
+      return undefined;
+    }
+
+    if (isToken) {
+      const basicId = basicAuthClientId(ctx.get('authorization'));
+      const used = basicId !== undefined ? 'client_secret_basic'
+        : form.has('client_secret') ? 'client_secret_post' : undefined;
+      const client = clients.find((c) => c.client_id === (basicId ?? form.get('client_id')));
+      if (used && client && client.token_endpoint_auth_method !== used) {
+        ctx.status = 401;
+        ctx.set('cache-control', 'no-store');
+        ctx.body = {
+          error: 'invalid_client',
+          error_description: `${client.client_id} must authenticate with ${client.token_endpoint_auth_method}, not ${used}`,
+        };
+        return undefined;
+      }
+    }
+    return next();
+  });
+}
+
+// Listen first (the issuer must contain the real port), then build the provider.
+let handler = (_req, res) => { res.statusCode = 503; res.end(); };
+const server = createServer((req, res) => handler(req, res));
+
+server.listen(PORT, HOST, () => {
+  const { port } = server.address();
+  const issuer = `http://${HOST}:${port}`;
+  const provider = new Provider(issuer, configuration());
+  installGuard(provider);
+  provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+  handler = provider.callback();
+  process.stdout.write(`ISSUER=${issuer}\n`);
+});
+
+function shutdown(signal) {
+  console.error(`received ${signal}, shutting down`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,248 @@
+//! Integration tests against a real, certified OpenID provider (npm `oidc-provider`), started
+//! by `scripts/test.sh`. The app runs in-process; the provider is driven over HTTP exactly as a
+//! browser would: its login and consent forms, its logout confirmation.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, Request, StatusCode};
+use reqwest::redirect::Policy;
+use support::*;
+use tower_oidc::{OidcConfig, OidcLayer, TokenAuthMethod};
+
+struct Env {
+    issuer: String,
+    client_id: String,
+    secret: String,
+    post_client_id: String,
+    post_logout: String,
+}
+
+fn env() -> Env {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: run the integration tests through scripts/test.sh, which starts the OpenID provider")
+        })
+    };
+    Env {
+        issuer: var("TOWER_OIDC_TEST_ISSUER"),
+        client_id: var("TOWER_OIDC_TEST_CLIENT_ID"),
+        secret: var("TOWER_OIDC_TEST_CLIENT_SECRET"),
+        post_client_id: var("TOWER_OIDC_TEST_POST_CLIENT_ID"),
+        post_logout: var("TOWER_OIDC_TEST_POST_LOGOUT_URI"),
+    }
+}
+
+fn layer_for(e: &Env, client_id: &str, method: TokenAuthMethod) -> OidcLayer {
+    let config = OidcConfig::builder()
+        .with_issuer(e.issuer.clone())
+        .with_client_id(client_id)
+        .with_client_secret(e.secret.clone())
+        .with_scope("openid profile email groups")
+        .with_base_url(BASE_URL)
+        .with_post_logout_redirect_uri(e.post_logout.clone())
+        .with_token_auth_method(method)
+        .with_cookie_key("integration-cookie-key-0123456789abcdef")
+        .add_public_path("/public")
+        .build()
+        .unwrap();
+    OidcLayer::new(config)
+}
+
+/// The browser's side at the provider: its own cookie jar, no automatic redirects.
+struct Browser {
+    http: reqwest::Client,
+    issuer: String,
+}
+
+impl Browser {
+    fn new(issuer: &str) -> Self {
+        let http = reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap();
+        Self { http, issuer: issuer.to_owned() }
+    }
+
+    fn absolute(&self, location: &str) -> String {
+        if location.starts_with('/') { format!("{}{location}", self.issuer) } else { location.to_owned() }
+    }
+
+    /// Follows the provider's redirects from `url`, signing in as `user` at the login form and
+    /// accepting the consent form, until the provider redirects to the app. Returns that URL.
+    async fn authorize(&self, url: &str, user: &str) -> String {
+        let mut next = url.to_owned();
+        for _ in 0..20 {
+            if next.starts_with(BASE_URL) {
+                return next;
+            }
+            let res = self.http.get(&next).send().await.unwrap();
+            let status = res.status();
+            if status.is_redirection() {
+                next = self.absolute(res.headers()[header::LOCATION].to_str().unwrap());
+                continue;
+            }
+            let page = res.text().await.unwrap();
+            assert_eq!(status, StatusCode::OK, "unexpected provider page: {page}");
+            let action = between(&page, "action=\"", "\"").expect("a form on the provider's page");
+            let form: Vec<(&str, &str)> = if page.contains("name=\"prompt\" value=\"login\"") {
+                vec![("prompt", "login"), ("login", user), ("password", "any")]
+            } else if page.contains("name=\"prompt\" value=\"consent\"") {
+                vec![("prompt", "consent")]
+            } else {
+                panic!("unknown provider page: {page}");
+            };
+            let res = self.http.post(self.absolute(&action)).form(&form).send().await.unwrap();
+            assert!(res.status().is_redirection(), "form post answered {}", res.status());
+            next = self.absolute(res.headers()[header::LOCATION].to_str().unwrap());
+        }
+        panic!("too many redirects at the provider");
+    }
+}
+
+fn between(s: &str, start: &str, end: &str) -> Option<String> {
+    let from = s.find(start)? + start.len();
+    let to = s[from..].find(end)? + from;
+    Some(s[from..to].replace("&amp;", "&"))
+}
+
+fn path_of(url: &str) -> String {
+    let u = url::Url::parse(url).unwrap();
+    format!("{}?{}", u.path(), u.query().unwrap_or(""))
+}
+
+/// Signs in as `user` starting from `path`; returns the app's answer to the callback.
+async fn sign_in(jar: &mut Jar, app: &axum::Router, browser: &Browser, path: &str, user: &str) -> Reply {
+    let start = jar.get(app, path).await;
+    assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
+    let back = browser.authorize(start.location(), user).await;
+    jar.get(app, &path_of(&back)).await
+}
+
+#[tokio::test]
+async fn full_login_sees_the_providers_claims_including_groups() {
+    let e = env();
+    let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
+    let mut jar = Jar::default();
+    let browser = Browser::new(&e.issuer);
+    let reply = sign_in(&mut jar, &app, &browser, "/", "alice").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(reply.location(), "/");
+    let me = jar.get(&app, "/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    let me = me.json();
+    assert_eq!(me["subject"], "alice");
+    assert_eq!(me["issuer"], e.issuer.as_str());
+    assert_eq!(me["email"], "alice@example.com");
+    assert_eq!(me["email_verified"], true);
+    assert_eq!(me["name"], "Alice Example");
+    assert_eq!(me["preferred_username"], "alice");
+    assert_eq!(me["groups"], serde_json::json!(["admins", "readers"]));
+}
+
+#[tokio::test]
+async fn unverified_user_without_groups_is_reported_as_such() {
+    let e = env();
+    let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
+    let mut jar = Jar::default();
+    let reply = sign_in(&mut jar, &app, &Browser::new(&e.issuer), "/", "mallory").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    let me = jar.get(&app, "/me").await.json();
+    assert_eq!(me["subject"], "mallory");
+    assert_eq!(me["email_verified"], false);
+    assert_eq!(me["groups"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn client_secret_post_client_signs_in() {
+    let e = env();
+    let app = app(layer_for(&e, &e.post_client_id, TokenAuthMethod::ClientSecretPost));
+    let mut jar = Jar::default();
+    let reply = sign_in(&mut jar, &app, &Browser::new(&e.issuer), "/", "bob").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(jar.get(&app, "/").await.body, "bob");
+}
+
+#[tokio::test]
+async fn deep_link_returns_there_after_login() {
+    let e = env();
+    let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
+    let mut jar = Jar::default();
+    let reply = sign_in(&mut jar, &app, &Browser::new(&e.issuer), "/reports?id=7", "bob").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(reply.location(), "/reports?id=7");
+    let page = jar.get(&app, "/reports?id=7").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body, "bob id=7");
+}
+
+#[tokio::test]
+async fn api_request_without_session_gets_401_and_no_cookie() {
+    let e = env();
+    let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
+    let mut jar = Jar::default();
+    let reply = jar.send(&app, Request::get("/me").header(header::ACCEPT, "application/json")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.set_cookies().is_empty());
+    assert!(reply.headers.contains_key(header::WWW_AUTHENTICATE));
+    assert_eq!(reply.json()["error"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn logout_clears_the_session_and_ends_the_provider_session() {
+    let e = env();
+    let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
+    let mut jar = Jar::default();
+    let browser = Browser::new(&e.issuer);
+    assert_eq!(sign_in(&mut jar, &app, &browser, "/", "alice").await.status, StatusCode::FOUND);
+    assert_eq!(jar.get(&app, "/").await.status, StatusCode::OK);
+
+    let out = jar.get(&app, "/auth/logout").await;
+    assert_eq!(out.status, StatusCode::FOUND);
+    assert!(jar.session().is_none(), "the session cookie is cleared");
+    let end = out.location().to_owned();
+    assert!(end.starts_with(&format!("{}/session/end", e.issuer)), "{end}");
+    let q: BTreeMap<_, _> = query(&end);
+    assert!(q.contains_key("id_token_hint"));
+    assert_eq!(q["client_id"], e.client_id);
+    assert_eq!(q["post_logout_redirect_uri"], e.post_logout);
+
+    // The provider asks for confirmation, then returns to the post-logout URI.
+    let confirm = browser.http.get(&end).send().await.unwrap();
+    assert_eq!(confirm.status(), StatusCode::OK);
+    let page = confirm.text().await.unwrap();
+    let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"").expect("xsrf field");
+    let action = between(&page, "action=\"", "\"").unwrap();
+    let done = browser.http.post(browser.absolute(&action)).form(&[("xsrf", xsrf.as_str()), ("logout", "yes")]).send().await.unwrap();
+    assert!(done.status().is_redirection());
+    assert!(done.headers()[header::LOCATION].to_str().unwrap().starts_with(&e.post_logout));
+
+    // Locally signed out, and the provider asks for the login form again.
+    let again = jar.get(&app, "/").await;
+    assert_eq!(again.status, StatusCode::FOUND);
+    let at_idp = browser.http.get(again.location()).send().await.unwrap();
+    assert!(at_idp.status().is_redirection());
+    let interaction = browser.absolute(at_idp.headers()[header::LOCATION].to_str().unwrap());
+    let form = browser.http.get(&interaction).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("name=\"prompt\" value=\"login\""), "the provider session has ended");
+}
+
+#[tokio::test]
+async fn two_logins_interleaved_in_one_cookie_jar_both_succeed() {
+    let e = env();
+    let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
+    let mut jar = Jar::default();
+    let browser = Browser::new(&e.issuer);
+    // Two tabs start a login before either finishes.
+    let tab1 = jar.get(&app, "/reports?id=1").await;
+    let tab2 = jar.get(&app, "/reports?id=2").await;
+    assert_eq!(jar.login_cookies(), 2);
+    let back2 = browser.authorize(tab2.location(), "alice").await;
+    let back1 = browser.authorize(tab1.location(), "alice").await;
+    let done2 = jar.get(&app, &path_of(&back2)).await;
+    assert_eq!(done2.status, StatusCode::FOUND, "{done2:?}");
+    assert_eq!(done2.location(), "/reports?id=2");
+    let done1 = jar.get(&app, &path_of(&back1)).await;
+    assert_eq!(done1.status, StatusCode::FOUND, "{done1:?}");
+    assert_eq!(done1.location(), "/reports?id=1");
+    assert_eq!(jar.login_cookies(), 0);
+    assert_eq!(jar.get(&app, "/reports?id=1").await.body, "alice id=1");
+}

@@ -1,0 +1,369 @@
+//! Shared test support: a controllable clock, a cookie jar that drives an app in-process, and
+//! an in-process identity provider that misbehaves on demand.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Form, State};
+use axum::http::{header, HeaderMap, Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http_body_util::BodyExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use tower_oidc::{Clock, Identity, OidcConfig, OidcConfigBuilder, OidcLayer};
+
+pub const CLIENT_ID: &str = "app";
+pub const CLIENT_SECRET: &str = "app-secret-0123456789";
+pub const BASE_URL: &str = "http://127.0.0.1:3999";
+
+/// A clock the test moves by hand.
+#[derive(Debug)]
+pub struct TestClock(AtomicU64);
+
+impl TestClock {
+    pub fn new() -> Arc<Self> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        Arc::new(Self(AtomicU64::new(now)))
+    }
+    pub fn secs(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+    pub fn advance(&self, d: Duration) {
+        self.0.fetch_add(d.as_secs(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.secs())
+    }
+}
+
+/// The app used by the tests: `/` and `/reports` are protected, `/public` is open.
+pub fn app(layer: OidcLayer) -> Router {
+    Router::new()
+        .route("/", get(|me: Identity| async move { me.subject().to_owned() }))
+        .route(
+            "/me",
+            get(|me: Identity| async move {
+                Json(json!({
+                    "subject": me.subject(), "issuer": me.issuer(), "email": me.email(),
+                    "email_verified": me.email_verified(), "name": me.name(),
+                    "preferred_username": me.preferred_username(), "groups": me.groups(),
+                    "provider": me.provider(), "session_id": me.session_id(),
+                }))
+            }),
+        )
+        .route("/reports", get(|me: Identity, req: Request<Body>| async move {
+            format!("{} {}", me.subject(), req.uri().query().unwrap_or(""))
+        }))
+        .route("/public", get(|me: Option<Identity>| async move {
+            me.map_or_else(|| "anonymous".to_owned(), |m| m.subject().to_owned())
+        }))
+        .layer(layer)
+}
+
+/// A response with its body read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+pub async fn read(res: Response<impl http_body::Body<Data = bytes::Bytes, Error = impl std::fmt::Debug>>) -> Reply {
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes();
+    Reply { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+/// A browser's cookie jar for the app, applying `Set-Cookie` like a browser (Max-Age=0 deletes).
+#[derive(Debug, Default, Clone)]
+pub struct Jar(pub BTreeMap<String, String>);
+
+impl Jar {
+    pub fn header(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+    pub fn absorb(&mut self, reply: &Reply) {
+        for c in reply.set_cookies() {
+            let first = c.split(';').next().unwrap();
+            let (name, value) = first.split_once('=').unwrap();
+            if c.contains("Max-Age=0") || value.is_empty() {
+                self.0.remove(name);
+            } else {
+                self.0.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+    pub fn login_cookies(&self) -> usize {
+        self.0.keys().filter(|k| k.contains("oidc-login-")).count()
+    }
+    pub fn session(&self) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k.ends_with("oidc-session")).map(|(_, v)| v)
+    }
+
+    /// Sends a request to the app as a browser navigation, with this jar's cookies.
+    pub async fn get(&mut self, app: &Router, path: &str) -> Reply {
+        self.send(app, Request::get(path).header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")).await
+    }
+
+    pub async fn send(&mut self, app: &Router, builder: axum::http::request::Builder) -> Reply {
+        let builder = if self.0.is_empty() { builder } else { builder.header(header::COOKIE, self.header()) };
+        let res = app.clone().oneshot(builder.body(Body::empty()).unwrap()).await.unwrap();
+        let reply = read(res).await;
+        self.absorb(&reply);
+        reply
+    }
+}
+
+/// Query parameters of a URL as a map.
+pub fn query(url: &str) -> BTreeMap<String, String> {
+    let url = url::Url::parse(url).unwrap_or_else(|_| url::Url::parse(BASE_URL).unwrap().join(url).unwrap());
+    url.query_pairs().into_owned().collect()
+}
+
+/// A signing key of the mock provider, with its public JWK.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: Option<String>,
+    pub encoding: EncodingKey,
+    pub jwk: Value,
+}
+
+impl SigningKey {
+    pub fn rsa(pem: &[u8], kid: Option<&str>) -> Self {
+        let encoding = EncodingKey::from_rsa_pem(pem).unwrap();
+        let mut jwk = serde_json::to_value(jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap()).unwrap();
+        let obj = jwk.as_object_mut().unwrap();
+        obj.insert("use".into(), json!("sig"));
+        match kid {
+            Some(k) => { obj.insert("kid".into(), json!(k)); }
+            None => { obj.remove("kid"); }
+        }
+        Self { kid: kid.map(str::to_owned), encoding, jwk }
+    }
+    pub fn first() -> Self {
+        Self::rsa(include_bytes!("../fixtures/rsa1.pem"), Some("key-1"))
+    }
+    pub fn second() -> Self {
+        Self::rsa(include_bytes!("../fixtures/rsa2.pem"), Some("key-2"))
+    }
+    /// Signs claims as an RS256 JWS with this key's kid.
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = self.kid.clone();
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+/// What the mock provider does; tests change it between steps.
+pub struct MockState {
+    pub issuer: String,
+    pub discovery_issuer: Option<String>,
+    pub iss_supported: bool,
+    pub discovery_body: Option<String>,
+    pub jwks: Vec<Value>,
+    pub jwks_body: Option<String>,
+    /// The ID token the token endpoint returns (the nonce is filled in by the test).
+    pub id_token: Option<String>,
+    pub token_status: StatusCode,
+    pub token_body: Option<String>,
+    pub userinfo: Value,
+    pub token_requests: Vec<(Option<String>, BTreeMap<String, String>)>,
+}
+
+#[derive(Clone)]
+pub struct MockIdp {
+    pub issuer: String,
+    pub state: Arc<Mutex<MockState>>,
+    pub hits: Arc<Hits>,
+}
+
+#[derive(Default, Debug)]
+pub struct Hits {
+    pub discovery: AtomicU64,
+    pub jwks: AtomicU64,
+    pub token: AtomicU64,
+    pub userinfo: AtomicU64,
+}
+
+impl Hits {
+    pub fn token(&self) -> u64 { self.token.load(Ordering::SeqCst) }
+    pub fn jwks(&self) -> u64 { self.jwks.load(Ordering::SeqCst) }
+    pub fn userinfo(&self) -> u64 { self.userinfo.load(Ordering::SeqCst) }
+    pub fn discovery(&self) -> u64 { self.discovery.load(Ordering::SeqCst) }
+}
+
+type Mock = (Arc<Mutex<MockState>>, Arc<Hits>);
+
+async fn discovery(State((s, hits)): State<Mock>) -> Response<Body> {
+    hits.discovery.fetch_add(1, Ordering::SeqCst);
+    let s = s.lock().unwrap();
+    if let Some(body) = &s.discovery_body {
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+    }
+    let iss = &s.issuer;
+    Json(json!({
+        "issuer": s.discovery_issuer.clone().unwrap_or_else(|| iss.clone()),
+        "authorization_endpoint": format!("{iss}/authorize"),
+        "token_endpoint": format!("{iss}/token"),
+        "userinfo_endpoint": format!("{iss}/userinfo"),
+        "jwks_uri": format!("{iss}/jwks"),
+        "end_session_endpoint": format!("{iss}/logout"),
+        "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "authorization_response_iss_parameter_supported": s.iss_supported,
+    }))
+    .into_response()
+}
+
+async fn jwks(State((s, hits)): State<Mock>) -> Response<Body> {
+    hits.jwks.fetch_add(1, Ordering::SeqCst);
+    let s = s.lock().unwrap();
+    match &s.jwks_body {
+        Some(body) => body.clone().into_response(),
+        None => Json(json!({ "keys": s.jwks })).into_response(),
+    }
+}
+
+async fn token(State((s, hits)): State<Mock>, headers: HeaderMap, Form(form): Form<BTreeMap<String, String>>) -> Response<Body> {
+    hits.token.fetch_add(1, Ordering::SeqCst);
+    let mut s = s.lock().unwrap();
+    let auth = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap().to_owned());
+    s.token_requests.push((auth, form));
+    if let Some(body) = &s.token_body {
+        return (s.token_status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+    }
+    let body = json!({
+        "access_token": "access-token-1", "token_type": "Bearer", "expires_in": 300,
+        "id_token": s.id_token.clone(),
+    });
+    (s.token_status, Json(body)).into_response()
+}
+
+async fn userinfo(State((s, hits)): State<Mock>, headers: HeaderMap) -> Response<Body> {
+    hits.userinfo.fetch_add(1, Ordering::SeqCst);
+    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some("Bearer access-token-1") {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    Json(s.lock().unwrap().userinfo.clone()).into_response()
+}
+
+impl MockIdp {
+    /// Starts the mock provider on 127.0.0.1 with one RS256 key (`key-1`).
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(MockState {
+            issuer: issuer.clone(),
+            discovery_issuer: None,
+            iss_supported: true,
+            discovery_body: None,
+            jwks: vec![SigningKey::first().jwk],
+            jwks_body: None,
+            id_token: None,
+            token_status: StatusCode::OK,
+            token_body: None,
+            userinfo: json!({}),
+            token_requests: Vec::new(),
+        }));
+        let hits = Arc::new(Hits::default());
+        let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
+            .with_state((state.clone(), hits.clone()));
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self { issuer, state, hits }
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut MockState) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    /// Standard claims for a token answering the login whose nonce is `nonce`.
+    pub fn claims(&self, clock: &TestClock, nonce: &str) -> Value {
+        let now = clock.secs();
+        json!({
+            "iss": self.issuer, "sub": "user-1", "aud": CLIENT_ID, "exp": now + 300, "iat": now,
+            "nonce": nonce, "email": "jane@example.com", "email_verified": true,
+            "name": "Jane Doe", "preferred_username": "jane", "groups": ["readers"],
+        })
+    }
+
+    /// A configuration builder pointing at this provider, with the test clock.
+    pub fn config(&self, clock: &Arc<TestClock>) -> OidcConfigBuilder {
+        OidcConfig::builder()
+            .with_issuer(self.issuer.clone())
+            .with_client_id(CLIENT_ID)
+            .with_client_secret(CLIENT_SECRET)
+            .with_base_url(BASE_URL)
+            .with_cookie_key("test-cookie-key-0123456789abcdef0123456789")
+            .with_clock(clock.clone())
+            .with_http_timeout(Duration::from_secs(3))
+            .add_public_path("/public")
+    }
+}
+
+/// A login started in the jar: the authorization request's parameters.
+#[derive(Debug)]
+pub struct Started {
+    pub authorize_url: String,
+    pub state: String,
+    pub nonce: String,
+    pub challenge: String,
+}
+
+/// Navigates to `path` without a session and returns the login the app started.
+pub async fn start_login(jar: &mut Jar, app: &Router, path: &str) -> Started {
+    let reply = jar.get(app, path).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "expected a redirect to the provider: {reply:?}");
+    let authorize_url = reply.location().to_owned();
+    let q = query(&authorize_url);
+    Started {
+        state: q["state"].clone(),
+        nonce: q["nonce"].clone(),
+        challenge: q["code_challenge"].clone(),
+        authorize_url,
+    }
+}
+
+/// Calls the callback as the provider's redirect would, with `code` and the right `iss`.
+pub async fn callback(jar: &mut Jar, app: &Router, idp: &MockIdp, state: &str) -> Reply {
+    let q = serde_urlencoded::to_string([("code", "code-1"), ("state", state), ("iss", idp.issuer.as_str())]).unwrap();
+    jar.get(app, &format!("/auth/callback?{q}")).await
+}
+
+/// Runs a whole login against the mock whose token endpoint returns `claims` signed by `key`.
+pub async fn login_with(jar: &mut Jar, app: &Router, idp: &MockIdp, key: &SigningKey, claims: impl FnOnce(Value) -> Value, clock: &TestClock) -> Reply {
+    let started = start_login(jar, app, "/").await;
+    let token = key.sign(&claims(idp.claims(clock, &started.nonce)));
+    idp.with(|s| s.id_token = Some(token));
+    callback(jar, app, idp, &started.state).await
+}
