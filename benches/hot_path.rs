@@ -36,8 +36,15 @@ impl Service<Request<()>> for Inner {
         Poll::Ready(Ok(()))
     }
     fn call(&mut self, req: Request<()>) -> Self::Future {
-        let status = if req.extensions().get::<Identity>().is_some() { StatusCode::OK } else { StatusCode::NO_CONTENT };
-        std::future::ready(Ok(Response::builder().status(status).body(Full::new(Bytes::from_static(b"hello"))).unwrap()))
+        let status = if req.extensions().get::<Identity>().is_some() {
+            StatusCode::OK
+        } else {
+            StatusCode::NO_CONTENT
+        };
+        std::future::ready(Ok(Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::from_static(b"hello")))
+            .unwrap()))
     }
 }
 
@@ -81,7 +88,10 @@ fn bench(c: &mut Criterion) {
         .preferred_username("jane")
         .groups(["admins", "readers", "finance-emea"])
         .build();
-    let cookie = format!("theme=dark; {}; _ga=GA1.2.3", layer.session_cookie(&identity));
+    let cookie = format!(
+        "theme=dark; {}; _ga=GA1.2.3",
+        layer.session_cookie(&identity)
+    );
     let request = || {
         Request::get("/reports?id=7")
             .header(header::ACCEPT, "text/html")
@@ -92,10 +102,23 @@ fn bench(c: &mut Criterion) {
 
     // Warm the discovery cache through one real redirect.
     let mut layered = layer.layer(Inner);
-    let first = rt.block_on(layered.clone().oneshot(Request::get("/").header(header::ACCEPT, "text/html").body(()).unwrap())).unwrap();
+    let first = rt
+        .block_on(
+            layered.clone().oneshot(
+                Request::get("/")
+                    .header(header::ACCEPT, "text/html")
+                    .body(())
+                    .unwrap(),
+            ),
+        )
+        .unwrap();
     assert_eq!(first.status(), StatusCode::FOUND);
     let authed = poll_once(layered.call(request())).unwrap();
-    assert_eq!(authed.status(), StatusCode::OK, "the session cookie must be accepted");
+    assert_eq!(
+        authed.status(),
+        StatusCode::OK,
+        "the session cookie must be accepted"
+    );
 
     let mut group = c.benchmark_group("hot_path");
     let mut bare = Inner;
@@ -105,7 +128,30 @@ fn bench(c: &mut Criterion) {
     group.bench_function("authenticated_through_layer", |b| {
         b.iter(|| black_box(poll_once(layered.call(black_box(request()))).unwrap()))
     });
-    let anonymous = || Request::get("/reports?id=7").header(header::ACCEPT, "text/html").body(()).unwrap();
+    // A first request of each session: the cookie is not cached yet, so it is decoded,
+    // opened and deserialized (50 000 distinct sessions, more than the cache holds).
+    group.bench_function("authenticated_first_request", |b| {
+        // Built only when this benchmark is selected.
+        let cold: Vec<String> = (0..50_000)
+            .map(|_| layer.session_cookie(&identity))
+            .collect();
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % cold.len();
+            let req = Request::get("/reports?id=7")
+                .header(header::ACCEPT, "text/html")
+                .header(header::COOKIE, cold[next].as_str())
+                .body(())
+                .unwrap();
+            black_box(poll_once(layered.call(black_box(req))).unwrap())
+        })
+    });
+    let anonymous = || {
+        Request::get("/reports?id=7")
+            .header(header::ACCEPT, "text/html")
+            .body(())
+            .unwrap()
+    };
     group.bench_function("bare_inner_service_anonymous", |b| {
         b.iter(|| black_box(poll_once(bare.call(black_box(anonymous()))).unwrap()))
     });

@@ -38,7 +38,9 @@ const DEV_IDP_PATH: &str = "/dev-idp";
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
 
     let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
@@ -115,8 +117,16 @@ async fn main() -> ExitCode {
             .users()
             .iter()
             .map(|u| {
-                let groups = if u.groups.is_empty() { "no groups".to_owned() } else { u.groups.join(", ") };
-                let unverified = if u.email_verified { "" } else { ", email not verified" };
+                let groups = if u.groups.is_empty() {
+                    "no groups".to_owned()
+                } else {
+                    u.groups.join(", ")
+                };
+                let unverified = if u.email_verified {
+                    ""
+                } else {
+                    ", email not verified"
+                };
                 format!("    {} ({groups}{unverified})", u.subject)
             })
             .collect::<Vec<_>>()
@@ -131,7 +141,11 @@ async fn main() -> ExitCode {
             redirect = config.redirect_uri(),
         );
         // The IdP's routes are added after the layer, so they are not behind it.
-        (app.layer(OidcLayer::new(config)).nest(DEV_IDP_PATH, idp.router()), banner)
+        (
+            app.layer(OidcLayer::new(config))
+                .nest(DEV_IDP_PATH, idp.router()),
+            banner,
+        )
     };
 
     let listener = match tokio::net::TcpListener::bind(&listen).await {
@@ -146,7 +160,10 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    if let Err(err) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         eprintln!("server error: {err}");
         return ExitCode::FAILURE;
     }
@@ -155,7 +172,10 @@ async fn main() -> ExitCode {
 
 /// `GET /`: who you are. Protected: without a session, a browser is sent to sign in.
 async fn home(identity: Identity) -> Html<String> {
-    let who = identity.name().or(identity.preferred_username()).unwrap_or(identity.subject());
+    let who = identity
+        .name()
+        .or(identity.preferred_username())
+        .unwrap_or(identity.subject());
     let email = match identity.email() {
         Some(email) if identity.email_verified() => format!("{} (verified)", escape(email)),
         Some(email) => format!("{} (<strong>not verified</strong>)", escape(email)),
@@ -164,15 +184,34 @@ async fn home(identity: Identity) -> Html<String> {
     let groups = if identity.groups().is_empty() {
         "<em>none</em>".to_owned()
     } else {
-        identity.groups().iter().map(|g| format!("<code>{}</code>", escape(g))).collect::<Vec<_>>().join(", ")
+        identity
+            .groups()
+            .iter()
+            .map(|g| format!("<code>{}</code>", escape(g)))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let rows = [
-        ("Subject", format!("<code>{}</code>", escape(identity.subject()))),
-        ("Issuer", format!("<code>{}</code>", escape(identity.issuer()))),
-        ("Username", identity.preferred_username().map_or("<em>none</em>".to_owned(), escape)),
+        (
+            "Subject",
+            format!("<code>{}</code>", escape(identity.subject())),
+        ),
+        (
+            "Issuer",
+            format!("<code>{}</code>", escape(identity.issuer())),
+        ),
+        (
+            "Username",
+            identity
+                .preferred_username()
+                .map_or("<em>none</em>".to_owned(), escape),
+        ),
         ("Email", email),
         ("Groups", groups),
-        ("Provider", format!("<code>{}</code>", escape(identity.provider()))),
+        (
+            "Provider",
+            format!("<code>{}</code>", escape(identity.provider())),
+        ),
     ]
     .iter()
     .map(|(k, v)| format!("<tr><th>{k}</th><td>{v}</td></tr>"))
@@ -206,16 +245,25 @@ async fn me(identity: Identity) -> Json<Value> {
 async fn public(identity: Option<Identity>) -> Html<String> {
     let status = match &identity {
         Some(identity) => {
-            let who = identity.name().or(identity.preferred_username()).unwrap_or(identity.subject());
+            let who = identity
+                .name()
+                .or(identity.preferred_username())
+                .unwrap_or(identity.subject());
             format!(
                 "<p>You are signed in as <strong>{}</strong>. <a href=\"/\">Your page</a> · \
                  <a href=\"/auth/logout\">Sign out</a></p>",
                 escape(who)
             )
         }
-        None => "<p>You are not signed in. <a href=\"/\">Sign in</a> to see the protected page.</p>".to_owned(),
+        None => {
+            "<p>You are not signed in. <a href=\"/\">Sign in</a> to see the protected page.</p>"
+                .to_owned()
+        }
     };
-    Html(page("Public page", &format!("<h1>Public page</h1><p>Anyone can see this page.</p>{status}")))
+    Html(page(
+        "Public page",
+        &format!("<h1>Public page</h1><p>Anyone can see this page.</p>{status}"),
+    ))
 }
 
 fn page(title: &str, content: &str) -> String {
@@ -249,6 +297,9 @@ fn escape(s: &str) -> String {
 /// The `host:port` of BASE_URL, to listen on.
 fn listen_address(base_url: &str) -> Result<String, &'static str> {
     let url = Url::parse(base_url).map_err(|_| "is not an absolute URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http or https URL");
+    }
     let host = url.host_str().ok_or("has no host")?;
     let port = url.port_or_known_default().ok_or("has no port")?;
     Ok(format!("{host}:{port}"))
@@ -257,7 +308,8 @@ fn listen_address(base_url: &str) -> Result<String, &'static str> {
 /// `n` random bytes, base64-encoded.
 fn random_base64(n: usize) -> String {
     let mut bytes = vec![0u8; n];
-    aws_lc_rs::rand::fill(&mut bytes).expect("the operating system's random number generator failed");
+    aws_lc_rs::rand::fill(&mut bytes)
+        .expect("the operating system's random number generator failed");
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 

@@ -28,11 +28,17 @@ pin_project! {
 
 impl<B> ResponseBody<B> {
     pub(crate) fn inner(body: B) -> Self {
-        Self { kind: Kind::Inner { body } }
+        Self {
+            kind: Kind::Inner { body },
+        }
     }
 
     pub(crate) fn own(data: Bytes) -> Self {
-        Self { kind: Kind::Own { data: (!data.is_empty()).then_some(data) } }
+        Self {
+            kind: Kind::Own {
+                data: (!data.is_empty()).then_some(data),
+            },
+        }
     }
 }
 

@@ -19,7 +19,10 @@ use crate::login::{provider_error, safe_return_to};
 use crate::pages::{self, Page};
 use crate::provider::Provider;
 use crate::service::Shared;
-use crate::session::{encode_session, random_token, request_cookie, LoginRecord, Purpose, LOGIN_TTL_SECS, MAX_COOKIE_VALUE};
+use crate::session::{
+    encode_session, random_token, request_cookie, LoginRecord, Purpose, LOGIN_TTL_SECS,
+    MAX_COOKIE_VALUE,
+};
 
 /// The authorization response's query (RFC 6749 4.1.2, RFC 9207).
 #[derive(Deserialize, Default)]
@@ -32,8 +35,22 @@ struct CallbackQuery {
 
 /// Claims that describe the protocol exchange rather than the user; not kept in the session.
 const PROTOCOL_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "nonce", "azp", "at_hash", "c_hash", "s_hash",
-    "auth_time", "jti", "sid", "email_verified", "typ",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "nonce",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+    "auth_time",
+    "jti",
+    "sid",
+    "email_verified",
+    "typ",
 ];
 
 pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
@@ -54,7 +71,8 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         }
     };
     if let Some(name) = used_cookie {
-        page.headers_mut().append(header::SET_COOKIE, names.remove(&name));
+        page.headers_mut()
+            .append(header::SET_COOKIE, names.remove(&name));
     }
     page
 }
@@ -63,20 +81,34 @@ fn fail(kind: AuthErrorKind, reason: impl Into<String>) -> AuthError {
     AuthError::new(kind, reason)
 }
 
-async fn run(shared: &Shared, parts: &Parts, used_cookie: &mut Option<String>) -> Result<Page, AuthError> {
+async fn run(
+    shared: &Shared,
+    parts: &Parts,
+    used_cookie: &mut Option<String>,
+) -> Result<Page, AuthError> {
     let config = &shared.config;
     let cookies = &shared.cookies;
     let query: CallbackQuery = match parts.uri.query() {
         None => CallbackQuery::default(),
         Some(q) => serde_urlencoded::from_str(q).map_err(|_| {
-            fail(AuthErrorKind::MalformedCallback, "The sign-in response could not be read.")
+            fail(
+                AuthErrorKind::MalformedCallback,
+                "The sign-in response could not be read.",
+            )
         })?,
     };
 
     // 1. state: present, matching a login started in this browser, fresh, and unused.
-    let state = query.state.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
-        fail(AuthErrorKind::MissingState, "The sign-in response did not carry a state parameter.")
-    })?;
+    let state = query
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            fail(
+                AuthErrorKind::MissingState,
+                "The sign-in response did not carry a state parameter.",
+            )
+        })?;
     let cookie_name = cookies.names.login(state);
     let Some(value) = request_cookie(&parts.headers, &cookie_name) else {
         return Err(fail(
@@ -86,47 +118,85 @@ async fn run(shared: &Shared, parts: &Parts, used_cookie: &mut Option<String>) -
     };
     *used_cookie = Some(cookie_name.clone());
     let record = LoginRecord::open(&cookies.codec, &cookie_name, value).ok_or_else(|| {
-        fail(AuthErrorKind::StateMismatch, "The sign-in record in this browser is not valid.")
+        fail(
+            AuthErrorKind::StateMismatch,
+            "The sign-in record in this browser is not valid.",
+        )
     })?;
     if !bool::from(record.state.as_bytes().ct_eq(state.as_bytes())) {
-        return Err(fail(AuthErrorKind::StateMismatch, "The sign-in response does not match the sign-in started in this browser."));
+        return Err(fail(
+            AuthErrorKind::StateMismatch,
+            "The sign-in response does not match the sign-in started in this browser.",
+        ));
     }
     let now = config.clock.unix_seconds();
     if record.created_at.saturating_add(LOGIN_TTL_SECS) <= now {
-        return Err(fail(AuthErrorKind::LoginExpired, "The sign-in took longer than ten minutes."));
+        return Err(fail(
+            AuthErrorKind::LoginExpired,
+            "The sign-in took longer than ten minutes.",
+        ));
     }
     if !cookies.replay.consume(state, now) {
-        return Err(fail(AuthErrorKind::LoginExpired, "This sign-in response was already used."));
+        return Err(fail(
+            AuthErrorKind::LoginExpired,
+            "This sign-in response was already used.",
+        ));
     }
     let provider = shared
         .provider_for(&record.provider, &record.issuer)
-        .ok_or_else(|| fail(AuthErrorKind::StateMismatch, "The sign-in was started for a provider that is no longer configured."))?;
+        .ok_or_else(|| {
+            fail(
+                AuthErrorKind::StateMismatch,
+                "The sign-in was started for a provider that is no longer configured.",
+            )
+        })?;
 
-    // 2. An error from the provider ends here.
-    if let Some(error) = query.error.as_deref() {
-        let code = if error.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && error.len() <= 64 {
-            error
-        } else {
-            "unrecognised_error"
-        };
-        return Err(fail(AuthErrorKind::ProviderDenied, format!("The identity provider did not sign you in ({code}).")));
-    }
-
-    // 3. iss (RFC 9207) before the code is redeemed: it defeats mix-up attacks.
+    // 2. iss (RFC 9207), on success and error responses alike, before anything else is
+    //    believed or redeemed: it defeats mix-up attacks.
     let metadata = provider.metadata().await.map_err(|e| provider_error(&e))?;
     match query.iss.as_deref() {
         Some(iss) if iss == provider.config.issuer.as_str() => {}
         Some(_) => {
-            return Err(fail(AuthErrorKind::IssuerMismatch, "The sign-in response came from another identity provider (iss)."));
+            return Err(fail(
+                AuthErrorKind::IssuerMismatch,
+                "The sign-in response came from another identity provider (iss).",
+            ));
         }
         None if metadata.iss_parameter_supported => {
-            return Err(fail(AuthErrorKind::IssuerMismatch, "The sign-in response lacks the iss parameter its provider promises (RFC 9207)."));
+            return Err(fail(
+                AuthErrorKind::IssuerMismatch,
+                "The sign-in response lacks the iss parameter its provider promises (RFC 9207).",
+            ));
         }
         None => {}
     }
-    let code = query.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
-        fail(AuthErrorKind::MalformedCallback, "The sign-in response did not carry a code.")
-    })?;
+    // 3. An error from the provider ends here.
+    if let Some(error) = query.error.as_deref() {
+        let code = if error
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && error.len() <= 64
+        {
+            error
+        } else {
+            "unrecognised_error"
+        };
+        return Err(fail(
+            AuthErrorKind::ProviderDenied,
+            format!("The identity provider did not sign you in ({code})."),
+        ));
+    }
+
+    let code = query
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            fail(
+                AuthErrorKind::MalformedCallback,
+                "The sign-in response did not carry a code.",
+            )
+        })?;
 
     // 4. Redeem the code with the PKCE verifier.
     let tokens = provider
@@ -138,19 +208,35 @@ async fn run(shared: &Shared, parts: &Parts, used_cookie: &mut Option<String>) -
     })?;
 
     // 5. The ID token.
-    let mut claims = validate_id_token(shared, provider, &metadata.signing_algs, raw_id_token, &record.nonce, now)
-        .await
-        .map_err(|e| match e {
-            Ok(err) => fail(AuthErrorKind::InvalidIdToken, format!("{err}.")),
-            Err(provider_err) => provider_error(&provider_err),
-        })?;
+    let mut claims = validate_id_token(
+        shared,
+        provider,
+        &metadata.signing_algs,
+        raw_id_token,
+        &record.nonce,
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        Ok(err) => fail(AuthErrorKind::InvalidIdToken, format!("{err}.")),
+        Err(provider_err) => provider_error(&provider_err),
+    })?;
 
     // 6. Userinfo, when the ID token lacks claims we need.
-    if let (Some(endpoint), Some(access_token)) = (&metadata.userinfo_endpoint, tokens.access_token.as_deref()) {
+    if let (Some(endpoint), Some(access_token)) =
+        (&metadata.userinfo_endpoint, tokens.access_token.as_deref())
+    {
         if wants_userinfo(&provider.config, &claims) {
-            let info = provider.userinfo(endpoint, access_token).await.map_err(|e| provider_error(&e))?;
-            if info.get("sub").and_then(Value::as_str) != claims.get("sub").and_then(Value::as_str) {
-                return Err(fail(AuthErrorKind::InvalidUserinfo, "The userinfo response belongs to another user (sub mismatch)."));
+            let info = provider
+                .userinfo(endpoint, access_token)
+                .await
+                .map_err(|e| provider_error(&e))?;
+            if info.get("sub").and_then(Value::as_str) != claims.get("sub").and_then(Value::as_str)
+            {
+                return Err(fail(
+                    AuthErrorKind::InvalidUserinfo,
+                    "The userinfo response belongs to another user (sub mismatch).",
+                ));
             }
             for (k, v) in info {
                 claims.entry(k).or_insert(v);
@@ -161,7 +247,10 @@ async fn run(shared: &Shared, parts: &Parts, used_cookie: &mut Option<String>) -
     // 7. The session: a new value at every login, so a planted cookie cannot be kept.
     let mut data = identity_from_claims(provider, claims, now, config.session_lifetime.as_secs());
     let session = encode_session(&cookies.codec, &cookies.names, &mut data).ok_or_else(|| {
-        fail(AuthErrorKind::SessionTooLarge, "Your account's information is too large for a session cookie.")
+        fail(
+            AuthErrorKind::SessionTooLarge,
+            "Your account's information is too large for a session cookie.",
+        )
     })?;
     let identity = Identity::from_data(data);
     tracing::info!(
@@ -172,16 +261,32 @@ async fn run(shared: &Shared, parts: &Parts, used_cookie: &mut Option<String>) -
         subject = identity.subject(),
     );
 
-    let return_to = safe_return_to(&config.base_url, &record.return_to).unwrap_or_else(|| "/".to_owned());
+    let return_to =
+        safe_return_to(&config.base_url, &record.return_to).unwrap_or_else(|| "/".to_owned());
     let mut page = pages::redirect(&return_to);
     let lifetime = config.session_lifetime.as_secs();
     let headers = page.headers_mut();
-    headers.append(header::SET_COOKIE, cookies.names.set(&cookies.names.session, &session, lifetime));
-    let hint = cookies.codec.seal(Purpose::Logout, &cookies.names.logout, raw_id_token.as_bytes());
+    headers.append(
+        header::SET_COOKIE,
+        cookies
+            .names
+            .set(&cookies.names.session, &session, lifetime),
+    );
+    let hint = cookies.codec.seal(
+        Purpose::Logout,
+        &cookies.names.logout,
+        raw_id_token.as_bytes(),
+    );
     if hint.len() <= MAX_COOKIE_VALUE {
-        headers.append(header::SET_COOKIE, cookies.names.set(&cookies.names.logout, &hint, lifetime));
+        headers.append(
+            header::SET_COOKIE,
+            cookies.names.set(&cookies.names.logout, &hint, lifetime),
+        );
     }
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     page.extensions_mut().insert(identity);
     Ok(page)
 }
@@ -223,9 +328,14 @@ fn wants_userinfo(config: &ProviderConfig, claims: &Map<String, Value>) -> bool 
     match config.userinfo {
         UserinfoPolicy::Always => true,
         UserinfoPolicy::Never => false,
-        _ => [&config.claims.email, &config.claims.full_name, &config.claims.username, &config.claims.groups]
-            .iter()
-            .any(|c| !claims.contains_key(c.as_str())),
+        _ => [
+            &config.claims.email,
+            &config.claims.full_name,
+            &config.claims.username,
+            &config.claims.groups,
+        ]
+        .iter()
+        .any(|c| !claims.contains_key(c.as_str())),
     }
 }
 
@@ -249,8 +359,16 @@ pub(crate) fn identity_from_claims(
     lifetime: u64,
 ) -> IdentityData {
     let names = &provider.config.claims;
-    let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let issuer = claims.get("iss").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let email_verified = match claims.get("email_verified") {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
@@ -282,9 +400,14 @@ pub(crate) fn identity_from_claims(
         name,
         preferred_username,
         groups,
-        claims,
+        claims_json: if claims.is_empty() {
+            String::new()
+        } else {
+            Value::Object(claims).to_string()
+        },
         authenticated_at: now,
         expires_at: now.saturating_add(lifetime),
         session_id: random_token(16),
+        claims: std::sync::OnceLock::new(),
     }
 }

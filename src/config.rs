@@ -65,7 +65,10 @@ impl IssuerUrl {
     /// The discovery document's URL: the issuer without a trailing `/`, then
     /// `/.well-known/openid-configuration` (Discovery 1.0 section 4).
     pub fn discovery_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.0.trim_end_matches('/'))
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.0.trim_end_matches('/')
+        )
     }
 
     fn parse(raw: &str, allow_http: bool) -> Result<Self, String> {
@@ -340,7 +343,10 @@ impl fmt::Debug for OidcConfig {
             .field("cookie_key", &self.cookie_key)
             .field("leeway", &self.leeway)
             .field("session_lifetime", &self.session_lifetime)
-            .field("post_logout_redirect_uri", &self.post_logout_redirect_uri.as_ref().map(Url::as_str))
+            .field(
+                "post_logout_redirect_uri",
+                &self.post_logout_redirect_uri.as_ref().map(Url::as_str),
+            )
             .field("jwks_refetch_cooldown", &self.jwks_refetch_cooldown)
             .field("http_timeout", &self.http_timeout)
             .finish_non_exhaustive()
@@ -504,10 +510,16 @@ impl fmt::Debug for OidcConfigBuilder {
         f.debug_struct("OidcConfigBuilder")
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("scope", &self.scope)
             .field("base_url", &self.base_url)
-            .field("cookie_key", &self.cookie_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "cookie_key",
+                &self.cookie_key.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -675,7 +687,10 @@ impl OidcConfigBuilder {
     pub fn build(self) -> Result<OidcConfig, ConfigError> {
         let mut problems = Vec::new();
         let mut problem = |key: &str, message: String| {
-            problems.push(ConfigProblem { key: key.to_owned(), message })
+            problems.push(ConfigProblem {
+                key: key.to_owned(),
+                message,
+            })
         };
 
         let issuer = match self.issuer.as_deref().map(str::trim) {
@@ -694,7 +709,10 @@ impl OidcConfigBuilder {
 
         let client_id = match self.client_id.as_deref().map(str::trim) {
             None | Some("") => {
-                problem("OIDC_CLIENT_ID", "is not set; use the client id registered at the provider".into());
+                problem(
+                    "OIDC_CLIENT_ID",
+                    "is not set; use the client id registered at the provider".into(),
+                );
                 None
             }
             Some(id) if id.chars().any(char::is_control) => {
@@ -708,31 +726,52 @@ impl OidcConfigBuilder {
         let token_auth = match self.token_auth {
             Ok(m) => m,
             Err(raw) => {
-                problem("OIDC_TOKEN_ENDPOINT_AUTH_METHOD", format!("`{raw}` is not one of auto, client_secret_basic, client_secret_post"));
+                problem(
+                    "OIDC_TOKEN_ENDPOINT_AUTH_METHOD",
+                    format!("`{raw}` is not one of auto, client_secret_basic, client_secret_post"),
+                );
                 TokenAuthMethod::Auto
             }
         };
         if token_auth != TokenAuthMethod::Auto && client_secret.is_none() {
-            problem("OIDC_CLIENT_SECRET", "is required by the configured token endpoint auth method".into());
+            problem(
+                "OIDC_CLIENT_SECRET",
+                "is required by the configured token endpoint auth method".into(),
+            );
         }
 
         let scopes: Vec<&str> = self.scope.split_whitespace().collect();
         if !scopes.contains(&"openid") {
-            problem("OIDC_SCOPE", format!("must contain `openid` (got `{}`)", self.scope.trim()));
+            problem(
+                "OIDC_SCOPE",
+                format!("must contain `openid` (got `{}`)", self.scope.trim()),
+            );
         }
-        if scopes.iter().any(|s| s.chars().any(|c| c.is_control() || c == '"' || c == '\\')) {
-            problem("OIDC_SCOPE", "contains characters not allowed in a scope (RFC 6749 3.3)".into());
+        if scopes
+            .iter()
+            .any(|s| s.chars().any(|c| c.is_control() || c == '"' || c == '\\'))
+        {
+            problem(
+                "OIDC_SCOPE",
+                "contains characters not allowed in a scope (RFC 6749 3.3)".into(),
+            );
         }
         let scope = scopes.join(" ");
 
         let base_url = match self.base_url.as_deref().map(str::trim) {
             None | Some("") => {
-                problem("BASE_URL", "is not set; use the app's public origin, e.g. https://app.example.com".into());
+                problem(
+                    "BASE_URL",
+                    "is not set; use the app's public origin, e.g. https://app.example.com".into(),
+                );
                 None
             }
             Some(raw) => match Url::parse(raw) {
                 Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-                    problem("BASE_URL", format!("must be an http or https URL (got scheme `{}`)", u.scheme()));
+                    problem(
+                        "BASE_URL",
+                        format!("must be an http or https URL (got scheme `{}`)", u.scheme()),
+                    );
                     None
                 }
                 Ok(u) if u.host_str().is_none() => {
@@ -744,7 +783,10 @@ impl OidcConfigBuilder {
                     None
                 }
                 Ok(u) if u.path() != "/" => {
-                    problem("BASE_URL", "must be an origin without a path, e.g. https://app.example.com".into());
+                    problem(
+                        "BASE_URL",
+                        "must be an origin without a path, e.g. https://app.example.com".into(),
+                    );
                     None
                 }
                 Ok(u) => Some(u),
@@ -761,14 +803,20 @@ impl OidcConfigBuilder {
             ("logout path", &self.logout_path),
         ] {
             if !is_route_path(path) {
-                problem(key, format!("`{path}` must start with `/` and contain no `?`, `#` or `//`"));
+                problem(
+                    key,
+                    format!("`{path}` must start with `/` and contain no `?`, `#` or `//`"),
+                );
             }
         }
         if self.callback_path == self.login_path
             || self.callback_path == self.logout_path
             || self.login_path == self.logout_path
         {
-            problem("callback path", "the callback, login and logout paths must differ".into());
+            problem(
+                "callback path",
+                "the callback, login and logout paths must differ".into(),
+            );
         }
         for path in &self.public_paths {
             if !is_route_path(path) {
@@ -810,7 +858,10 @@ impl OidcConfigBuilder {
         };
 
         if self.leeway > MAX_LEEWAY {
-            problem("clock leeway", format!("{:?} is more than the allowed {MAX_LEEWAY:?}", self.leeway));
+            problem(
+                "clock leeway",
+                format!("{:?} is more than the allowed {MAX_LEEWAY:?}", self.leeway),
+            );
         }
         if self.session_lifetime < Duration::from_secs(60) {
             problem("session lifetime", "must be at least one minute".into());
@@ -822,13 +873,21 @@ impl OidcConfigBuilder {
         let post_logout_redirect_uri = match self.post_logout_redirect_uri.as_deref() {
             None => None,
             Some(raw) => match Url::parse(raw.trim()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    Some(u)
+                }
                 Ok(_) => {
-                    problem("OIDC_POST_LOGOUT_REDIRECT_URI", "must be an absolute http(s) URL".into());
+                    problem(
+                        "OIDC_POST_LOGOUT_REDIRECT_URI",
+                        "must be an absolute http(s) URL".into(),
+                    );
                     None
                 }
                 Err(e) => {
-                    problem("OIDC_POST_LOGOUT_REDIRECT_URI", format!("not an absolute URL ({e})"));
+                    problem(
+                        "OIDC_POST_LOGOUT_REDIRECT_URI",
+                        format!("not an absolute URL ({e})"),
+                    );
                     None
                 }
             },
@@ -855,8 +914,14 @@ impl OidcConfigBuilder {
         }
 
         let secure_cookies = base_url.scheme() == "https";
-        let redirect_uri = format!("{}{}", base_url.as_str().trim_end_matches('/'), self.callback_path);
-        let name = self.provider_name.unwrap_or_else(|| "OpenID Connect".into());
+        let redirect_uri = format!(
+            "{}{}",
+            base_url.as_str().trim_end_matches('/'),
+            self.callback_path
+        );
+        let name = self
+            .provider_name
+            .unwrap_or_else(|| "OpenID Connect".into());
 
         Ok(OidcConfig {
             providers: vec![ProviderConfig {
@@ -898,7 +963,12 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -908,7 +978,10 @@ mod tests {
         assert!(err.mentions("OIDC_CLIENT_ID"));
         assert!(err.mentions("BASE_URL"));
         let text = err.to_string();
-        assert!(text.contains("OIDC_ISSUER_URL") && text.contains("BASE_URL"), "{text}");
+        assert!(
+            text.contains("OIDC_ISSUER_URL") && text.contains("BASE_URL"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -956,7 +1029,10 @@ mod tests {
         .unwrap_err();
         assert!(err.mentions("OIDC_COOKIE_KEY"), "{err}");
         assert!(err.mentions("BASE_URL"), "{err}");
-        assert!(!err.to_string().contains("k3y-v4lue"), "the key's value must not be echoed");
+        assert!(
+            !err.to_string().contains("k3y-v4lue"),
+            "the key's value must not be echoed"
+        );
     }
 
     #[test]

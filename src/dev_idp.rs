@@ -122,7 +122,10 @@ impl DevClient {
     /// A public client: it has no secret and sends only its `client_id` to the token endpoint
     /// (token endpoint auth method `none`); PKCE is what protects its codes.
     pub fn public(id: impl Into<String>) -> Self {
-        Self { secret: None, ..Self::new(id, String::new()) }
+        Self {
+            secret: None,
+            ..Self::new(id, String::new())
+        }
     }
 
     /// Registers a redirect URI (the app's callback, e.g. `http://127.0.0.1:3000/auth/callback`).
@@ -282,7 +285,11 @@ impl SigningKey {
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
             .expect("aws-lc-rs could not generate a P-256 key");
         let public = pair.public_key().as_ref().to_vec();
-        Self { pair, kid: random_token(12), public }
+        Self {
+            pair,
+            kid: random_token(12),
+            public,
+        }
     }
 
     fn jwk(&self) -> Value {
@@ -308,14 +315,22 @@ impl SigningKey {
             B64.encode(serde_json::to_vec(&header).ok()?),
             B64.encode(serde_json::to_vec(claims).ok()?)
         );
-        let signature = self.pair.sign(&SystemRandom::new(), signing_input.as_bytes()).ok()?;
-        Some(format!("{signing_input}.{}", B64.encode(signature.as_ref())))
+        let signature = self
+            .pair
+            .sign(&SystemRandom::new(), signing_input.as_bytes())
+            .ok()?;
+        Some(format!(
+            "{signing_input}.{}",
+            B64.encode(signature.as_ref())
+        ))
     }
 
     /// The claims of a JWS this key signed, whatever their expiry; `None` for anything else.
     fn verify(&self, token: &str) -> Option<Map<String, Value>> {
         let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return None;
         };
         let header: Map<String, Value> = serde_json::from_slice(&B64.decode(h).ok()?).ok()?;
@@ -379,7 +394,12 @@ impl Store {
 
     fn insert_code(&mut self, code: String, entry: CodeEntry) {
         while self.codes.len() >= MAX_CODES {
-            let Some(oldest) = self.codes.iter().min_by_key(|(_, c)| c.expires_at).map(|(k, _)| k.clone()) else {
+            let Some(oldest) = self
+                .codes
+                .iter()
+                .min_by_key(|(_, c)| c.expires_at)
+                .map(|(k, _)| k.clone())
+            else {
                 break;
             };
             self.codes.remove(&oldest);
@@ -389,7 +409,12 @@ impl Store {
 
     fn insert_token(&mut self, token: String, grant: AccessGrant) {
         while self.tokens.len() >= MAX_TOKENS {
-            let Some(oldest) = self.tokens.iter().min_by_key(|(_, t)| t.expires_at).map(|(k, _)| k.clone()) else {
+            let Some(oldest) = self
+                .tokens
+                .iter()
+                .min_by_key(|(_, t)| t.expires_at)
+                .map(|(k, _)| k.clone())
+            else {
                 break;
             };
             self.tokens.remove(&oldest);
@@ -511,7 +536,12 @@ impl DevIdp {
             }
         });
         tracing::info!(target: "tower_oidc::dev_idp", %issuer, "development IdP listening");
-        Ok(RunningDevIdp { issuer, addr, shutdown: Some(tx), task: Some(task) })
+        Ok(RunningDevIdp {
+            issuer,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
     }
 
     fn client(&self, id: &str) -> Option<&DevClient> {
@@ -624,7 +654,11 @@ async fn discovery(State(idp): State<Arc<DevIdp>>) -> Response {
 }
 
 async fn jwks(State(idp): State<Arc<DevIdp>>) -> Response {
-    json_response(StatusCode::OK, &json!({"keys": [idp.key.jwk()]}), "public, max-age=60")
+    json_response(
+        StatusCode::OK,
+        &json!({"keys": [idp.key.jwk()]}),
+        "public, max-age=60",
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -671,18 +705,27 @@ enum Refusal {
     /// The client or redirect URI cannot be trusted: show a page, never redirect (RFC 6749 4.1.2.1).
     Page(StatusCode, String),
     /// Everything else goes back to the client's redirect URI with an error code.
-    Redirect { redirect_uri: String, error: &'static str, description: &'static str, state: Option<String> },
+    Redirect {
+        redirect_uri: String,
+        error: &'static str,
+        description: &'static str,
+        state: Option<String>,
+    },
 }
 
 fn parse_params(raw: &[u8]) -> Result<AuthorizeParams, Refusal> {
     if raw.len() > MAX_PARAMS {
-        return Err(Refusal::Page(StatusCode::BAD_REQUEST, "The request is too large.".into()));
+        return Err(Refusal::Page(
+            StatusCode::BAD_REQUEST,
+            "The request is too large.".into(),
+        ));
     }
     // serde_urlencoded refuses a parameter given twice, as RFC 6749 3.1 requires.
     serde_urlencoded::from_bytes(raw).map_err(|_| {
         Refusal::Page(
             StatusCode::BAD_REQUEST,
-            "The request's parameters could not be read (malformed, or a parameter given twice).".into(),
+            "The request's parameters could not be read (malformed, or a parameter given twice)."
+                .into(),
         )
     })
 }
@@ -693,7 +736,9 @@ fn check_authorize<'a>(idp: &'a DevIdp, p: &'a AuthorizeParams) -> Result<Approv
         return page("The request has no client_id.");
     };
     let Some(client) = idp.client(client_id) else {
-        return page(&format!("No client with the id “{client_id}” is registered at this provider."));
+        return page(&format!(
+            "No client with the id “{client_id}” is registered at this provider."
+        ));
     };
     let Some(redirect_uri) = given(&p.redirect_uri) else {
         return page("The request has no redirect_uri.");
@@ -732,15 +777,30 @@ fn check_authorize<'a>(idp: &'a DevIdp, p: &'a AuthorizeParams) -> Result<Approv
     match given(&p.response_type) {
         None => return refuse("invalid_request", "response_type is required"),
         Some("code") => {}
-        Some(_) => return refuse("unsupported_response_type", "only response_type=code is supported"),
+        Some(_) => {
+            return refuse(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
     }
-    let requested: Vec<&str> = given(&p.scope).map(|s| s.split(' ').collect()).unwrap_or_default();
+    let requested: Vec<&str> = given(&p.scope)
+        .map(|s| s.split(' ').collect())
+        .unwrap_or_default();
     if !requested.contains(&"openid") {
         return refuse("invalid_scope", "the scope must contain openid");
     }
-    let scope = SCOPES.iter().filter(|s| requested.contains(s)).copied().collect::<Vec<_>>().join(" ");
+    let scope = SCOPES
+        .iter()
+        .filter(|s| requested.contains(s))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
     let Some(code_challenge) = given(&p.code_challenge) else {
-        return refuse("invalid_request", "code_challenge is required (PKCE, RFC 7636)");
+        return refuse(
+            "invalid_request",
+            "code_challenge is required (PKCE, RFC 7636)",
+        );
     };
     // RFC 7636 4.3: without a method the challenge is `plain`, which this provider refuses.
     if given(&p.code_challenge_method) != Some("S256") {
@@ -748,7 +808,10 @@ fn check_authorize<'a>(idp: &'a DevIdp, p: &'a AuthorizeParams) -> Result<Approv
     }
     // BASE64URL(SHA-256(verifier)) is always 43 characters (RFC 7636 4.2).
     if code_challenge.len() != 43 || !code_challenge.bytes().all(is_base64url) {
-        return refuse("invalid_request", "code_challenge is not a base64url SHA-256 value");
+        return refuse(
+            "invalid_request",
+            "code_challenge is not a base64url SHA-256 value",
+        );
     }
     let nonce = given(&p.nonce);
     if nonce.is_some_and(|n| n.len() > MAX_STATE) {
@@ -756,9 +819,19 @@ fn check_authorize<'a>(idp: &'a DevIdp, p: &'a AuthorizeParams) -> Result<Approv
     }
     // This provider keeps no session, so it can never sign anyone in without showing a page.
     if given(&p.prompt).is_some_and(|v| v.split(' ').any(|x| x == "none")) {
-        return refuse("login_required", "the development IdP always asks which user to sign in");
+        return refuse(
+            "login_required",
+            "the development IdP always asks which user to sign in",
+        );
     }
-    Ok(Approved { client, redirect_uri, scope, state, nonce, code_challenge })
+    Ok(Approved {
+        client,
+        redirect_uri,
+        scope,
+        state,
+        nonce,
+        code_challenge,
+    })
 }
 
 async fn authorize_get(State(idp): State<Arc<DevIdp>>, uri: Uri) -> Response {
@@ -772,7 +845,11 @@ async fn authorize_get(State(idp): State<Arc<DevIdp>>, uri: Uri) -> Response {
     }
 }
 
-async fn authorize_post(State(idp): State<Arc<DevIdp>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn authorize_post(
+    State(idp): State<Arc<DevIdp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !is_form(&headers) {
         return error_page(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -803,7 +880,10 @@ async fn authorize_post(State(idp): State<Arc<DevIdp>>, headers: HeaderMap, body
         return error_page(StatusCode::BAD_REQUEST, "No test user was chosen.");
     };
     let Some(user) = idp.user(subject) else {
-        return error_page(StatusCode::BAD_REQUEST, &format!("There is no test user “{subject}”."));
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("There is no test user “{subject}”."),
+        );
     };
 
     let now = idp.now();
@@ -822,7 +902,10 @@ async fn authorize_post(State(idp): State<Arc<DevIdp>>, headers: HeaderMap, body
         store.prune(now);
         store.insert_code(
             code.clone(),
-            CodeEntry { state: CodeState::Fresh(grant), expires_at: now.saturating_add(CODE_TTL_SECS) },
+            CodeEntry {
+                state: CodeState::Fresh(grant),
+                expires_at: now.saturating_add(CODE_TTL_SECS),
+            },
         );
     }
     tracing::info!(
@@ -842,7 +925,12 @@ async fn authorize_post(State(idp): State<Arc<DevIdp>>, headers: HeaderMap, body
 fn refusal_response(idp: &DevIdp, refusal: Refusal, status: StatusCode) -> Response {
     match refusal {
         Refusal::Page(code, message) => error_page(code, &message),
-        Refusal::Redirect { redirect_uri, error, description, state } => {
+        Refusal::Redirect {
+            redirect_uri,
+            error,
+            description,
+            state,
+        } => {
             let mut pairs = vec![("error", error), ("error_description", description)];
             if let Some(state) = state.as_deref() {
                 pairs.push(("state", state));
@@ -856,7 +944,10 @@ fn refusal_response(idp: &DevIdp, refusal: Refusal, status: StatusCode) -> Respo
 /// Appends `pairs` to `uri`'s query, keeping any query it already has.
 fn redirect_with(uri: &str, pairs: &[(&str, &str)], status: StatusCode) -> Response {
     let Ok(mut url) = Url::parse(uri) else {
-        return error_page(StatusCode::BAD_REQUEST, "The redirect URI is not an absolute URL.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The redirect URI is not an absolute URL.",
+        );
     };
     // `query_pairs_mut` would leave a bare `?` behind when there is nothing to add.
     if !pairs.is_empty() {
@@ -887,7 +978,11 @@ struct TokenError {
 
 impl TokenError {
     fn new(status: StatusCode, error: &'static str, description: &'static str) -> Self {
-        Self { status, error, description }
+        Self {
+            status,
+            error,
+            description,
+        }
     }
 
     fn invalid_request(description: &'static str) -> Self {
@@ -930,10 +1025,13 @@ async fn token(State(idp): State<Arc<DevIdp>>, headers: HeaderMap, body: Bytes) 
 
 fn redeem(idp: &DevIdp, headers: &HeaderMap, body: &[u8]) -> Result<Response, TokenError> {
     if !is_form(headers) {
-        return Err(TokenError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(TokenError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
-    let params: TokenParams = serde_urlencoded::from_bytes(body)
-        .map_err(|_| TokenError::invalid_request("malformed parameters, or a parameter given twice"))?;
+    let params: TokenParams = serde_urlencoded::from_bytes(body).map_err(|_| {
+        TokenError::invalid_request("malformed parameters, or a parameter given twice")
+    })?;
     let client = authenticate(idp, headers, &params)?;
 
     match given(&params.grant_type) {
@@ -947,7 +1045,8 @@ fn redeem(idp: &DevIdp, headers: &HeaderMap, body: &[u8]) -> Result<Response, To
             ))
         }
     }
-    let code = given(&params.code).ok_or_else(|| TokenError::invalid_request("code is required"))?;
+    let code =
+        given(&params.code).ok_or_else(|| TokenError::invalid_request("code is required"))?;
 
     let now = idp.now();
     // Take the code out and mark it used before checking anything else about it: whatever
@@ -973,10 +1072,14 @@ fn redeem(idp: &DevIdp, headers: &HeaderMap, body: &[u8]) -> Result<Response, To
         }
     };
     if grant.client_id != client.id {
-        return Err(TokenError::invalid_grant("the code was issued to another client"));
+        return Err(TokenError::invalid_grant(
+            "the code was issued to another client",
+        ));
     }
     if given(&params.redirect_uri) != Some(grant.redirect_uri.as_str()) {
-        return Err(TokenError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(TokenError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     let verifier = given(&params.code_verifier)
         .ok_or_else(|| TokenError::invalid_grant("code_verifier is required (PKCE)"))?;
@@ -986,7 +1089,9 @@ fn redeem(idp: &DevIdp, headers: &HeaderMap, body: &[u8]) -> Result<Response, To
     }
     let computed = B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
     if !bool::from(computed.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
-        return Err(TokenError::invalid_grant("code_verifier does not match the code_challenge"));
+        return Err(TokenError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
     }
     let user = idp
         .user(&grant.subject)
@@ -1004,15 +1109,24 @@ fn redeem(idp: &DevIdp, headers: &HeaderMap, body: &[u8]) -> Result<Response, To
     }
     // OpenID Connect Core 3.1.3.6: the left half of SHA-256 of the access token.
     let hash = digest::digest(&digest::SHA256, access_token.as_bytes());
-    claims.insert("at_hash".into(), Value::String(B64.encode(&hash.as_ref()[..16])));
+    claims.insert(
+        "at_hash".into(),
+        Value::String(B64.encode(&hash.as_ref()[..16])),
+    );
     let id_token = idp.key.sign(&claims).ok_or_else(|| {
-        TokenError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the ID token could not be signed")
+        TokenError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the ID token could not be signed",
+        )
     })?;
 
     {
         let mut store = idp.store();
         if let Some(entry) = store.codes.get_mut(code) {
-            entry.state = CodeState::Used { access_token: Some(access_token.clone()) };
+            entry.state = CodeState::Used {
+                access_token: Some(access_token.clone()),
+            };
         }
         store.insert_token(
             access_token.clone(),
@@ -1035,37 +1149,48 @@ fn redeem(idp: &DevIdp, headers: &HeaderMap, body: &[u8]) -> Result<Response, To
         }),
         "no-store",
     );
-    res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(res)
 }
 
 /// Client authentication (RFC 6749 2.3.1): HTTP Basic with form-urlencoded id and secret, or
 /// the id and secret in the body; exactly one method. Public clients send only `client_id`.
-fn authenticate<'a>(idp: &'a DevIdp, headers: &HeaderMap, params: &TokenParams) -> Result<&'a DevClient, TokenError> {
+fn authenticate<'a>(
+    idp: &'a DevIdp,
+    headers: &HeaderMap,
+    params: &TokenParams,
+) -> Result<&'a DevClient, TokenError> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
-        Some(value) => Some(
-            parse_basic(value).ok_or_else(|| TokenError::invalid_client("the Authorization header is not valid HTTP Basic"))?,
-        ),
+        Some(value) => Some(parse_basic(value).ok_or_else(|| {
+            TokenError::invalid_client("the Authorization header is not valid HTTP Basic")
+        })?),
     };
     let body_id = given(&params.client_id);
     let body_secret = given(&params.client_secret);
     let (id, secret) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
-            return Err(TokenError::invalid_request("use one client authentication method, not two"))
+            return Err(TokenError::invalid_request(
+                "use one client authentication method, not two",
+            ))
         }
         (Some((id, secret)), None) => {
             if body_id.is_some_and(|b| b != id) {
-                return Err(TokenError::invalid_client("client_id differs from the authenticated client"));
+                return Err(TokenError::invalid_client(
+                    "client_id differs from the authenticated client",
+                ));
             }
             (id, Some(secret))
         }
         (None, Some(secret)) => {
-            let id = body_id.ok_or_else(|| TokenError::invalid_client("client_secret without client_id"))?;
+            let id = body_id
+                .ok_or_else(|| TokenError::invalid_client("client_secret without client_id"))?;
             (id.to_owned(), Some(secret.to_owned()))
         }
         (None, None) => {
-            let id = body_id.ok_or_else(|| TokenError::invalid_client("client authentication is required"))?;
+            let id = body_id
+                .ok_or_else(|| TokenError::invalid_client("client authentication is required"))?;
             (id.to_owned(), None)
         }
     };
@@ -1124,7 +1249,7 @@ async fn userinfo(State(idp): State<Arc<DevIdp>>, headers: HeaderMap) -> Respons
         };
         let mut res = json_response(
             StatusCode::UNAUTHORIZED,
-            &json!({"error": error.unwrap_or("invalid_request")}),
+            &error.map_or_else(|| json!({}), |e| json!({"error": e})),
             "no-store",
         );
         if let Ok(v) = HeaderValue::try_from(value) {
@@ -1149,13 +1274,20 @@ async fn userinfo(State(idp): State<Arc<DevIdp>>, headers: HeaderMap) -> Respons
     let grant = {
         let mut store = idp.store();
         store.prune(now);
-        store.tokens.get(token).map(|g| (g.subject.clone(), g.scope.clone()))
+        store
+            .tokens
+            .get(token)
+            .map(|g| (g.subject.clone(), g.scope.clone()))
     };
     let Some((subject, scope)) = grant else {
         return challenge(Some("invalid_token"));
     };
     match idp.user(&subject) {
-        Some(user) => json_response(StatusCode::OK, &Value::Object(user.claims(&scope)), "no-store"),
+        Some(user) => json_response(
+            StatusCode::OK,
+            &Value::Object(user.claims(&scope)),
+            "no-store",
+        ),
         None => challenge(Some("invalid_token")),
     }
 }
@@ -1171,10 +1303,19 @@ struct LogoutParams {
     state: Option<String>,
 }
 
-async fn logout(State(idp): State<Arc<DevIdp>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn logout(
+    State(idp): State<Arc<DevIdp>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let raw: &[u8] = if method == Method::POST {
         if !is_form(&headers) {
-            return error_page(StatusCode::UNSUPPORTED_MEDIA_TYPE, "The form must be sent as application/x-www-form-urlencoded.");
+            return error_page(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The form must be sent as application/x-www-form-urlencoded.",
+            );
         }
         &body
     } else {
@@ -1194,14 +1335,29 @@ async fn logout(State(idp): State<Arc<DevIdp>>, method: Method, uri: Uri, header
     let hint = match given(&params.id_token_hint) {
         None => None,
         Some(token) => match idp.key.verify(token) {
-            Some(claims) if claims.get("iss").and_then(Value::as_str) == Some(idp.issuer.as_str()) => Some(claims),
-            _ => return error_page(StatusCode::BAD_REQUEST, "The id_token_hint was not issued by this provider."),
+            Some(claims)
+                if claims.get("iss").and_then(Value::as_str) == Some(idp.issuer.as_str()) =>
+            {
+                Some(claims)
+            }
+            _ => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "The id_token_hint was not issued by this provider.",
+                )
+            }
         },
     };
-    let hint_client = hint.as_ref().and_then(|c| c.get("aud")).and_then(Value::as_str);
+    let hint_client = hint
+        .as_ref()
+        .and_then(|c| c.get("aud"))
+        .and_then(Value::as_str);
     let client_id = match (given(&params.client_id), hint_client) {
         (Some(a), Some(b)) if a != b => {
-            return error_page(StatusCode::BAD_REQUEST, "client_id and the id_token_hint name different clients.")
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "client_id and the id_token_hint name different clients.",
+            )
         }
         (Some(id), _) | (None, Some(id)) => Some(id),
         (None, None) => None,
@@ -1210,14 +1366,21 @@ async fn logout(State(idp): State<Arc<DevIdp>>, method: Method, uri: Uri, header
         None => None,
         Some(id) => match idp.client(id) {
             Some(c) => Some(c),
-            None => return error_page(StatusCode::BAD_REQUEST, &format!("No client with the id “{id}” is registered at this provider.")),
+            None => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    &format!("No client with the id “{id}” is registered at this provider."),
+                )
+            }
         },
     };
 
     // This provider keeps no login session; what it can end is the access tokens it issued.
     if let (Some(claims), Some(client)) = (&hint, client) {
         if let Some(subject) = claims.get("sub").and_then(Value::as_str) {
-            idp.store().tokens.retain(|_, t| !(t.subject == subject && t.client_id == client.id));
+            idp.store()
+                .tokens
+                .retain(|_, t| !(t.subject == subject && t.client_id == client.id));
         }
     }
 
@@ -1277,7 +1440,11 @@ fn picker_page(idp: &DevIdp, params: &AuthorizeParams, approved: &Approved<'_>) 
     }
     let mut users = String::new();
     for user in &idp.users {
-        let title = user.name.as_deref().or(user.preferred_username.as_deref()).unwrap_or(&user.subject);
+        let title = user
+            .name
+            .as_deref()
+            .or(user.preferred_username.as_deref())
+            .unwrap_or(&user.subject);
         let email = match (&user.email, user.email_verified) {
             (Some(e), true) => format!("<span class=\"email\">{}</span>", escape(e)),
             (Some(e), false) => format!(
@@ -1289,7 +1456,11 @@ fn picker_page(idp: &DevIdp, params: &AuthorizeParams, approved: &Approved<'_>) 
         let groups = if user.groups.is_empty() {
             "<span class=\"muted\">no groups</span>".to_owned()
         } else {
-            user.groups.iter().map(|g| format!("<span class=\"badge\">{}</span>", escape(g))).collect::<Vec<_>>().join(" ")
+            user.groups
+                .iter()
+                .map(|g| format!("<span class=\"badge\">{}</span>", escape(g)))
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         users.push_str(&format!(
             "<li><button type=\"submit\" name=\"user\" value=\"{value}\">\
@@ -1321,7 +1492,10 @@ fn picker_page(idp: &DevIdp, params: &AuthorizeParams, approved: &Approved<'_>) 
         scope = escape(&approved.scope),
         issuer = escape(&idp.issuer),
     );
-    html_response(StatusCode::OK, layout("Development identity provider", &content))
+    html_response(
+        StatusCode::OK,
+        layout("Development identity provider", &content),
+    )
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
@@ -1361,7 +1535,10 @@ fn html_response(status: StatusCode, body: String) -> Response {
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // No scripts at all; inline styles only. No `form-action`: browsers apply it to the
     // redirect that follows the form post, which goes to the app, another origin in general.
@@ -1370,8 +1547,14 @@ fn html_response(status: StatusCode, body: String) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     res
 }
 
@@ -1379,22 +1562,34 @@ fn json_response(status: StatusCode, value: &Value, cache: &'static str) -> Resp
     let mut res = Response::new(Body::from(value.to_string()));
     *res.status_mut() = status;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     res
 }
 
 fn redirect(location: &str, status: StatusCode) -> Response {
     let Ok(value) = HeaderValue::try_from(location) else {
-        return error_page(StatusCode::BAD_REQUEST, "The redirect target is not a valid URL.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The redirect target is not a valid URL.",
+        );
     };
     let mut res = Response::new(Body::empty());
     *res.status_mut() = status;
     let h = res.headers_mut();
     h.insert(header::LOCATION, value);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     res
 }
 
@@ -1403,7 +1598,10 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 fn is_base64url(b: u8) -> bool {
@@ -1485,12 +1683,22 @@ mod tests {
                     .add_redirect_uri("http://127.0.0.1:8080/cb?tenant=7")
                     .add_post_logout_redirect_uri("http://127.0.0.1:8080/public"),
             )
-            .with_client(DevClient::new("other", "other-secret").add_redirect_uri("http://127.0.0.1:9090/cb"))
+            .with_client(
+                DevClient::new("other", "other-secret")
+                    .add_redirect_uri("http://127.0.0.1:9090/cb"),
+            )
             .with_client(DevClient::public("spa").add_redirect_uri("http://127.0.0.1:8080/spa"))
             .with_default_users()
-            .with_user(DevUser::new("eve").with_name("<script>alert(1)</script>").add_group("a&b"))
+            .with_user(
+                DevUser::new("eve")
+                    .with_name("<script>alert(1)</script>")
+                    .add_group("a&b"),
+            )
             .with_clock(clock.clone());
-        Fixture { router: idp.router(), clock }
+        Fixture {
+            router: idp.router(),
+            clock,
+        }
     }
 
     struct Reply {
@@ -1505,12 +1713,20 @@ mod tests {
         }
 
         fn location(&self) -> Url {
-            let loc = self.headers.get(header::LOCATION).expect("a Location header").to_str().unwrap();
+            let loc = self
+                .headers
+                .get(header::LOCATION)
+                .expect("a Location header")
+                .to_str()
+                .unwrap();
             Url::parse(loc).unwrap()
         }
 
         fn query(&self, name: &str) -> Option<String> {
-            self.location().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+            self.location()
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
         }
     }
 
@@ -1519,19 +1735,38 @@ mod tests {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body: String::from_utf8(body.to_vec()).unwrap() }
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
     }
 
     async fn get(router: &Router, path_and_query: &str) -> Reply {
-        send(router, Request::get(path_and_query).body(Body::empty()).unwrap()).await
+        send(
+            router,
+            Request::get(path_and_query).body(Body::empty()).unwrap(),
+        )
+        .await
     }
 
-    async fn post_form(router: &Router, path: &str, form: &[(&str, &str)], auth: Option<&str>) -> Reply {
-        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    async fn post_form(
+        router: &Router,
+        path: &str,
+        form: &[(&str, &str)],
+        auth: Option<&str>,
+    ) -> Reply {
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(auth) = auth {
             req = req.header(header::AUTHORIZATION, auth);
         }
-        send(router, req.body(Body::from(serde_urlencoded::to_string(form).unwrap())).unwrap()).await
+        send(
+            router,
+            req.body(Body::from(serde_urlencoded::to_string(form).unwrap()))
+                .unwrap(),
+        )
+        .await
     }
 
     fn challenge(verifier: &str) -> String {
@@ -1540,7 +1775,10 @@ mod tests {
 
     fn basic(id: &str, secret: &str) -> String {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+        )
     }
 
     /// A valid authorization request's parameters, with `changes` applied (an empty value
@@ -1586,7 +1824,12 @@ mod tests {
         post_form(
             router,
             "/token",
-            &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", CALLBACK), ("code_verifier", verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", verifier),
+            ],
             Some(&basic("app", SECRET)),
         )
         .await
@@ -1605,14 +1848,27 @@ mod tests {
         assert_eq!(doc["jwks_uri"], format!("{ISSUER}/jwks"));
         assert_eq!(doc["end_session_endpoint"], format!("{ISSUER}/logout"));
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
-        assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["ES256"]));
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            json!(["ES256"])
+        );
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
         let jwks = get(&f.router, "/jwks").await.json();
         let key = &jwks["keys"][0];
-        assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str(), key["use"].as_str()),
-                   (Some("EC"), Some("P-256"), Some("ES256"), Some("sig")));
+        assert_eq!(
+            (
+                key["kty"].as_str(),
+                key["crv"].as_str(),
+                key["alg"].as_str(),
+                key["use"].as_str()
+            ),
+            (Some("EC"), Some("P-256"), Some("ES256"), Some("sig"))
+        );
         assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
-        assert!(jwks["keys"][0].get("d").is_none(), "the private key must never be published");
+        assert!(
+            jwks["keys"][0].get("d").is_none(),
+            "the private key must never be published"
+        );
     }
 
     #[tokio::test]
@@ -1624,7 +1880,11 @@ mod tests {
             "http://127.0.0.1:8080/auth/callback?x=1",
             "http://127.0.0.1:9090/cb", // registered, but for another client
         ] {
-            let reply = get(&f.router, &format!("/authorize?{}", query(&authz(&[("redirect_uri", bad)])))).await;
+            let reply = get(
+                &f.router,
+                &format!("/authorize?{}", query(&authz(&[("redirect_uri", bad)]))),
+            )
+            .await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
             assert!(reply.headers.get(header::LOCATION).is_none(), "{bad}");
             assert!(reply.body.contains("not registered"), "{}", reply.body);
@@ -1633,7 +1893,11 @@ mod tests {
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
             assert!(reply.headers.get(header::LOCATION).is_none(), "{bad}");
         }
-        let reply = get(&f.router, &format!("/authorize?{}", query(&authz(&[("redirect_uri", "")])))).await;
+        let reply = get(
+            &f.router,
+            &format!("/authorize?{}", query(&authz(&[("redirect_uri", "")]))),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert!(reply.headers.get(header::LOCATION).is_none());
     }
@@ -1642,7 +1906,11 @@ mod tests {
     async fn authorize_refuses_unknown_client_without_redirecting() {
         let f = fixture();
         for client in ["nobody", "<b>x</b>", ""] {
-            let reply = get(&f.router, &format!("/authorize?{}", query(&authz(&[("client_id", client)])))).await;
+            let reply = get(
+                &f.router,
+                &format!("/authorize?{}", query(&authz(&[("client_id", client)]))),
+            )
+            .await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST);
             assert!(reply.headers.get(header::LOCATION).is_none());
             assert!(!reply.body.contains("<b>x</b>"), "escaped");
@@ -1669,11 +1937,19 @@ mod tests {
             vec![("code_challenge_method", "plain")],
             vec![("code_challenge", "too-short")],
         ] {
-            let reply = get(&f.router, &format!("/authorize?{}", query(&authz(&changes)))).await;
+            let reply = get(
+                &f.router,
+                &format!("/authorize?{}", query(&authz(&changes))),
+            )
+            .await;
             assert_eq!(reply.status, StatusCode::FOUND, "{changes:?}");
             let loc = reply.location();
             assert_eq!(loc.as_str().split('?').next(), Some(CALLBACK));
-            assert_eq!(reply.query("error").as_deref(), Some("invalid_request"), "{changes:?}");
+            assert_eq!(
+                reply.query("error").as_deref(),
+                Some("invalid_request"),
+                "{changes:?}"
+            );
             assert_eq!(reply.query("state").as_deref(), Some("st-123"));
             assert_eq!(reply.query("iss").as_deref(), Some(ISSUER));
             assert_eq!(reply.query("code"), None);
@@ -1690,14 +1966,24 @@ mod tests {
         let cases = [
             (vec![("scope", "profile email")], "invalid_scope"),
             (vec![("scope", "")], "invalid_scope"),
-            (vec![("response_type", "token")], "unsupported_response_type"),
+            (
+                vec![("response_type", "token")],
+                "unsupported_response_type",
+            ),
             (vec![("response_type", "")], "invalid_request"),
             (vec![("prompt", "none")], "login_required"),
             (vec![("response_mode", "form_post")], "invalid_request"),
-            (vec![("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
+            (
+                vec![("request", "eyJhbGciOiJub25lIn0.e30.")],
+                "request_not_supported",
+            ),
         ];
         for (changes, error) in cases {
-            let reply = get(&f.router, &format!("/authorize?{}", query(&authz(&changes)))).await;
+            let reply = get(
+                &f.router,
+                &format!("/authorize?{}", query(&authz(&changes))),
+            )
+            .await;
             assert_eq!(reply.query("error").as_deref(), Some(error), "{changes:?}");
             assert_eq!(reply.query("iss").as_deref(), Some(ISSUER));
         }
@@ -1706,19 +1992,38 @@ mod tests {
     #[tokio::test]
     async fn picker_lists_every_user_escaped_and_warns() {
         let f = fixture();
-        let reply = get(&f.router, &format!("/authorize?{}", query(&authz(&[("state", "\"><script>")])))).await;
+        let reply = get(
+            &f.router,
+            &format!("/authorize?{}", query(&authz(&[("state", "\"><script>")]))),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::OK);
         let body = &reply.body;
         assert!(body.contains("choose a test user"));
         assert!(body.contains("For development only"));
-        for text in ["Alice Example", "alice@example.com", "admins", "Bob Example", "Mallory Example", "email not verified"] {
+        for text in [
+            "Alice Example",
+            "alice@example.com",
+            "admins",
+            "Bob Example",
+            "Mallory Example",
+            "email not verified",
+        ] {
             assert!(body.contains(text), "{text}");
         }
         assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(body.contains("a&amp;b"));
-        assert!(body.contains("value=\"&quot;&gt;&lt;script&gt;\""), "state is escaped in its hidden field");
+        assert!(
+            body.contains("value=\"&quot;&gt;&lt;script&gt;\""),
+            "state is escaped in its hidden field"
+        );
         assert!(!body.contains("<script>"));
-        let csp = reply.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+        let csp = reply
+            .headers
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     }
 
@@ -1751,7 +2056,12 @@ mod tests {
     #[tokio::test]
     async fn redirect_keeps_the_registered_query() {
         let f = fixture();
-        let reply = choose(&f.router, &authz(&[("redirect_uri", "http://127.0.0.1:8080/cb?tenant=7")]), "bob").await;
+        let reply = choose(
+            &f.router,
+            &authz(&[("redirect_uri", "http://127.0.0.1:8080/cb?tenant=7")]),
+            "bob",
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
         let loc = reply.location();
         assert_eq!(loc.path(), "/cb");
@@ -1763,7 +2073,9 @@ mod tests {
 
     #[tokio::test]
     async fn happy_path_id_token_verifies_against_the_jwks() {
-        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(&jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER);
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
         let f = fixture();
         let reply = choose(&f.router, &authz(&[]), "alice").await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
@@ -1774,7 +2086,10 @@ mod tests {
 
         let reply = redeem(&f.router, &code, VERIFIER).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        assert_eq!(reply.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+        assert_eq!(
+            reply.headers.get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
         let tokens = reply.json();
         assert_eq!(tokens["token_type"], "Bearer");
         assert_eq!(tokens["expires_in"], 3600);
@@ -1782,16 +2097,21 @@ mod tests {
         let id_token = tokens["id_token"].as_str().unwrap();
         let access_token = tokens["access_token"].as_str().unwrap();
 
-        let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&get(&f.router, "/jwks").await.body).unwrap();
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_str(&get(&f.router, "/jwks").await.body).unwrap();
         let header = jsonwebtoken::decode_header(id_token).unwrap();
         assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
-        let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("the kid is in the JWKS");
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap())
+            .expect("the kid is in the JWKS");
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
         validation.set_audience(&["app"]);
         validation.set_issuer(&[ISSUER]);
         validation.validate_exp = false; // the test clock is in 2023
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(id_token, &key, &validation).unwrap().claims;
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(id_token, &key, &validation)
+            .unwrap()
+            .claims;
         let now = 1_700_000_000u64;
         assert_eq!(claims["sub"], "alice");
         assert_eq!(claims["iss"], ISSUER);
@@ -1805,7 +2125,8 @@ mod tests {
         assert_eq!(claims["name"], "Alice Example");
         assert_eq!(claims["preferred_username"], "alice");
         assert_eq!(claims["groups"], json!(["admins", "readers"]));
-        let at_hash = B64.encode(&digest::digest(&digest::SHA256, access_token.as_bytes()).as_ref()[..16]);
+        let at_hash =
+            B64.encode(&digest::digest(&digest::SHA256, access_token.as_bytes()).as_ref()[..16]);
         assert_eq!(claims["at_hash"], at_hash);
 
         // A token signed with another key is refused by the same checks.
@@ -1814,7 +2135,10 @@ mod tests {
 
         let info = send(
             &f.router,
-            Request::get("/userinfo").header(header::AUTHORIZATION, format!("Bearer {access_token}")).body(Body::empty()).unwrap(),
+            Request::get("/userinfo")
+                .header(header::AUTHORIZATION, format!("Bearer {access_token}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(info.status, StatusCode::OK);
@@ -1832,10 +2156,16 @@ mod tests {
         .unwrap();
         let reply = get(&f.router, &format!("/logout?{q}")).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
-        assert_eq!(reply.location().as_str(), "http://127.0.0.1:8080/public?state=bye");
+        assert_eq!(
+            reply.location().as_str(),
+            "http://127.0.0.1:8080/public?state=bye"
+        );
         let info = send(
             &f.router,
-            Request::get("/userinfo").header(header::AUTHORIZATION, format!("Bearer {access_token}")).body(Body::empty()).unwrap(),
+            Request::get("/userinfo")
+                .header(header::AUTHORIZATION, format!("Bearer {access_token}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(info.status, StatusCode::UNAUTHORIZED);
@@ -1848,8 +2178,14 @@ mod tests {
         let code = reply.query("code").unwrap();
         let tokens = redeem(&f.router, &code, VERIFIER).await.json();
         assert_eq!(tokens["scope"], "openid");
-        let payload = tokens["id_token"].as_str().unwrap().split('.').nth(1).unwrap();
-        let claims: Map<String, Value> = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+        let payload = tokens["id_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap();
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
         assert!(claims.get("email").is_none() && claims.get("name").is_none());
         assert_eq!(claims["groups"], json!(["admins", "readers"]));
     }
@@ -1863,7 +2199,11 @@ mod tests {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert_eq!(reply.json()["error"], "invalid_grant");
         let reply = redeem(&f.router, &code, VERIFIER).await;
-        assert_eq!(reply.json()["error"], "invalid_grant", "a failed attempt uses the code up");
+        assert_eq!(
+            reply.json()["error"],
+            "invalid_grant",
+            "a failed attempt uses the code up"
+        );
 
         let code = code_for(&f.router, "alice").await;
         let reply = redeem(&f.router, &code, "short").await;
@@ -1872,7 +2212,11 @@ mod tests {
         let reply = post_form(
             &f.router,
             "/token",
-            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+            ],
             Some(&basic("app", SECRET)),
         )
         .await;
@@ -1891,17 +2235,29 @@ mod tests {
         assert_eq!(second.json()["error"], "invalid_grant");
         let info = send(
             &f.router,
-            Request::get("/userinfo").header(header::AUTHORIZATION, format!("Bearer {access_token}")).body(Body::empty()).unwrap(),
+            Request::get("/userinfo")
+                .header(header::AUTHORIZATION, format!("Bearer {access_token}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
-        assert_eq!(info.status, StatusCode::UNAUTHORIZED, "the first redemption's token is revoked");
+        assert_eq!(
+            info.status,
+            StatusCode::UNAUTHORIZED,
+            "the first redemption's token is revoked"
+        );
     }
 
     #[tokio::test]
     async fn token_rejects_bad_client_authentication_with_401() {
         let f = fixture();
         let code = code_for(&f.router, "alice").await;
-        let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER)];
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", VERIFIER),
+        ];
         for auth in [
             Some(basic("app", "wrong")),
             Some(basic("app", "s3cr3t")),
@@ -1916,7 +2272,10 @@ mod tests {
             assert!(reply.headers.get(header::WWW_AUTHENTICATE).is_some());
         }
         // Bad client authentication does not burn the code of the real client.
-        assert_eq!(redeem(&f.router, &code, VERIFIER).await.status, StatusCode::OK);
+        assert_eq!(
+            redeem(&f.router, &code, VERIFIER).await.status,
+            StatusCode::OK
+        );
     }
 
     #[tokio::test]
@@ -1945,7 +2304,12 @@ mod tests {
         let reply = post_form(
             &f.router,
             "/token",
-            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", VERIFIER),
+            ],
             Some(&basic("other", "other-secret")),
         )
         .await;
@@ -1955,7 +2319,12 @@ mod tests {
         let reply = post_form(
             &f.router,
             "/token",
-            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:8080/cb?tenant=7"), ("code_verifier", VERIFIER)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "http://127.0.0.1:8080/cb?tenant=7"),
+                ("code_verifier", VERIFIER),
+            ],
             Some(&basic("app", SECRET)),
         )
         .await;
@@ -1977,15 +2346,36 @@ mod tests {
     async fn token_rejects_other_grants_and_malformed_requests() {
         let f = fixture();
         let auth = basic("app", SECRET);
-        let reply = post_form(&f.router, "/token", &[("grant_type", "password"), ("username", "alice")], Some(&auth)).await;
+        let reply = post_form(
+            &f.router,
+            "/token",
+            &[("grant_type", "password"), ("username", "alice")],
+            Some(&auth),
+        )
+        .await;
         assert_eq!(reply.json()["error"], "unsupported_grant_type");
-        let reply = post_form(&f.router, "/token", &[("grant_type", "authorization_code")], Some(&auth)).await;
+        let reply = post_form(
+            &f.router,
+            "/token",
+            &[("grant_type", "authorization_code")],
+            Some(&auth),
+        )
+        .await;
         assert_eq!(reply.json()["error"], "invalid_request");
-        let reply = post_form(&f.router, "/token", &[("code", "a"), ("code", "b")], Some(&auth)).await;
+        let reply = post_form(
+            &f.router,
+            "/token",
+            &[("code", "a"), ("code", "b")],
+            Some(&auth),
+        )
+        .await;
         assert_eq!(reply.json()["error"], "invalid_request");
         let reply = send(
             &f.router,
-            Request::post("/token").header(header::CONTENT_TYPE, "application/json").body(Body::from("{}")).unwrap(),
+            Request::post("/token")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .unwrap(),
         )
         .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
@@ -1995,8 +2385,14 @@ mod tests {
     #[tokio::test]
     async fn public_client_redeems_with_pkce_alone() {
         let f = fixture();
-        let params = authz(&[("client_id", "spa"), ("redirect_uri", "http://127.0.0.1:8080/spa")]);
-        let code = choose(&f.router, &params, "bob").await.query("code").unwrap();
+        let params = authz(&[
+            ("client_id", "spa"),
+            ("redirect_uri", "http://127.0.0.1:8080/spa"),
+        ]);
+        let code = choose(&f.router, &params, "bob")
+            .await
+            .query("code")
+            .unwrap();
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
@@ -2005,7 +2401,11 @@ mod tests {
             ("client_id", "spa"),
         ];
         let reply = post_form(&f.router, "/token", &form, Some(&basic("spa", "made-up"))).await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "a public client has no secret");
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "a public client has no secret"
+        );
         let reply = post_form(&f.router, "/token", &form, None).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         // A confidential client cannot skip its secret.
@@ -2013,7 +2413,13 @@ mod tests {
         let reply = post_form(
             &f.router,
             "/token",
-            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK), ("code_verifier", VERIFIER), ("client_id", "app")],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", VERIFIER),
+                ("client_id", "app"),
+            ],
             None,
         )
         .await;
@@ -2025,18 +2431,46 @@ mod tests {
         let f = fixture();
         let reply = get(&f.router, "/userinfo").await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(reply.headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer realm=\"dev-idp\"");
+        assert_eq!(
+            reply.headers.get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer realm=\"dev-idp\""
+        );
         for auth in ["Bearer nope", "Basic abc", "Bearer"] {
-            let reply = send(&f.router, Request::get("/userinfo").header(header::AUTHORIZATION, auth).body(Body::empty()).unwrap()).await;
+            let reply = send(
+                &f.router,
+                Request::get("/userinfo")
+                    .header(header::AUTHORIZATION, auth)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{auth}");
-            let challenge = reply.headers.get(header::WWW_AUTHENTICATE).unwrap().to_str().unwrap();
-            assert!(challenge.starts_with("Bearer") && challenge.contains("error=\"invalid_token\""), "{challenge}");
+            let challenge = reply
+                .headers
+                .get(header::WWW_AUTHENTICATE)
+                .unwrap()
+                .to_str()
+                .unwrap();
+            assert!(
+                challenge.starts_with("Bearer") && challenge.contains("error=\"invalid_token\""),
+                "{challenge}"
+            );
         }
         // An access token expires.
         let code = code_for(&f.router, "alice").await;
-        let token = redeem(&f.router, &code, VERIFIER).await.json()["access_token"].as_str().unwrap().to_owned();
+        let token = redeem(&f.router, &code, VERIFIER).await.json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         f.clock.advance(3601);
-        let reply = send(&f.router, Request::get("/userinfo").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()).await;
+        let reply = send(
+            &f.router,
+            Request::get("/userinfo")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     }
 
@@ -2045,9 +2479,15 @@ mod tests {
         let f = fixture();
         let reply = get(&f.router, "/logout").await;
         assert_eq!(reply.status, StatusCode::OK);
-        assert!(reply.body.contains("You are signed out of the development IdP"));
+        assert!(reply
+            .body
+            .contains("You are signed out of the development IdP"));
 
-        let reply = get(&f.router, "/logout?client_id=app&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fpublic").await;
+        let reply = get(
+            &f.router,
+            "/logout?client_id=app&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fpublic",
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
         assert_eq!(reply.location().as_str(), "http://127.0.0.1:8080/public");
 

@@ -50,7 +50,11 @@ impl fmt::Display for ConfigError {
         if let [only] = self.problems.as_slice() {
             return write!(f, "invalid OpenID Connect configuration: {only}");
         }
-        write!(f, "invalid OpenID Connect configuration ({} problems):", self.problems.len())?;
+        write!(
+            f,
+            "invalid OpenID Connect configuration ({} problems):",
+            self.problems.len()
+        )?;
         for p in &self.problems {
             write!(f, "\n  - {p}")?;
         }
@@ -153,7 +157,10 @@ pub struct AuthError {
 
 impl AuthError {
     pub(crate) fn new(kind: AuthErrorKind, reason: impl Into<String>) -> Self {
-        Self { kind, reason: reason.into() }
+        Self {
+            kind,
+            reason: reason.into(),
+        }
     }
 
     /// What went wrong, as a matchable kind.

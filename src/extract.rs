@@ -45,7 +45,10 @@ impl IntoResponse for IdentityRejection {
             Self::Unauthenticated => {
                 let mut res = (
                     StatusCode::UNAUTHORIZED,
-                    [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
                     r#"{"error":"unauthenticated","message":"sign in first"}"#,
                 )
                     .into_response();

@@ -33,11 +33,17 @@ pin_project! {
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn inner(future: F, no_store: bool) -> Self {
-        Self { kind: Kind::Inner { future, no_store } }
+        Self {
+            kind: Kind::Inner { future, no_store },
+        }
     }
 
     pub(crate) fn own(future: impl Future<Output = Page> + Send + 'static) -> Self {
-        Self { kind: Kind::Own { future: Box::pin(future) } }
+        Self {
+            kind: Kind::Own {
+                future: Box::pin(future),
+            },
+        }
     }
 }
 

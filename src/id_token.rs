@@ -96,7 +96,9 @@ pub(crate) fn header(token: &str, advertised: &[Algorithm]) -> Result<Header, Id
 
 fn names_an_algorithm(token: &str) -> bool {
     use base64::Engine as _;
-    let Some((first, _)) = token.split_once('.') else { return false };
+    let Some((first, _)) = token.split_once('.') else {
+        return false;
+    };
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(first)
         .ok()
@@ -110,9 +112,8 @@ pub(crate) fn select_key<'k>(
     keys: &'k [VerifyKey],
     header: &Header,
 ) -> Result<&'k VerifyKey, IdTokenError> {
-    let compatible = |k: &&VerifyKey| {
-        k.family == header.alg.family() && k.alg.is_none_or(|a| a == header.alg)
-    };
+    let compatible =
+        |k: &&VerifyKey| k.family == header.alg.family() && k.alg.is_none_or(|a| a == header.alg);
     match &header.kid {
         Some(kid) => keys
             .iter()
@@ -155,7 +156,10 @@ pub(crate) fn verify_signature(
 }
 
 /// Checks the claims of a token whose signature is valid.
-pub(crate) fn check_claims(claims: &Map<String, Value>, want: &Expected<'_>) -> Result<(), IdTokenError> {
+pub(crate) fn check_claims(
+    claims: &Map<String, Value>,
+    want: &Expected<'_>,
+) -> Result<(), IdTokenError> {
     if claims.get("iss").and_then(Value::as_str) != Some(want.issuer) {
         return Err(IdTokenError::WrongIssuer);
     }
@@ -181,15 +185,24 @@ pub(crate) fn check_claims(claims: &Map<String, Value>, want: &Expected<'_>) -> 
         Some(Value::String(azp)) if azp == want.client_id => {}
         Some(_) => return Err(IdTokenError::WrongAuthorizedParty),
     }
-    let exp = claims.get("exp").and_then(Value::as_f64).ok_or(IdTokenError::MissingExpiry)?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .ok_or(IdTokenError::MissingExpiry)?;
     if exp + (want.leeway as f64) <= want.now as f64 {
         return Err(IdTokenError::Expired);
     }
-    let iat = claims.get("iat").and_then(Value::as_f64).ok_or(IdTokenError::MissingIssuedAt)?;
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_f64)
+        .ok_or(IdTokenError::MissingIssuedAt)?;
     if iat > (want.now + want.leeway) as f64 {
         return Err(IdTokenError::IssuedInFuture);
     }
-    let nonce = claims.get("nonce").and_then(Value::as_str).ok_or(IdTokenError::MissingNonce)?;
+    let nonce = claims
+        .get("nonce")
+        .and_then(Value::as_str)
+        .ok_or(IdTokenError::MissingNonce)?;
     if !bool::from(nonce.as_bytes().ct_eq(want.nonce.as_bytes())) {
         return Err(IdTokenError::NonceMismatch);
     }
@@ -245,46 +258,108 @@ mod tests {
     #[test]
     fn rejects_each_bad_claim() {
         let w = want();
-        assert_eq!(check_claims(&with("iss", json!("https://id.example.com/")), &w), Err(IdTokenError::WrongIssuer));
-        assert_eq!(check_claims(&with("aud", json!("other")), &w), Err(IdTokenError::WrongAudience));
-        assert_eq!(check_claims(&with("aud", json!(["app", "evil"])), &w), Err(IdTokenError::UntrustedAudience));
-        assert_eq!(check_claims(&with("azp", json!("evil")), &w), Err(IdTokenError::WrongAuthorizedParty));
-        assert_eq!(check_claims(&with("exp", json!(999_900)), &w), Err(IdTokenError::Expired));
-        assert_eq!(check_claims(&without("exp"), &w), Err(IdTokenError::MissingExpiry));
-        assert_eq!(check_claims(&with("iat", json!(1_000_100)), &w), Err(IdTokenError::IssuedInFuture));
-        assert_eq!(check_claims(&without("iat"), &w), Err(IdTokenError::MissingIssuedAt));
-        assert_eq!(check_claims(&with("nonce", json!("other")), &w), Err(IdTokenError::NonceMismatch));
-        assert_eq!(check_claims(&without("nonce"), &w), Err(IdTokenError::MissingNonce));
-        assert_eq!(check_claims(&without("sub"), &w), Err(IdTokenError::MissingSubject));
-        assert_eq!(check_claims(&with("sub", json!("")), &w), Err(IdTokenError::MissingSubject));
-        assert_eq!(check_claims(&with("sub", json!(12)), &w), Err(IdTokenError::MissingSubject));
+        assert_eq!(
+            check_claims(&with("iss", json!("https://id.example.com/")), &w),
+            Err(IdTokenError::WrongIssuer)
+        );
+        assert_eq!(
+            check_claims(&with("aud", json!("other")), &w),
+            Err(IdTokenError::WrongAudience)
+        );
+        assert_eq!(
+            check_claims(&with("aud", json!(["app", "evil"])), &w),
+            Err(IdTokenError::UntrustedAudience)
+        );
+        assert_eq!(
+            check_claims(&with("azp", json!("evil")), &w),
+            Err(IdTokenError::WrongAuthorizedParty)
+        );
+        assert_eq!(
+            check_claims(&with("exp", json!(999_900)), &w),
+            Err(IdTokenError::Expired)
+        );
+        assert_eq!(
+            check_claims(&without("exp"), &w),
+            Err(IdTokenError::MissingExpiry)
+        );
+        assert_eq!(
+            check_claims(&with("iat", json!(1_000_100)), &w),
+            Err(IdTokenError::IssuedInFuture)
+        );
+        assert_eq!(
+            check_claims(&without("iat"), &w),
+            Err(IdTokenError::MissingIssuedAt)
+        );
+        assert_eq!(
+            check_claims(&with("nonce", json!("other")), &w),
+            Err(IdTokenError::NonceMismatch)
+        );
+        assert_eq!(
+            check_claims(&without("nonce"), &w),
+            Err(IdTokenError::MissingNonce)
+        );
+        assert_eq!(
+            check_claims(&without("sub"), &w),
+            Err(IdTokenError::MissingSubject)
+        );
+        assert_eq!(
+            check_claims(&with("sub", json!("")), &w),
+            Err(IdTokenError::MissingSubject)
+        );
+        assert_eq!(
+            check_claims(&with("sub", json!(12)), &w),
+            Err(IdTokenError::MissingSubject)
+        );
     }
 
     #[test]
     fn leeway_is_bounded() {
         let w = want();
-        assert_eq!(check_claims(&with("exp", json!(999_950)), &w), Ok(()), "within leeway");
-        assert_eq!(check_claims(&with("iat", json!(1_000_050)), &w), Ok(()), "within leeway");
+        assert_eq!(
+            check_claims(&with("exp", json!(999_950)), &w),
+            Ok(()),
+            "within leeway"
+        );
+        assert_eq!(
+            check_claims(&with("iat", json!(1_000_050)), &w),
+            Ok(()),
+            "within leeway"
+        );
     }
 
     #[test]
     fn trusted_extra_audience_is_accepted() {
         let trusted = vec!["api".to_owned()];
-        let w = Expected { trusted_audiences: &trusted, ..want() };
-        assert_eq!(check_claims(&with("aud", json!(["app", "api"])), &w), Ok(()));
+        let w = Expected {
+            trusted_audiences: &trusted,
+            ..want()
+        };
+        assert_eq!(
+            check_claims(&with("aud", json!(["app", "api"])), &w),
+            Ok(())
+        );
     }
 
     #[test]
     fn header_refuses_none_and_hmac() {
         // {"alg":"none"} . {} . ""
-        assert_eq!(header("eyJhbGciOiJub25lIn0.e30.", &[]).unwrap_err(), IdTokenError::AlgorithmNotAllowed);
+        assert_eq!(
+            header("eyJhbGciOiJub25lIn0.e30.", &[]).unwrap_err(),
+            IdTokenError::AlgorithmNotAllowed
+        );
         // {"alg":"HS256","typ":"JWT"}
         let hs = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2ln";
-        assert_eq!(header(hs, &[]).unwrap_err(), IdTokenError::AlgorithmNotAllowed);
+        assert_eq!(
+            header(hs, &[]).unwrap_err(),
+            IdTokenError::AlgorithmNotAllowed
+        );
         assert_eq!(header("garbage", &[]).unwrap_err(), IdTokenError::Malformed);
         // {"alg":"RS256"} allowed unless the provider advertises only ES256
         let rs = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
         assert!(header(rs, &[]).is_ok());
-        assert_eq!(header(rs, &[Algorithm::ES256]).unwrap_err(), IdTokenError::AlgorithmNotAllowed);
+        assert_eq!(
+            header(rs, &[Algorithm::ES256]).unwrap_err(),
+            IdTokenError::AlgorithmNotAllowed
+        );
     }
 }

@@ -35,7 +35,9 @@ impl OidcLayer {
     /// Makes the layer. No I/O happens here: discovery is fetched at the first login, so the
     /// app starts even while the identity provider is down.
     pub fn new(config: OidcConfig) -> Self {
-        Self { shared: Arc::new(Shared::new(config)) }
+        Self {
+            shared: Arc::new(Shared::new(config)),
+        }
     }
 
     /// The configuration in use.
@@ -73,7 +75,9 @@ impl OidcLayer {
 impl fmt::Debug for OidcLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // OidcConfig's Debug redacts the client secret and cookie key.
-        f.debug_struct("OidcLayer").field("config", &self.shared.config).finish()
+        f.debug_struct("OidcLayer")
+            .field("config", &self.shared.config)
+            .finish()
     }
 }
 

@@ -10,7 +10,7 @@ use crate::pages::{self, Page};
 use crate::provider::{Provider, ProviderError};
 use crate::service::Shared;
 use crate::session::{
-    random_token, request_cookies, sha256_b64, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS,
+    login_secrets, request_cookies, sha256_b64, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS,
 };
 
 /// Turns a provider failure into the error shown to the user.
@@ -32,7 +32,12 @@ pub(crate) fn provider_error(err: &ProviderError) -> AuthError {
 }
 
 /// Sends the browser to the provider. `return_to` must already be a safe same-origin path.
-pub(crate) async fn start(shared: &Shared, provider: &Provider, parts: &Parts, return_to: String) -> Page {
+pub(crate) async fn start(
+    shared: &Shared,
+    provider: &Provider,
+    parts: &Parts,
+    return_to: String,
+) -> Page {
     let metadata = match provider.metadata().await {
         Ok(m) => m,
         Err(err) => {
@@ -42,11 +47,12 @@ pub(crate) async fn start(shared: &Shared, provider: &Provider, parts: &Parts, r
         }
     };
     let now = shared.config.clock.unix_seconds();
+    // The verifier has 64 characters: within RFC 7636's 43 to 128, with 384 bits of entropy.
+    let [state, nonce, verifier] = login_secrets();
     let record = LoginRecord {
-        state: random_token(32),
-        nonce: random_token(32),
-        // 64 characters: within RFC 7636's 43 to 128, with 384 bits of entropy.
-        verifier: random_token(48),
+        state,
+        nonce,
+        verifier,
         issuer: provider.config.issuer.as_str().to_owned(),
         provider: provider.config.slug.as_str().to_owned(),
         return_to,
@@ -54,21 +60,33 @@ pub(crate) async fn start(shared: &Shared, provider: &Provider, parts: &Parts, r
     };
     let challenge = sha256_b64(record.verifier.as_bytes());
 
-    let mut url = metadata.authorization_endpoint.clone();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", provider.config.client_id.as_str())
-        .append_pair("redirect_uri", &shared.config.redirect_uri)
-        .append_pair("scope", &provider.config.scope)
-        .append_pair("state", &record.state)
-        .append_pair("nonce", &record.nonce)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
+    // The parameters that never change are encoded once, at startup; state, nonce and
+    // challenge are base64url, which needs no percent-encoding.
+    let endpoint = metadata.authorization_endpoint.as_str();
+    let mut url = String::with_capacity(endpoint.len() + provider.static_auth_query.len() + 200);
+    url.push_str(endpoint);
+    url.push(if metadata.authorization_endpoint.query().is_some() {
+        '&'
+    } else {
+        '?'
+    });
+    url.push_str(&provider.static_auth_query);
+    for (key, value) in [
+        ("state", &record.state),
+        ("nonce", &record.nonce),
+        ("code_challenge", &challenge),
+    ] {
+        url.push('&');
+        url.push_str(key);
+        url.push('=');
+        url.push_str(value);
+    }
+    url.push_str("&code_challenge_method=S256");
 
     let names = &shared.cookies.names;
     let name = names.login(&record.state);
     let value = record.seal(&shared.cookies.codec, &name);
-    let mut page = pages::redirect(url.as_str());
+    let mut page = pages::redirect(&url);
     let headers = page.headers_mut();
     for stale in stale_logins(shared, parts, now) {
         headers.append(header::SET_COOKIE, names.remove(&stale));
@@ -94,8 +112,16 @@ fn stale_logins(shared: &Shared, parts: &Parts, now: u64) -> Vec<String> {
     pending.sort_unstable();
     pending.dedup_by(|a, b| a.1 == b.1);
     let keep = MAX_PENDING_LOGINS - 1;
-    let excess = pending.iter().filter(|(t, _)| *t == 0).count().max(pending.len().saturating_sub(keep));
-    pending.into_iter().take(excess).map(|(_, n)| n.to_owned()).collect()
+    let excess = pending
+        .iter()
+        .filter(|(t, _)| *t == 0)
+        .count()
+        .max(pending.len().saturating_sub(keep));
+    pending
+        .into_iter()
+        .take(excess)
+        .map(|(_, n)| n.to_owned())
+        .collect()
 }
 
 /// Accepts a return-to target only if it is a same-origin path: it starts with one `/`, has no
@@ -111,6 +137,12 @@ pub(crate) fn safe_return_to(base: &Url, raw: &str) -> Option<String> {
     if raw.len() > 2048 || !plain(raw) {
         return None;
     }
+    if !raw.contains('%') {
+        // A path-absolute reference (one leading `/`, no `\`, no control character that URL
+        // parsers would strip) always resolves to the base's origin (WHATWG URL, "path-absolute-URL
+        // string"); the costlier checks below are for encoded forms.
+        return Some(raw.to_owned());
+    }
     let decoded = percent_decode(raw)?;
     if !plain(&decoded) {
         return None;
@@ -123,9 +155,10 @@ fn percent_decode(s: &str) -> Option<String> {
     // Decode repeatedly: a target decoded twice by some proxy must be safe too.
     let mut current = s.to_owned();
     for _ in 0..3 {
-        let next = url::form_urlencoded::parse(format!("x={}", current.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())?;
+        let next =
+            url::form_urlencoded::parse(format!("x={}", current.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())?;
         if next == current {
             return Some(current);
         }
@@ -186,7 +219,13 @@ mod tests {
 
     #[test]
     fn keeps_same_origin_paths() {
-        for ok in ["/", "/reports?id=7", "/a/b#frag", "/caf%C3%A9", "/?next=//x"] {
+        for ok in [
+            "/",
+            "/reports?id=7",
+            "/a/b#frag",
+            "/caf%C3%A9",
+            "/?next=//x",
+        ] {
             assert_eq!(safe_return_to(&base(), ok).as_deref(), Some(ok), "{ok}");
         }
     }
@@ -222,10 +261,25 @@ mod tests {
             b.body(()).unwrap().into_parts().0
         };
         assert!(is_navigation(&parts("GET", &[("accept", "text/html,*/*")])));
-        assert!(is_navigation(&parts("GET", &[("sec-fetch-mode", "navigate"), ("accept", "*/*")])));
-        assert!(!is_navigation(&parts("GET", &[("sec-fetch-mode", "cors"), ("accept", "text/html")])));
-        assert!(!is_navigation(&parts("GET", &[("accept", "application/json")])));
+        assert!(is_navigation(&parts(
+            "GET",
+            &[("sec-fetch-mode", "navigate"), ("accept", "*/*")]
+        )));
+        assert!(!is_navigation(&parts(
+            "GET",
+            &[("sec-fetch-mode", "cors"), ("accept", "text/html")]
+        )));
+        assert!(!is_navigation(&parts(
+            "GET",
+            &[("accept", "application/json")]
+        )));
         assert!(!is_navigation(&parts("POST", &[("accept", "text/html")])));
-        assert!(!is_navigation(&parts("GET", &[("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")])));
+        assert!(!is_navigation(&parts(
+            "GET",
+            &[
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest")
+            ]
+        )));
     }
 }

@@ -8,7 +8,25 @@ use crate::pages::{self, Page};
 use crate::service::Shared;
 use crate::session::{decode_session, request_cookie, request_cookies, Purpose};
 
+/// Whether the logout request comes from our own pages (or from no page at all: a typed URL, a
+/// bookmark, a non-browser client). A cross-site request may not sign the user out by itself:
+/// it gets a confirmation page instead, so another site cannot log users out with a link or an
+/// image (logout CSRF).
+fn same_origin(shared: &Shared, parts: &Parts) -> bool {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none");
+    }
+    match header("origin") {
+        Some(origin) => origin == shared.config.base_url.origin().ascii_serialization(),
+        None => true,
+    }
+}
+
 pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
+    if !same_origin(shared, parts) {
+        return pages::logout_confirm_page(&shared.config.logout_path);
+    }
     let cookies = &shared.cookies;
     let names = &cookies.names;
     let now = shared.config.clock.unix_seconds();
@@ -32,7 +50,10 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         None => provider.metadata().await.ok(),
     };
     let post_logout = shared.config.post_logout_redirect_uri.as_ref();
-    let mut page = match metadata.as_ref().and_then(|m| m.end_session_endpoint.clone()) {
+    let mut page = match metadata
+        .as_ref()
+        .and_then(|m| m.end_session_endpoint.clone())
+    {
         Some(mut url) => {
             {
                 let mut q = url.query_pairs_mut();
@@ -54,7 +75,9 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let headers = page.headers_mut();
     headers.append(header::SET_COOKIE, names.remove(&names.session));
     headers.append(header::SET_COOKIE, names.remove(&names.logout));
-    for (name, _) in request_cookies(&parts.headers).filter(|(n, _)| n.starts_with(names.login_prefix.as_str())) {
+    for (name, _) in
+        request_cookies(&parts.headers).filter(|(n, _)| n.starts_with(names.login_prefix.as_str()))
+    {
         headers.append(header::SET_COOKIE, names.remove(name));
     }
     page

@@ -20,7 +20,10 @@ fn base(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) 
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     res
 }
 
@@ -43,9 +46,19 @@ pub(crate) fn unauthorized_json(login_path: &str) -> Page {
         "message": "sign in first",
         "login_url": login_path,
     });
-    let mut res = base(StatusCode::UNAUTHORIZED, "application/json", body.to_string());
-    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE));
-    res.extensions_mut().insert(AuthError::new(AuthErrorKind::Unauthenticated, "sign in first"));
+    let mut res = base(
+        StatusCode::UNAUTHORIZED,
+        "application/json",
+        body.to_string(),
+    );
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(WWW_AUTHENTICATE),
+    );
+    res.extensions_mut().insert(AuthError::new(
+        AuthErrorKind::Unauthenticated,
+        "sign in first",
+    ));
     res
 }
 
@@ -54,9 +67,9 @@ pub(crate) fn error_page(err: &AuthError, login_path: &str) -> Page {
     let title = match err.kind() {
         AuthErrorKind::ProviderUnreachable => "The identity provider is unreachable",
         AuthErrorKind::BadProviderResponse => "The identity provider answered with an error",
-        AuthErrorKind::LoginExpired | AuthErrorKind::StateMismatch | AuthErrorKind::MissingState => {
-            "This sign-in link has expired or was already used"
-        }
+        AuthErrorKind::LoginExpired
+        | AuthErrorKind::StateMismatch
+        | AuthErrorKind::MissingState => "This sign-in link has expired or was already used",
         AuthErrorKind::ProviderDenied => "Sign-in was refused",
         _ => "Sign-in failed",
     };
@@ -81,7 +94,8 @@ pub(crate) fn error_page(err: &AuthError, login_path: &str) -> Page {
     );
     let mut res = base(err.status(), "text/html; charset=utf-8", body);
     if err.kind() == AuthErrorKind::ProviderUnreachable {
-        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
     }
     res.extensions_mut().insert(err.clone());
     res
@@ -94,6 +108,18 @@ pub(crate) fn signed_out_page(login_path: &str) -> Page {
          <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
          <h1>You are signed out</h1><p><a href=\"{}\">Sign in again</a></p></body></html>",
         escape(login_path)
+    );
+    base(StatusCode::OK, "text/html; charset=utf-8", body)
+}
+
+/// Asks before signing out when the logout request came from another site.
+pub(crate) fn logout_confirm_page(logout_path: &str) -> Page {
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out?</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>Sign out?</h1><form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>\
+         </body></html>",
+        escape(logout_path)
     );
     base(StatusCode::OK, "text/html; charset=utf-8", body)
 }

@@ -94,7 +94,10 @@ pub(crate) struct VerifyKey {
 
 impl fmt::Debug for VerifyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifyKey").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("VerifyKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -110,7 +113,10 @@ pub(crate) struct TokenResponse {
 impl fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenResponse")
-            .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .finish()
     }
@@ -126,6 +132,8 @@ struct Cache {
 /// One identity provider, with its cached discovery document and keys.
 pub(crate) struct Provider {
     pub(crate) config: ProviderConfig,
+    /// `response_type`, `client_id`, `redirect_uri` and `scope`, form-encoded once.
+    pub(crate) static_auth_query: String,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     jwks_cooldown: Duration,
@@ -157,8 +165,15 @@ impl Provider {
             // Building fails only when the TLS backend cannot initialise, which is a broken
             // installation rather than a configuration the user can change.
             .expect("the HTTP client's TLS backend failed to initialise");
+        let static_auth_query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", config.client_id.as_str())
+            .append_pair("redirect_uri", &global.redirect_uri)
+            .append_pair("scope", &config.scope)
+            .finish();
         Self {
             config: config.clone(),
+            static_auth_query,
             http,
             clock: global.clock.clone(),
             jwks_cooldown: global.jwks_refetch_cooldown,
@@ -178,7 +193,10 @@ impl Provider {
     }
 
     fn age(&self, at: SystemTime) -> Duration {
-        self.clock.now().duration_since(at).unwrap_or(Duration::ZERO)
+        self.clock
+            .now()
+            .duration_since(at)
+            .unwrap_or(Duration::ZERO)
     }
 
     /// How many times the JWKS has been fetched (for diagnostics and tests).
@@ -258,7 +276,8 @@ impl Provider {
                 ))),
             }
         };
-        let optional = |name: &str, raw: Option<String>| raw.map(|r| endpoint(name, &r)).transpose();
+        let optional =
+            |name: &str, raw: Option<String>| raw.map(|r| endpoint(name, &r)).transpose();
         let signing_algs = raw
             .id_token_signing_alg_values_supported
             .unwrap_or_default()
@@ -266,7 +285,10 @@ impl Provider {
             .filter_map(|a| a.parse::<Algorithm>().ok())
             .collect();
         Ok(Metadata {
-            authorization_endpoint: endpoint("authorization_endpoint", &raw.authorization_endpoint)?,
+            authorization_endpoint: endpoint(
+                "authorization_endpoint",
+                &raw.authorization_endpoint,
+            )?,
             token_endpoint: endpoint("token_endpoint", &raw.token_endpoint)?,
             userinfo_endpoint: optional("userinfo_endpoint", raw.userinfo_endpoint)?,
             jwks_uri: endpoint("jwks_uri", &raw.jwks_uri)?,
@@ -337,8 +359,14 @@ impl Provider {
         };
         match &self.config.client_secret {
             Some(secret) if basic => {
-                let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                let credentials = format!("{}:{}", enc(self.config.client_id.as_str()), enc(secret.expose()));
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                let credentials = format!(
+                    "{}:{}",
+                    enc(self.config.client_id.as_str()),
+                    enc(secret.expose())
+                );
                 let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
                 request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
             }
@@ -351,7 +379,10 @@ impl Provider {
         let body = serde_urlencoded::to_string(&form)
             .map_err(|_| ProviderError::BadResponse("could not encode the token request".into()))?;
         let response = request
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(http::header::ACCEPT, "application/json")
             .body(body)
             .send()
@@ -443,7 +474,11 @@ impl Provider {
 
 fn classify(err: &reqwest::Error, what: &str) -> ProviderError {
     if err.is_connect() || err.is_timeout() || err.is_request() {
-        let why = if err.is_timeout() { "timed out" } else { "could not connect" };
+        let why = if err.is_timeout() {
+            "timed out"
+        } else {
+            "could not connect"
+        };
         ProviderError::Unreachable(format!("{what}: {why}"))
     } else {
         ProviderError::BadResponse(format!("{what}: the response could not be read"))
@@ -454,13 +489,20 @@ async fn read_limited(
     mut response: reqwest::Response,
     what: &str,
 ) -> Result<bytes::Bytes, ProviderError> {
-    if response.content_length().is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(ProviderError::BadResponse(format!("the {what} is larger than 1 MiB")));
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(ProviderError::BadResponse(format!(
+            "the {what} is larger than 1 MiB"
+        )));
     }
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, what))? {
         if body.len() + chunk.len() > MAX_BODY {
-            return Err(ProviderError::BadResponse(format!("the {what} is larger than 1 MiB")));
+            return Err(ProviderError::BadResponse(format!(
+                "the {what} is larger than 1 MiB"
+            )));
         }
         body.extend_from_slice(&chunk);
     }
@@ -472,7 +514,9 @@ async fn read_limited(
 fn safe_code(code: &str) -> String {
     if !code.is_empty()
         && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
     {
         code.to_owned()
     } else {
@@ -487,8 +531,9 @@ pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<VerifyKey>, ProviderError> {
     struct RawSet {
         keys: Vec<Value>,
     }
-    let set: RawSet = serde_json::from_slice(body)
-        .map_err(|_| ProviderError::BadResponse("the JWKS is not a JSON object with `keys`".into()))?;
+    let set: RawSet = serde_json::from_slice(body).map_err(|_| {
+        ProviderError::BadResponse("the JWKS is not a JSON object with `keys`".into())
+    })?;
     let keys: Vec<VerifyKey> = set
         .keys
         .into_iter()
@@ -506,11 +551,18 @@ pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<VerifyKey>, ProviderError> {
                 Some(a) => Some(signing_alg(a)?),
             };
             let key = DecodingKey::from_jwk(&jwk).ok()?;
-            Some(VerifyKey { kid: jwk.common.key_id.clone(), alg, family, key })
+            Some(VerifyKey {
+                kid: jwk.common.key_id.clone(),
+                alg,
+                family,
+                key,
+            })
         })
         .collect();
     if keys.is_empty() {
-        return Err(ProviderError::BadResponse("the JWKS holds no usable signature key".into()));
+        return Err(ProviderError::BadResponse(
+            "the JWKS holds no usable signature key".into(),
+        ));
     }
     Ok(keys)
 }

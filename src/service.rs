@@ -31,9 +31,17 @@ impl Shared {
         let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
             &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
         );
-        let providers = config.providers.iter().map(|p| Provider::new(p, &config)).collect();
+        let providers = config
+            .providers
+            .iter()
+            .map(|p| Provider::new(p, &config))
+            .collect();
         let cookies = Cookies::new(&config);
-        Self { config, providers, cookies }
+        Self {
+            config,
+            providers,
+            cookies,
+        }
     }
 
     pub(crate) fn default_provider(&self) -> &Provider {
@@ -51,7 +59,9 @@ impl Shared {
 
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -60,7 +70,10 @@ impl fmt::Debug for Shared {
 pub(crate) enum Decision {
     /// Forward to the inner service, with the identity when there is a valid session.
     /// `protected` marks responses that must not be cached.
-    Pass { identity: Option<Identity>, protected: bool },
+    Pass {
+        identity: Option<Identity>,
+        protected: bool,
+    },
     /// The explicit login route.
     Login,
     /// The redirect URI.
@@ -87,20 +100,35 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Decision {
     if path == config.login_path {
         return Decision::Login;
     }
-    let names = &shared.cookies.names;
-    let identity = request_cookie(&parts.headers, &names.session)
-        .and_then(|value| {
-            decode_session(&shared.cookies.codec, names, value, config.clock.unix_seconds())
-        })
-        .filter(|data| shared.provider_for(&data.provider, &data.issuer).is_some())
-        .map(Identity::from_data);
+    let identity = request_cookie(&parts.headers, &shared.cookies.names.session)
+        .and_then(|value| session(shared, value));
     let public = config.is_public(path);
     match identity {
-        Some(identity) => Decision::Pass { identity: Some(identity), protected: !public },
-        None if public => Decision::Pass { identity: None, protected: false },
+        Some(identity) => Decision::Pass {
+            identity: Some(identity),
+            protected: !public,
+        },
+        None if public => Decision::Pass {
+            identity: None,
+            protected: false,
+        },
         None if login::is_navigation(parts) => Decision::Redirect,
         None => Decision::Unauthorized,
     }
+}
+
+/// The identity of a session cookie value: from the cache, or opened and then cached.
+fn session(shared: &Shared, value: &str) -> Option<Identity> {
+    let cookies = &shared.cookies;
+    let now = shared.config.clock.unix_seconds();
+    if let Some(identity) = cookies.cache.get(value, now) {
+        return Some(identity);
+    }
+    let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
+    shared.provider_for(&data.provider, &data.issuer)?;
+    let identity = Identity::from_data(data);
+    cookies.cache.insert(value, identity.clone(), now);
+    Some(identity)
 }
 
 /// The service made by [`OidcLayer`](crate::OidcLayer). See the crate docs for its behaviour.
@@ -117,13 +145,19 @@ impl<S> Oidc<S> {
 
 impl<S: Clone> Clone for Oidc<S> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), shared: self.shared.clone() }
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl<S: fmt::Debug> fmt::Debug for Oidc<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Oidc").field("inner", &self.inner).field("shared", &self.shared).finish()
+        f.debug_struct("Oidc")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish()
     }
 }
 
@@ -143,7 +177,10 @@ where
         let (mut parts, body) = req.into_parts();
         let shared = &self.shared;
         match decide(shared, &parts) {
-            Decision::Pass { identity, protected } => {
+            Decision::Pass {
+                identity,
+                protected,
+            } => {
                 if let Some(identity) = identity {
                     parts.extensions.insert(identity);
                 } else {

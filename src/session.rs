@@ -6,18 +6,18 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::{digest, hkdf};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use cookie::{Cookie, SameSite};
+use cookie::Cookie;
 use http::{header, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::config::OidcConfig;
-use crate::identity::IdentityData;
+use crate::identity::{Identity, IdentityData};
 
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
@@ -46,6 +46,18 @@ pub(crate) fn random_token(n: usize) -> String {
     let buf = &mut buf[..n.min(48)];
     fill_random(buf);
     B64.encode(buf)
+}
+
+/// Three random tokens of 32, 32 and 48 bytes from a single call to the CSPRNG (each call has a
+/// fixed cost), base64url-encoded: a login's state, nonce and PKCE verifier.
+pub(crate) fn login_secrets() -> [String; 3] {
+    let mut buf = [0u8; 112];
+    fill_random(&mut buf);
+    [
+        B64.encode(&buf[..32]),
+        B64.encode(&buf[32..64]),
+        B64.encode(&buf[64..]),
+    ]
 }
 
 /// SHA-256 of `data`, base64url-encoded (PKCE S256, RFC 7636 section 4.2).
@@ -79,10 +91,16 @@ impl CookieCodec {
         let derive = |info: &'static [u8]| {
             let infos = [info];
             // HKDF-SHA256 can expand up to 8160 bytes; 32 are asked for.
-            let okm = prk.expand(&infos, &AES_256_GCM).expect("HKDF output length is valid");
+            let okm = prk
+                .expand(&infos, &AES_256_GCM)
+                .expect("HKDF output length is valid");
             LessSafeKey::new(UnboundKey::from(okm))
         };
-        Self { session: derive(b"session"), login: derive(b"login"), logout: derive(b"logout") }
+        Self {
+            session: derive(b"session"),
+            login: derive(b"login"),
+            logout: derive(b"logout"),
+        }
     }
 
     fn key(&self, purpose: Purpose) -> &LessSafeKey {
@@ -101,16 +119,16 @@ impl CookieCodec {
         buf.push(VERSION);
         buf.extend_from_slice(&nonce);
         buf.extend_from_slice(plaintext);
-        let mut body = buf.split_off(1 + NONCE_LEN);
-        self.key(purpose)
-            .seal_in_place_append_tag(
+        let tag = self
+            .key(purpose)
+            .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(name.as_bytes()),
-                &mut body,
+                &mut buf[1 + NONCE_LEN..],
             )
             // Sealing fails only for inputs over AES-GCM's 64 GiB limit.
             .expect("a cookie is far below AES-GCM's size limit");
-        buf.extend_from_slice(&body);
+        buf.extend_from_slice(tag.as_ref());
         B64.encode(&buf)
     }
 
@@ -165,16 +183,25 @@ impl CookieNames {
 
     /// A `Set-Cookie` value: HttpOnly, SameSite=Lax (the callback is a cross-site top-level
     /// navigation, which Strict would strip), Path=/, Secure on https.
+    ///
+    /// Written directly rather than through `cookie::Cookie`'s `Display`: the names are ours and
+    /// the values base64url, so nothing needs quoting or encoding, and this runs at every login.
     pub(crate) fn set(&self, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
-        let max_age = i64::try_from(max_age_secs).unwrap_or(i64::MAX / 2);
-        let cookie = Cookie::build((name, value))
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(SameSite::Lax)
-            .path("/")
-            .max_age(cookie::time::Duration::seconds(max_age))
-            .build();
-        HeaderValue::try_from(cookie.to_string())
+        let max_age = max_age_secs.to_string();
+        let mut s = String::with_capacity(name.len() + value.len() + 64);
+        for part in [
+            name,
+            "=",
+            value,
+            "; HttpOnly; SameSite=Lax; Path=/; Max-Age=",
+            &max_age,
+        ] {
+            s.push_str(part);
+        }
+        if self.secure {
+            s.push_str("; Secure");
+        }
+        HeaderValue::try_from(s)
             .expect("cookie names and base64url values are valid header characters")
     }
 
@@ -195,14 +222,35 @@ pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str
         .filter_map(|c| {
             let c = c.ok()?;
             let value = c.value_raw()?;
-            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
             Some((c.name_raw()?, value))
         })
 }
 
 /// The value of the first cookie called `name`.
+///
+/// This is on the hot path, so it does not parse every cookie of the header: a `Cookie` request
+/// header is only `name=value` pairs separated by `;` (RFC 6265 section 4.2.1), and only the
+/// pair with our name is looked at. Our values are base64url, so they need no unquoting or
+/// decoding.
 pub(crate) fn request_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    request_cookies(headers).find(|(n, _)| *n == name).map(|(_, v)| v)
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            (n.trim() == name).then(|| {
+                let v = v.trim();
+                v.strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(v)
+            })
+        })
 }
 
 /// Encodes a session; `None` if it cannot fit in a cookie even without its extra claims.
@@ -212,7 +260,7 @@ pub(crate) fn encode_session(
     data: &mut IdentityData,
 ) -> Option<String> {
     let attempt = |data: &IdentityData| {
-        let json = serde_json::to_vec(data).ok()?;
+        let json = postcard::to_allocvec(data).ok()?;
         let mut plain = Vec::with_capacity(json.len() + 1);
         if json.len() > COMPRESS_ABOVE {
             let deflated = miniz_oxide::deflate::compress_to_vec(&json, 6);
@@ -231,13 +279,13 @@ pub(crate) fn encode_session(
     if let Some(v) = attempt(data) {
         return Some(v);
     }
-    if !data.claims.is_empty() {
+    if !data.claims_json.is_empty() {
         tracing::warn!(
             target: "tower_oidc",
-            claims = data.claims.len(),
+            bytes = data.claims_json.len(),
             "session too large for a cookie: dropping the extra claims from the session"
         );
-        data.claims.clear();
+        data.claims_json.clear();
         return attempt(data);
     }
     None
@@ -253,10 +301,11 @@ pub(crate) fn decode_session(
     let plain = codec.open(Purpose::Session, &names.session, value)?;
     let (&flag, body) = plain.split_first()?;
     let data: IdentityData = match flag {
-        0 => serde_json::from_slice(body).ok()?,
+        0 => postcard::from_bytes(body).ok()?,
         1 => {
-            let json = miniz_oxide::inflate::decompress_to_vec_with_limit(body, MAX_INFLATED).ok()?;
-            serde_json::from_slice(&json).ok()?
+            let json =
+                miniz_oxide::inflate::decompress_to_vec_with_limit(body, MAX_INFLATED).ok()?;
+            postcard::from_bytes(&json).ok()?
         }
         _ => return None,
     };
@@ -301,13 +350,13 @@ impl fmt::Debug for LoginRecord {
 
 impl LoginRecord {
     pub(crate) fn seal(&self, codec: &CookieCodec, name: &str) -> String {
-        let json = serde_json::to_vec(self).expect("a login record always serializes");
-        codec.seal(Purpose::Login, name, &json)
+        let bytes = postcard::to_allocvec(self).expect("a login record always serializes");
+        codec.seal(Purpose::Login, name, &bytes)
     }
 
     pub(crate) fn open(codec: &CookieCodec, name: &str, value: &str) -> Option<Self> {
         let plain = codec.open(Purpose::Login, name, value)?;
-        serde_json::from_slice(&plain).ok()
+        postcard::from_bytes(&plain).ok()
     }
 }
 
@@ -326,7 +375,10 @@ impl ReplayGuard {
         let mut key = [0u8; 32];
         key.copy_from_slice(digest::digest(&digest::SHA256, state.as_bytes()).as_ref());
         // The lock is held only for this map operation, never across an await.
-        let mut used = self.used.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if used.len() >= REPLAY_CAPACITY {
             used.retain(|_, expires| *expires > now);
             if used.len() >= REPLAY_CAPACITY {
@@ -347,12 +399,93 @@ impl ReplayGuard {
     }
 }
 
+/// Sessions already opened, so that the next request with the same cookie skips the base64
+/// decoding, the AEAD open and the deserialization (and their allocations): the hot path then
+/// costs one map lookup and a reference count.
+///
+/// Entries are keyed by the value's last 16 characters (they encode the AES-GCM tag, which is
+/// unpredictable) and hold the whole value, which must match exactly; only values that opened
+/// successfully are stored, and the expiry is checked at every hit. Sixteen shards behind
+/// `RwLock`s, held only for the lookup or insert, never across an await. Bounded: a full shard
+/// drops its expired entries, and if it is still full the new session is simply not cached
+/// (it is opened again at each request, as without a cache).
+pub(crate) struct SessionCache {
+    shards: Vec<RwLock<Shard>>,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<[u8; 16], (Box<str>, Identity)>,
+    /// When expired entries were last dropped: at most once a second, so a full shard does not
+    /// make every miss scan it.
+    swept_at: u64,
+}
+
+const CACHE_SHARDS: usize = 16;
+const CACHE_PER_SHARD: usize = 1024;
+
+impl fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCache").finish_non_exhaustive()
+    }
+}
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        Self {
+            shards: (0..CACHE_SHARDS)
+                .map(|_| RwLock::new(Shard::default()))
+                .collect(),
+        }
+    }
+}
+
+impl SessionCache {
+    fn key(value: &str) -> Option<([u8; 16], usize)> {
+        let tail = value.as_bytes().get(value.len().checked_sub(16)?..)?;
+        let mut key = [0u8; 16];
+        key.copy_from_slice(tail);
+        let shard = key
+            .iter()
+            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize));
+        Some((key, shard % CACHE_SHARDS))
+    }
+
+    pub(crate) fn get(&self, value: &str, now: u64) -> Option<Identity> {
+        let (key, shard) = Self::key(value)?;
+        let shard = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
+        let (stored, identity) = shard.map.get(&key)?;
+        (**stored == *value && identity.expires_at() > now).then(|| identity.clone())
+    }
+
+    pub(crate) fn insert(&self, value: &str, identity: Identity, now: u64) {
+        let Some((key, shard)) = Self::key(value) else {
+            return;
+        };
+        let mut shard = self.shards[shard]
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if shard.map.len() >= CACHE_PER_SHARD {
+            if shard.swept_at == now {
+                return;
+            }
+            shard.swept_at = now;
+            shard.map.retain(|_, (_, id)| id.expires_at() > now);
+            if shard.map.len() >= CACHE_PER_SHARD {
+                return;
+            }
+        }
+        shard.map.insert(key, (Box::from(value), identity));
+    }
+}
+
 /// Everything cookie-related the service needs, built once from the configuration.
 #[derive(Debug)]
 pub(crate) struct Cookies {
     pub(crate) codec: CookieCodec,
     pub(crate) names: CookieNames,
     pub(crate) replay: ReplayGuard,
+    pub(crate) cache: SessionCache,
 }
 
 impl Cookies {
@@ -361,6 +494,7 @@ impl Cookies {
             codec: CookieCodec::new(config.cookie_key.bytes()),
             names: CookieNames::new(config.secure_cookies),
             replay: ReplayGuard::default(),
+            cache: SessionCache::default(),
         }
     }
 }
@@ -378,11 +512,14 @@ mod tests {
             email_verified: true,
             name: Some("Jane Doe".into()),
             preferred_username: Some("jane".into()),
-            groups: (0..groups).map(|i| format!("department-{}-team-{}", i % 17, i)).collect(),
-            claims: serde_json::Map::new(),
+            groups: (0..groups)
+                .map(|i| format!("department-{}-team-{}", i % 17, i))
+                .collect(),
+            claims_json: String::new(),
             authenticated_at: 1_000,
             expires_at: 2_000,
             session_id: random_token(16),
+            claims: Default::default(),
         }
     }
 
@@ -390,10 +527,21 @@ mod tests {
     fn seal_and_open_round_trip_and_bind_the_name() {
         let codec = CookieCodec::new(&[7u8; 32]);
         let v = codec.seal(Purpose::Session, "a", b"hello");
-        assert_eq!(codec.open(Purpose::Session, "a", &v).as_deref(), Some(&b"hello"[..]));
-        assert!(codec.open(Purpose::Session, "b", &v).is_none(), "moved to another cookie");
-        assert!(codec.open(Purpose::Login, "a", &v).is_none(), "used for another purpose");
-        assert!(CookieCodec::new(&[8u8; 32]).open(Purpose::Session, "a", &v).is_none());
+        assert_eq!(
+            codec.open(Purpose::Session, "a", &v).as_deref(),
+            Some(&b"hello"[..])
+        );
+        assert!(
+            codec.open(Purpose::Session, "b", &v).is_none(),
+            "moved to another cookie"
+        );
+        assert!(
+            codec.open(Purpose::Login, "a", &v).is_none(),
+            "used for another purpose"
+        );
+        assert!(CookieCodec::new(&[8u8; 32])
+            .open(Purpose::Session, "a", &v)
+            .is_none());
     }
 
     #[test]
@@ -403,8 +551,12 @@ mod tests {
         let mut bytes = B64.decode(&v).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
-        assert!(codec.open(Purpose::Session, "a", &B64.encode(&bytes)).is_none());
-        assert!(codec.open(Purpose::Session, "a", &v[..v.len() - 4]).is_none());
+        assert!(codec
+            .open(Purpose::Session, "a", &B64.encode(&bytes))
+            .is_none());
+        assert!(codec
+            .open(Purpose::Session, "a", &v[..v.len() - 4])
+            .is_none());
         for junk in ["", "%%%", "AAAA", "not base64 at all!", &"A".repeat(20_000)] {
             assert!(codec.open(Purpose::Session, "a", junk).is_none(), "{junk}");
         }
@@ -443,12 +595,51 @@ mod tests {
     }
 
     #[test]
+    fn session_cache_needs_the_exact_value_and_honours_expiry() {
+        let cache = SessionCache::default();
+        let id = Identity::from_data(data(1));
+        let value = "A".repeat(100) + "0123456789abcdef";
+        cache.insert(&value, id, 1_000);
+        assert_eq!(
+            cache
+                .get(&value, 1_500)
+                .map(|i| i.subject().to_owned())
+                .as_deref(),
+            Some("248289761001")
+        );
+        let same_tail = "B".repeat(100) + "0123456789abcdef";
+        assert!(
+            cache.get(&same_tail, 1_500).is_none(),
+            "the whole value must match"
+        );
+        assert!(cache.get(&value, 2_000).is_none(), "expired");
+        assert!(cache.get("short", 1_500).is_none());
+    }
+
+    #[test]
+    fn session_cache_stays_bounded() {
+        let cache = SessionCache::default();
+        for i in 0..(CACHE_SHARDS * CACHE_PER_SHARD * 3) {
+            cache.insert(&format!("{i:032}"), Identity::from_data(data(0)), 1_000);
+        }
+        let total: usize = cache
+            .shards
+            .iter()
+            .map(|s| s.read().unwrap().map.len())
+            .sum();
+        assert!(total <= CACHE_SHARDS * CACHE_PER_SHARD, "{total}");
+    }
+
+    #[test]
     fn replay_guard_allows_each_state_once() {
         let g = ReplayGuard::default();
         assert!(g.consume("s1", 100));
         assert!(!g.consume("s1", 100));
         assert!(g.consume("s2", 100));
-        assert!(g.consume("s1", 100 + LOGIN_TTL_SECS + 1), "expired entries are forgotten");
+        assert!(
+            g.consume("s1", 100 + LOGIN_TTL_SECS + 1),
+            "expired entries are forgotten"
+        );
     }
 
     #[test]

@@ -25,7 +25,12 @@ async fn setup() -> Setup {
     let clock = TestClock::new();
     let layer = OidcLayer::new(idp.config(&clock).build().unwrap());
     let app = app(layer.clone());
-    Setup { idp, clock, app, layer }
+    Setup {
+        idp,
+        clock,
+        app,
+        layer,
+    }
 }
 
 /// Runs a login whose ID token has `claims` edited by `edit`, signed with key-1.
@@ -45,7 +50,12 @@ fn remove(mut v: Value, key: &str) -> Value {
 
 fn kind(reply: &Reply) -> String {
     // Error pages name their kind in a footer: "Error: <kind>".
-    reply.body.split("Error: ").nth(1).map(|s| s.split('<').next().unwrap().to_owned()).unwrap_or_default()
+    reply
+        .body
+        .split("Error: ")
+        .nth(1)
+        .map(|s| s.split('<').next().unwrap().to_owned())
+        .unwrap_or_default()
 }
 
 fn assert_refused(reply: &Reply, status: StatusCode, want: AuthErrorKind, jar: &Jar) {
@@ -75,7 +85,11 @@ async fn accepts_a_good_login_and_returns_home() {
     assert_eq!(form["grant_type"], "authorization_code");
     assert_eq!(form["redirect_uri"], format!("{BASE_URL}/auth/callback"));
     assert!(form["code_verifier"].len() >= 43);
-    assert_eq!(s.idp.hits.userinfo(), 0, "the ID token had every claim: no userinfo call");
+    assert_eq!(
+        s.idp.hits.userinfo(),
+        0,
+        "the ID token had every claim: no userinfo call"
+    );
 }
 
 #[tokio::test]
@@ -101,7 +115,12 @@ async fn rejects_callback_with_wrong_state() {
     let mut jar = Jar::default();
     let _started = start_login(&mut jar, &s.app, "/").await;
     let reply = callback(&mut jar, &s.app, &s.idp, "attacker-chosen-state").await;
-    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::LoginExpired, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::LoginExpired,
+        &jar,
+    );
     assert_eq!(s.idp.hits.token(), 0, "no code may be redeemed");
 }
 
@@ -111,13 +130,26 @@ async fn rejects_login_cookie_moved_to_another_state() {
     let mut jar = Jar::default();
     let _started = start_login(&mut jar, &s.app, "/").await;
     // The attacker renames the victim's login cookie to match a state of their choosing.
-    let (_, value) = jar.0.iter().find(|(k, _)| k.contains("oidc-login-")).map(|(k, v)| (k.clone(), v.clone())).unwrap();
+    let (_, value) = jar
+        .0
+        .iter()
+        .find(|(k, _)| k.contains("oidc-login-"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .unwrap();
     let mut forged = Jar::default();
     let state = "evil-state";
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, state.as_bytes());
-    forged.0.insert(format!("oidc-login-{}", B64.encode(&digest.as_ref()[..9])), value);
+    forged.0.insert(
+        format!("oidc-login-{}", B64.encode(&digest.as_ref()[..9])),
+        value,
+    );
     let reply = callback(&mut forged, &s.app, &s.idp, state).await;
-    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::StateMismatch, &forged);
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::StateMismatch,
+        &forged,
+    );
     assert_eq!(s.idp.hits.token(), 0);
 }
 
@@ -126,8 +158,18 @@ async fn rejects_callback_without_state() {
     let s = setup().await;
     let mut jar = Jar::default();
     let _started = start_login(&mut jar, &s.app, "/").await;
-    let reply = jar.get(&s.app, &format!("/auth/callback?code=x&iss={}", s.idp.issuer)).await;
-    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::MissingState, &jar);
+    let reply = jar
+        .get(
+            &s.app,
+            &format!("/auth/callback?code=x&iss={}", s.idp.issuer),
+        )
+        .await;
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::MissingState,
+        &jar,
+    );
     assert_eq!(s.idp.hits.token(), 0);
 }
 
@@ -148,7 +190,12 @@ async fn rejects_replayed_callback_even_with_the_login_cookie_resent() {
     // Replay with the old login cookie: the layer remembers the state was used.
     let mut attacker = saved;
     let replay = callback(&mut attacker, &s.app, &s.idp, &started.state).await;
-    assert_refused(&replay, StatusCode::BAD_REQUEST, AuthErrorKind::LoginExpired, &attacker);
+    assert_refused(
+        &replay,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::LoginExpired,
+        &attacker,
+    );
     assert_eq!(s.idp.hits.token(), 1, "the code was redeemed once only");
 }
 
@@ -157,10 +204,24 @@ async fn rejects_wrong_iss_parameter_before_the_token_endpoint() {
     let s = setup().await;
     let mut jar = Jar::default();
     let started = start_login(&mut jar, &s.app, "/").await;
-    let q = serde_urlencoded::to_string([("code", "c"), ("state", started.state.as_str()), ("iss", "https://evil.example")]).unwrap();
+    let q = serde_urlencoded::to_string([
+        ("code", "c"),
+        ("state", started.state.as_str()),
+        ("iss", "https://evil.example"),
+    ])
+    .unwrap();
     let reply = jar.get(&s.app, &format!("/auth/callback?{q}")).await;
-    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::IssuerMismatch, &jar);
-    assert_eq!(s.idp.hits.token(), 0, "the token endpoint must not be called");
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::IssuerMismatch,
+        &jar,
+    );
+    assert_eq!(
+        s.idp.hits.token(),
+        0,
+        "the token endpoint must not be called"
+    );
 }
 
 #[tokio::test]
@@ -168,8 +229,18 @@ async fn rejects_missing_iss_parameter_when_the_provider_promises_it() {
     let s = setup().await;
     let mut jar = Jar::default();
     let started = start_login(&mut jar, &s.app, "/").await;
-    let reply = jar.get(&s.app, &format!("/auth/callback?code=c&state={}", started.state)).await;
-    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::IssuerMismatch, &jar);
+    let reply = jar
+        .get(
+            &s.app,
+            &format!("/auth/callback?code=c&state={}", started.state),
+        )
+        .await;
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::IssuerMismatch,
+        &jar,
+    );
     assert_eq!(s.idp.hits.token(), 0);
 }
 
@@ -178,12 +249,29 @@ async fn provider_error_response_gets_a_clear_page() {
     let s = setup().await;
     let mut jar = Jar::default();
     let started = start_login(&mut jar, &s.app, "/").await;
-    let q = serde_urlencoded::to_string([("error", "access_denied"), ("error_description", "<b>no</b>"), ("state", started.state.as_str()), ("iss", s.idp.issuer.as_str())]).unwrap();
+    let q = serde_urlencoded::to_string([
+        ("error", "access_denied"),
+        ("error_description", "<b>no</b>"),
+        ("state", started.state.as_str()),
+        ("iss", s.idp.issuer.as_str()),
+    ])
+    .unwrap();
     let reply = jar.get(&s.app, &format!("/auth/callback?{q}")).await;
-    assert_refused(&reply, StatusCode::FORBIDDEN, AuthErrorKind::ProviderDenied, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::FORBIDDEN,
+        AuthErrorKind::ProviderDenied,
+        &jar,
+    );
     assert!(reply.body.contains("access_denied"));
-    assert!(!reply.body.contains("<b>no</b>"), "provider text is not echoed");
-    assert!(reply.body.contains("href=\"/auth/login\""), "a link to start again");
+    assert!(
+        !reply.body.contains("<b>no</b>"),
+        "provider text is not echoed"
+    );
+    assert!(
+        reply.body.contains("href=\"/auth/login\""),
+        "a link to start again"
+    );
     assert_eq!(s.idp.hits.token(), 0);
 }
 
@@ -193,12 +281,25 @@ async fn rejects_alg_none() {
     let mut jar = Jar::default();
     let started = start_login(&mut jar, &s.app, "/").await;
     let claims = s.idp.claims(&s.clock, &started.nonce);
-    let token = format!("{}.{}.", B64.encode(br#"{"alg":"none","typ":"JWT"}"#), B64.encode(claims.to_string()));
+    let token = format!(
+        "{}.{}.",
+        B64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        B64.encode(claims.to_string())
+    );
     s.idp.with(|st| st.id_token = Some(token));
     let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
-    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::InvalidIdToken,
+        &jar,
+    );
     assert!(reply.body.contains("algorithm"), "{}", reply.body);
-    assert_eq!(s.idp.hits.userinfo(), 0, "nothing is called after a failed check");
+    assert_eq!(
+        s.idp.hits.userinfo(),
+        0,
+        "nothing is called after a failed check"
+    );
 }
 
 #[tokio::test]
@@ -212,7 +313,12 @@ async fn rejects_bad_rs256_signature() {
     let token = forger.sign(&s.idp.claims(&s.clock, &started.nonce));
     s.idp.with(|st| st.id_token = Some(token));
     let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
-    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::InvalidIdToken,
+        &jar,
+    );
     assert!(reply.body.contains("signature"), "{}", reply.body);
 }
 
@@ -225,10 +331,20 @@ async fn rejects_hs256_signed_with_the_public_key() {
     let public_n = SigningKey::first().jwk["n"].as_str().unwrap().to_owned();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some("key-1".into());
-    let token = jsonwebtoken::encode(&header, &s.idp.claims(&s.clock, &started.nonce), &jsonwebtoken::EncodingKey::from_secret(public_n.as_bytes())).unwrap();
+    let token = jsonwebtoken::encode(
+        &header,
+        &s.idp.claims(&s.clock, &started.nonce),
+        &jsonwebtoken::EncodingKey::from_secret(public_n.as_bytes()),
+    )
+    .unwrap();
     s.idp.with(|st| st.id_token = Some(token));
     let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
-    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::InvalidIdToken,
+        &jar,
+    );
     assert!(reply.body.contains("algorithm"), "{}", reply.body);
 }
 
@@ -241,33 +357,90 @@ macro_rules! claim_attack {
             let now = s.clock.secs();
             let edit: Box<dyn FnOnce(Value) -> Value> = Box::new(move |c| ($edit)(c, now));
             let reply = login_with_claims(&s, &mut jar, edit).await;
-            assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
-            assert!(reply.body.contains($reason), "expected `{}` in {}", $reason, reply.body);
-            assert_eq!(s.idp.hits.userinfo(), 0, "nothing is called after a failed check");
+            assert_refused(
+                &reply,
+                StatusCode::UNAUTHORIZED,
+                AuthErrorKind::InvalidIdToken,
+                &jar,
+            );
+            assert!(
+                reply.body.contains($reason),
+                "expected `{}` in {}",
+                $reason,
+                reply.body
+            );
+            assert_eq!(
+                s.idp.hits.userinfo(),
+                0,
+                "nothing is called after a failed check"
+            );
         }
     };
 }
 
-claim_attack!(rejects_wrong_issuer_claim, |c, _| set(c, "iss", json!("https://evil.example")), "another issuer");
-claim_attack!(rejects_wrong_audience, |c, _| set(c, "aud", json!("another-client")), "audience");
-claim_attack!(rejects_extra_untrusted_audience_without_azp, |c, _| set(c, "aud", json!([CLIENT_ID, "evil-client"])), "untrusted extra audience");
-claim_attack!(rejects_wrong_authorized_party, |c, _| set(c, "azp", json!("evil-client")), "authorized party");
-claim_attack!(rejects_expired_token, |c, now: u64| set(c, "exp", json!(now - 120)), "expired");
-claim_attack!(rejects_token_issued_in_the_future, |c, now: u64| set(c, "iat", json!(now + 600)), "future");
-claim_attack!(rejects_token_without_sub, |c, _| remove(c, "sub"), "subject");
-claim_attack!(rejects_token_without_iat, |c, _| remove(c, "iat"), "issue time");
+claim_attack!(
+    rejects_wrong_issuer_claim,
+    |c, _| set(c, "iss", json!("https://evil.example")),
+    "another issuer"
+);
+claim_attack!(
+    rejects_wrong_audience,
+    |c, _| set(c, "aud", json!("another-client")),
+    "audience"
+);
+claim_attack!(
+    rejects_extra_untrusted_audience_without_azp,
+    |c, _| set(c, "aud", json!([CLIENT_ID, "evil-client"])),
+    "untrusted extra audience"
+);
+claim_attack!(
+    rejects_wrong_authorized_party,
+    |c, _| set(c, "azp", json!("evil-client")),
+    "authorized party"
+);
+claim_attack!(
+    rejects_expired_token,
+    |c, now: u64| set(c, "exp", json!(now - 120)),
+    "expired"
+);
+claim_attack!(
+    rejects_token_issued_in_the_future,
+    |c, now: u64| set(c, "iat", json!(now + 600)),
+    "future"
+);
+claim_attack!(
+    rejects_token_without_sub,
+    |c, _| remove(c, "sub"),
+    "subject"
+);
+claim_attack!(
+    rejects_token_without_iat,
+    |c, _| remove(c, "iat"),
+    "issue time"
+);
 claim_attack!(rejects_token_without_exp, |c, _| remove(c, "exp"), "expiry");
-claim_attack!(rejects_wrong_nonce, |c, _| set(c, "nonce", json!("another-login")), "nonce");
+claim_attack!(
+    rejects_wrong_nonce,
+    |c, _| set(c, "nonce", json!("another-login")),
+    "nonce"
+);
 claim_attack!(rejects_missing_nonce, |c, _| remove(c, "nonce"), "nonce");
 
 #[tokio::test]
 async fn rejects_userinfo_for_another_subject() {
     let s = setup().await;
-    s.idp.with(|st| st.userinfo = json!({"sub": "someone-else", "email": "x@example.com", "groups": ["admins"]}));
+    s.idp.with(|st| {
+        st.userinfo = json!({"sub": "someone-else", "email": "x@example.com", "groups": ["admins"]})
+    });
     let mut jar = Jar::default();
     // Without email and groups in the ID token, userinfo is fetched.
     let reply = login_with_claims(&s, &mut jar, |c| remove(remove(c, "email"), "groups")).await;
-    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidUserinfo, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::InvalidUserinfo,
+        &jar,
+    );
     assert_eq!(s.idp.hits.userinfo(), 1);
 }
 
@@ -287,7 +460,8 @@ async fn fetches_userinfo_when_the_id_token_lacks_claims() {
 #[tokio::test]
 async fn accepts_token_without_kid_when_the_jwks_has_one_key() {
     let s = setup().await;
-    s.idp.with(|st| st.jwks = vec![SigningKey::rsa(include_bytes!("fixtures/rsa1.pem"), None).jwk]);
+    s.idp
+        .with(|st| st.jwks = vec![SigningKey::rsa(include_bytes!("fixtures/rsa1.pem"), None).jwk]);
     let mut jar = Jar::default();
     let key = SigningKey::rsa(include_bytes!("fixtures/rsa1.pem"), None);
     let reply = login_with(&mut jar, &s.app, &s.idp, &key, |c| c, &s.clock).await;
@@ -298,11 +472,17 @@ async fn accepts_token_without_kid_when_the_jwks_has_one_key() {
 #[tokio::test]
 async fn rejects_token_without_kid_when_the_jwks_has_several_keys() {
     let s = setup().await;
-    s.idp.with(|st| st.jwks = vec![SigningKey::first().jwk, SigningKey::second().jwk]);
+    s.idp
+        .with(|st| st.jwks = vec![SigningKey::first().jwk, SigningKey::second().jwk]);
     let mut jar = Jar::default();
     let key = SigningKey::rsa(include_bytes!("fixtures/rsa1.pem"), None);
     let reply = login_with(&mut jar, &s.app, &s.idp, &key, |c| c, &s.clock).await;
-    assert_refused(&reply, StatusCode::UNAUTHORIZED, AuthErrorKind::InvalidIdToken, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::InvalidIdToken,
+        &jar,
+    );
     assert!(reply.body.contains("several keys"), "{}", reply.body);
 }
 
@@ -317,7 +497,15 @@ async fn accepts_rotated_key_after_one_refetch() {
     s.idp.with(|st| st.jwks = vec![SigningKey::second().jwk]);
     s.clock.advance(Duration::from_secs(120));
     let mut jar2 = Jar::default();
-    let second = login_with(&mut jar2, &s.app, &s.idp, &SigningKey::second(), |c| c, &s.clock).await;
+    let second = login_with(
+        &mut jar2,
+        &s.app,
+        &s.idp,
+        &SigningKey::second(),
+        |c| c,
+        &s.clock,
+    )
+    .await;
     assert_eq!(second.status, StatusCode::FOUND, "{second:?}");
     assert_eq!(s.idp.hits.jwks(), 2, "exactly one refetch");
     assert_eq!(s.layer.jwks_fetches(), 2);
@@ -327,7 +515,10 @@ async fn accepts_rotated_key_after_one_refetch() {
 async fn unknown_kid_flood_causes_at_most_one_fetch_per_cooldown() {
     let s = setup().await;
     let mut jar = Jar::default();
-    assert_eq!(login_with_claims(&s, &mut jar, |c| c).await.status, StatusCode::FOUND);
+    assert_eq!(
+        login_with_claims(&s, &mut jar, |c| c).await.status,
+        StatusCode::FOUND
+    );
     s.clock.advance(Duration::from_secs(60));
     let mut refused = 0;
     for i in 0..20 {
@@ -340,7 +531,11 @@ async fn unknown_kid_flood_causes_at_most_one_fetch_per_cooldown() {
         }
     }
     assert_eq!(refused, 20);
-    assert_eq!(s.idp.hits.jwks(), 2, "one initial fetch plus one refetch within the cooldown");
+    assert_eq!(
+        s.idp.hits.jwks(),
+        2,
+        "one initial fetch plus one refetch within the cooldown"
+    );
 }
 
 #[tokio::test]
@@ -369,7 +564,12 @@ async fn refuses_open_redirects_after_login() {
         "/%252F%252Fevil.example",
     ] {
         let mut jar = Jar::default();
-        let login = jar.get(&s.app, &format!("/auth/login?return_to={}", urlencode(target))).await;
+        let login = jar
+            .get(
+                &s.app,
+                &format!("/auth/login?return_to={}", urlencode(target)),
+            )
+            .await;
         assert_eq!(login.status, StatusCode::FOUND, "{target}");
         let state = query(login.location())["state"].clone();
         let nonce = query(login.location())["nonce"].clone();
@@ -401,22 +601,50 @@ fn urlencode(s: &str) -> String {
 async fn tampered_session_cookie_is_not_a_session() {
     let s = setup().await;
     let mut jar = Jar::default();
-    assert_eq!(login_with_claims(&s, &mut jar, |c| c).await.status, StatusCode::FOUND);
-    let name = jar.0.keys().find(|k| k.ends_with("oidc-session")).unwrap().clone();
+    assert_eq!(
+        login_with_claims(&s, &mut jar, |c| c).await.status,
+        StatusCode::FOUND
+    );
+    let name = jar
+        .0
+        .keys()
+        .find(|k| k.ends_with("oidc-session"))
+        .unwrap()
+        .clone();
     let value = jar.0[&name].clone();
     let mut bytes = B64.decode(&value).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     jar.0.insert(name.clone(), B64.encode(&bytes));
-    let api = jar.send(&s.app, Request::get("/me").header(header::ACCEPT, "application/json")).await;
+    let api = jar
+        .send(
+            &s.app,
+            Request::get("/me").header(header::ACCEPT, "application/json"),
+        )
+        .await;
     assert_eq!(api.status, StatusCode::UNAUTHORIZED);
     let page = jar.get(&s.app, "/").await;
-    assert_eq!(page.status, StatusCode::FOUND, "a browser is sent to sign in again");
+    assert_eq!(
+        page.status,
+        StatusCode::FOUND,
+        "a browser is sent to sign in again"
+    );
     // Garbage of every shape is refused the same way, never a panic.
-    for junk in ["", "x", "%%%%", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &"A".repeat(9000)] {
+    for junk in [
+        "",
+        "x",
+        "%%%%",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &"A".repeat(9000),
+    ] {
         let mut j = Jar::default();
         j.0.insert(name.clone(), junk.to_owned());
-        let r = j.send(&s.app, Request::get("/me").header(header::ACCEPT, "application/json")).await;
+        let r = j
+            .send(
+                &s.app,
+                Request::get("/me").header(header::ACCEPT, "application/json"),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{junk}");
     }
 }
@@ -426,18 +654,31 @@ async fn login_replaces_a_planted_session() {
     let s = setup().await;
     // The attacker signs in as themselves and plants that session in the victim's browser.
     let mut attacker = Jar::default();
-    assert_eq!(login_with_claims(&s, &mut attacker, |c| set(c, "sub", json!("attacker"))).await.status, StatusCode::FOUND);
+    assert_eq!(
+        login_with_claims(&s, &mut attacker, |c| set(c, "sub", json!("attacker")))
+            .await
+            .status,
+        StatusCode::FOUND
+    );
     let mut victim = attacker.clone();
     let planted = victim.session().unwrap().clone();
     let planted_id = victim.get(&s.app, "/me").await.json()["session_id"].clone();
     // The victim signs in as themselves through the login route.
     let login = victim.get(&s.app, "/auth/login").await;
     let q = query(login.location());
-    let token = SigningKey::first().sign(&set(s.idp.claims(&s.clock, &q["nonce"]), "sub", json!("victim")));
+    let token = SigningKey::first().sign(&set(
+        s.idp.claims(&s.clock, &q["nonce"]),
+        "sub",
+        json!("victim"),
+    ));
     s.idp.with(|st| st.id_token = Some(token));
     let reply = callback(&mut victim, &s.app, &s.idp, &q["state"]).await;
     assert_eq!(reply.status, StatusCode::FOUND);
-    assert_ne!(victim.session().unwrap(), &planted, "a new session value at login");
+    assert_ne!(
+        victim.session().unwrap(),
+        &planted,
+        "a new session value at login"
+    );
     let me = victim.get(&s.app, "/me").await.json();
     assert_eq!(me["subject"], "victim");
     assert_ne!(me["session_id"], planted_id);
@@ -449,13 +690,20 @@ async fn api_requests_without_session_get_401_json_and_no_cookie() {
     let mut jar = Jar::default();
     for req in [
         Request::get("/me").header(header::ACCEPT, "application/json"),
-        Request::get("/").header("sec-fetch-mode", "cors").header(header::ACCEPT, "text/html"),
+        Request::get("/")
+            .header("sec-fetch-mode", "cors")
+            .header(header::ACCEPT, "text/html"),
         Request::post("/").header(header::ACCEPT, "text/html"),
-        Request::get("/").header("x-requested-with", "XMLHttpRequest").header(header::ACCEPT, "text/html"),
+        Request::get("/")
+            .header("x-requested-with", "XMLHttpRequest")
+            .header(header::ACCEPT, "text/html"),
     ] {
         let reply = jar.send(&s.app, req).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert!(reply.set_cookies().is_empty(), "no state cookie for API clients");
+        assert!(
+            reply.set_cookies().is_empty(),
+            "no state cookie for API clients"
+        );
         assert!(reply.headers.contains_key(header::WWW_AUTHENTICATE));
         assert_eq!(reply.json()["error"], "unauthenticated");
     }
@@ -469,7 +717,12 @@ async fn expired_login_record_is_refused() {
     let started = start_login(&mut jar, &s.app, "/").await;
     s.clock.advance(Duration::from_secs(601));
     let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
-    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::LoginExpired, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::LoginExpired,
+        &jar,
+    );
     assert_eq!(s.idp.hits.token(), 0);
 }
 
@@ -477,7 +730,10 @@ async fn expired_login_record_is_refused() {
 async fn session_expires_after_its_lifetime() {
     let s = setup().await;
     let mut jar = Jar::default();
-    assert_eq!(login_with_claims(&s, &mut jar, |c| c).await.status, StatusCode::FOUND);
+    assert_eq!(
+        login_with_claims(&s, &mut jar, |c| c).await.status,
+        StatusCode::FOUND
+    );
     assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::OK);
     s.clock.advance(Duration::from_secs(8 * 3600 + 1));
     assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::FOUND);
@@ -497,7 +753,10 @@ async fn pending_login_cookies_stay_bounded() {
     let last = started.last().unwrap();
     let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &last.nonce));
     s.idp.with(|st| st.id_token = Some(token));
-    assert_eq!(callback(&mut jar, &s.app, &s.idp, &last.state).await.status, StatusCode::FOUND);
+    assert_eq!(
+        callback(&mut jar, &s.app, &s.idp, &last.state).await.status,
+        StatusCode::FOUND
+    );
 }
 
 #[tokio::test]
@@ -505,7 +764,16 @@ async fn malformed_callbacks_get_4xx_not_panics() {
     let s = setup().await;
     let mut jar = Jar::default();
     let _ = start_login(&mut jar, &s.app, "/").await;
-    for q in ["", "?", "?state", "?state=&code=", "?%ff%fe=1", "?state=%00%01", "?code=a&code=b&state=x", &format!("?state={}", "x".repeat(10_000))] {
+    for q in [
+        "",
+        "?",
+        "?state",
+        "?state=&code=",
+        "?%ff%fe=1",
+        "?state=%00%01",
+        "?code=a&code=b&state=x",
+        &format!("?state={}", "x".repeat(10_000)),
+    ] {
         let reply = jar.get(&s.app, &format!("/auth/callback{q}")).await;
         assert!(reply.status.is_client_error(), "{q}: {reply:?}");
         assert!(reply.body.contains("/auth/login"));
@@ -520,7 +788,12 @@ async fn garbage_token_response_is_a_502_page() {
     let started = start_login(&mut jar, &s.app, "/").await;
     s.idp.with(|st| st.token_body = Some("<html>oops".into()));
     let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
-    assert_refused(&reply, StatusCode::BAD_GATEWAY, AuthErrorKind::BadProviderResponse, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::BAD_GATEWAY,
+        AuthErrorKind::BadProviderResponse,
+        &jar,
+    );
 }
 
 #[tokio::test]
@@ -530,10 +803,16 @@ async fn rejected_code_is_a_400_page() {
     let started = start_login(&mut jar, &s.app, "/").await;
     s.idp.with(|st| {
         st.token_status = StatusCode::BAD_REQUEST;
-        st.token_body = Some(r#"{"error":"invalid_grant","error_description":"code=secret-code"}"#.into());
+        st.token_body =
+            Some(r#"{"error":"invalid_grant","error_description":"code=secret-code"}"#.into());
     });
     let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
-    assert_refused(&reply, StatusCode::BAD_REQUEST, AuthErrorKind::CodeRejected, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        AuthErrorKind::CodeRejected,
+        &jar,
+    );
     assert!(reply.body.contains("invalid_grant"));
     assert!(!reply.body.contains("secret-code"));
 }
@@ -542,9 +821,16 @@ async fn rejected_code_is_a_400_page() {
 async fn garbage_jwks_and_discovery_are_502_pages() {
     let s = setup().await;
     let mut jar = Jar::default();
-    s.idp.with(|st| st.jwks_body = Some("{\"keys\": [{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}".into()));
+    s.idp.with(|st| {
+        st.jwks_body = Some("{\"keys\": [{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}]}".into())
+    });
     let reply = login_with_claims(&s, &mut jar, |c| c).await;
-    assert_refused(&reply, StatusCode::BAD_GATEWAY, AuthErrorKind::BadProviderResponse, &jar);
+    assert_refused(
+        &reply,
+        StatusCode::BAD_GATEWAY,
+        AuthErrorKind::BadProviderResponse,
+        &jar,
+    );
 
     let s = setup().await;
     s.idp.with(|st| st.discovery_body = Some("not json".into()));
@@ -556,10 +842,15 @@ async fn garbage_jwks_and_discovery_are_502_pages() {
 #[tokio::test]
 async fn discovery_issuer_mismatch_names_both_values() {
     let s = setup().await;
-    s.idp.with(|st| st.discovery_issuer = Some("https://other.example".into()));
+    s.idp
+        .with(|st| st.discovery_issuer = Some("https://other.example".into()));
     let reply = Jar::default().get(&s.app, "/").await;
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
-    assert!(reply.body.contains("https://other.example"), "{}", reply.body);
+    assert!(
+        reply.body.contains("https://other.example"),
+        "{}",
+        reply.body
+    );
     assert!(reply.body.contains(&s.idp.issuer), "{}", reply.body);
     assert!(reply.body.contains("OIDC_ISSUER_URL"));
 }
@@ -589,7 +880,11 @@ async fn unreachable_provider_is_a_503_page_and_sessions_keep_working() {
     // A user with a session is not affected.
     let who = tower_oidc::Identity::builder(issuer, "u1").build();
     let mut jar = Jar::default();
-    let (n, v) = layer.session_cookie(&who).split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap();
+    let (n, v) = layer
+        .session_cookie(&who)
+        .split_once('=')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap();
     jar.0.insert(n, v);
     let page = jar.get(&app, "/").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -600,39 +895,65 @@ async fn unreachable_provider_is_a_503_page_and_sessions_keep_working() {
 async fn error_responses_carry_the_reason_in_extensions() {
     use tower::ServiceExt;
     let s = setup().await;
-    let res = s.app.clone().oneshot(Request::get("/auth/callback").body(axum::body::Body::empty()).unwrap()).await.unwrap();
-    let err = res.extensions().get::<AuthError>().expect("AuthError in extensions");
+    let res = s
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/auth/callback")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let err = res
+        .extensions()
+        .get::<AuthError>()
+        .expect("AuthError in extensions");
     assert_eq!(err.kind(), AuthErrorKind::MissingState);
 }
 
 #[tokio::test]
-async fn logs_never_contain_tokens_codes_or_cookies() {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().extend_from_slice(b); Ok(b.len()) }
-        fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+async fn cross_site_logout_asks_for_confirmation() {
     let s = setup().await;
     let mut jar = Jar::default();
-    let started = start_login(&mut jar, &s.app, "/").await;
-    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
-    s.idp.with(|st| st.id_token = Some(token.clone()));
-    assert_eq!(callback(&mut jar, &s.app, &s.idp, &started.state).await.status, StatusCode::FOUND);
-    // and a failure
-    let mut j2 = Jar::default();
-    let bad = login_with_claims(&s, &mut j2, |c| set(c, "aud", json!("x"))).await;
-    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("event=\"login\"") || logs.contains("event=login") || logs.contains("login"), "{logs}");
-    for secret in [token.as_str(), "code-1", CLIENT_SECRET, "access-token-1", started.state.as_str(), started.nonce.as_str(), jar.session().unwrap().as_str()] {
-        assert!(!logs.contains(secret), "a secret leaked into the logs: {secret}");
-    }
+    assert_eq!(
+        login_with_claims(&s, &mut jar, |c| c).await.status,
+        StatusCode::FOUND
+    );
+    // A link or image on another site: the session survives and a confirmation form is shown.
+    let forged = jar
+        .send(
+            &s.app,
+            Request::get("/auth/logout").header("sec-fetch-site", "cross-site"),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::OK);
+    assert!(forged.body.contains("method=\"post\""), "{}", forged.body);
+    assert!(forged.set_cookies().is_empty());
+    assert!(jar.session().is_some());
+    let forged_post = jar
+        .send(
+            &s.app,
+            Request::post("/auth/logout").header(header::ORIGIN, "https://evil.example"),
+        )
+        .await;
+    assert_eq!(forged_post.status, StatusCode::OK);
+    assert!(jar.session().is_some());
+    // The confirmation form, posted from our own origin, signs out.
+    let confirmed = jar
+        .send(
+            &s.app,
+            Request::post("/auth/logout").header("sec-fetch-site", "same-origin"),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::FOUND);
+    assert!(
+        confirmed
+            .location()
+            .starts_with(&format!("{}/logout?", s.idp.issuer)),
+        "{}",
+        confirmed.location()
+    );
+    assert!(jar.session().is_none());
+    assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::FOUND);
 }

@@ -58,12 +58,23 @@ struct Browser {
 
 impl Browser {
     fn new(issuer: &str) -> Self {
-        let http = reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap();
-        Self { http, issuer: issuer.to_owned() }
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            http,
+            issuer: issuer.to_owned(),
+        }
     }
 
     fn absolute(&self, location: &str) -> String {
-        if location.starts_with('/') { format!("{}{location}", self.issuer) } else { location.to_owned() }
+        if location.starts_with('/') {
+            format!("{}{location}", self.issuer)
+        } else {
+            location.to_owned()
+        }
     }
 
     /// Follows the provider's redirects from `url`, signing in as `user` at the login form and
@@ -90,8 +101,18 @@ impl Browser {
             } else {
                 panic!("unknown provider page: {page}");
             };
-            let res = self.http.post(self.absolute(&action)).form(&form).send().await.unwrap();
-            assert!(res.status().is_redirection(), "form post answered {}", res.status());
+            let res = self
+                .http
+                .post(self.absolute(&action))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                res.status().is_redirection(),
+                "form post answered {}",
+                res.status()
+            );
             next = self.absolute(res.headers()[header::LOCATION].to_str().unwrap());
         }
         panic!("too many redirects at the provider");
@@ -110,7 +131,13 @@ fn path_of(url: &str) -> String {
 }
 
 /// Signs in as `user` starting from `path`; returns the app's answer to the callback.
-async fn sign_in(jar: &mut Jar, app: &axum::Router, browser: &Browser, path: &str, user: &str) -> Reply {
+async fn sign_in(
+    jar: &mut Jar,
+    app: &axum::Router,
+    browser: &Browser,
+    path: &str,
+    user: &str,
+) -> Reply {
     let start = jar.get(app, path).await;
     assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
     let back = browser.authorize(start.location(), user).await;
@@ -154,7 +181,11 @@ async fn unverified_user_without_groups_is_reported_as_such() {
 #[tokio::test]
 async fn client_secret_post_client_signs_in() {
     let e = env();
-    let app = app(layer_for(&e, &e.post_client_id, TokenAuthMethod::ClientSecretPost));
+    let app = app(layer_for(
+        &e,
+        &e.post_client_id,
+        TokenAuthMethod::ClientSecretPost,
+    ));
     let mut jar = Jar::default();
     let reply = sign_in(&mut jar, &app, &Browser::new(&e.issuer), "/", "bob").await;
     assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
@@ -166,7 +197,14 @@ async fn deep_link_returns_there_after_login() {
     let e = env();
     let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
     let mut jar = Jar::default();
-    let reply = sign_in(&mut jar, &app, &Browser::new(&e.issuer), "/reports?id=7", "bob").await;
+    let reply = sign_in(
+        &mut jar,
+        &app,
+        &Browser::new(&e.issuer),
+        "/reports?id=7",
+        "bob",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
     assert_eq!(reply.location(), "/reports?id=7");
     let page = jar.get(&app, "/reports?id=7").await;
@@ -179,7 +217,12 @@ async fn api_request_without_session_gets_401_and_no_cookie() {
     let e = env();
     let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
     let mut jar = Jar::default();
-    let reply = jar.send(&app, Request::get("/me").header(header::ACCEPT, "application/json")).await;
+    let reply = jar
+        .send(
+            &app,
+            Request::get("/me").header(header::ACCEPT, "application/json"),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert!(reply.set_cookies().is_empty());
     assert!(reply.headers.contains_key(header::WWW_AUTHENTICATE));
@@ -192,14 +235,20 @@ async fn logout_clears_the_session_and_ends_the_provider_session() {
     let app = app(layer_for(&e, &e.client_id, TokenAuthMethod::Auto));
     let mut jar = Jar::default();
     let browser = Browser::new(&e.issuer);
-    assert_eq!(sign_in(&mut jar, &app, &browser, "/", "alice").await.status, StatusCode::FOUND);
+    assert_eq!(
+        sign_in(&mut jar, &app, &browser, "/", "alice").await.status,
+        StatusCode::FOUND
+    );
     assert_eq!(jar.get(&app, "/").await.status, StatusCode::OK);
 
     let out = jar.get(&app, "/auth/logout").await;
     assert_eq!(out.status, StatusCode::FOUND);
     assert!(jar.session().is_none(), "the session cookie is cleared");
     let end = out.location().to_owned();
-    assert!(end.starts_with(&format!("{}/session/end", e.issuer)), "{end}");
+    assert!(
+        end.starts_with(&format!("{}/session/end", e.issuer)),
+        "{end}"
+    );
     let q: BTreeMap<_, _> = query(&end);
     assert!(q.contains_key("id_token_hint"));
     assert_eq!(q["client_id"], e.client_id);
@@ -211,9 +260,18 @@ async fn logout_clears_the_session_and_ends_the_provider_session() {
     let page = confirm.text().await.unwrap();
     let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"").expect("xsrf field");
     let action = between(&page, "action=\"", "\"").unwrap();
-    let done = browser.http.post(browser.absolute(&action)).form(&[("xsrf", xsrf.as_str()), ("logout", "yes")]).send().await.unwrap();
+    let done = browser
+        .http
+        .post(browser.absolute(&action))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
     assert!(done.status().is_redirection());
-    assert!(done.headers()[header::LOCATION].to_str().unwrap().starts_with(&e.post_logout));
+    assert!(done.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with(&e.post_logout));
 
     // Locally signed out, and the provider asks for the login form again.
     let again = jar.get(&app, "/").await;
@@ -221,8 +279,19 @@ async fn logout_clears_the_session_and_ends_the_provider_session() {
     let at_idp = browser.http.get(again.location()).send().await.unwrap();
     assert!(at_idp.status().is_redirection());
     let interaction = browser.absolute(at_idp.headers()[header::LOCATION].to_str().unwrap());
-    let form = browser.http.get(&interaction).send().await.unwrap().text().await.unwrap();
-    assert!(form.contains("name=\"prompt\" value=\"login\""), "the provider session has ended");
+    let form = browser
+        .http
+        .get(&interaction)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("name=\"prompt\" value=\"login\""),
+        "the provider session has ended"
+    );
 }
 
 #[tokio::test]

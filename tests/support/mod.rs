@@ -29,7 +29,10 @@ pub struct TestClock(AtomicU64);
 
 impl TestClock {
     pub fn new() -> Arc<Self> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         Arc::new(Self(AtomicU64::new(now)))
     }
     pub fn secs(&self) -> u64 {
@@ -49,7 +52,10 @@ impl Clock for TestClock {
 /// The app used by the tests: `/` and `/reports` are protected, `/public` is open.
 pub fn app(layer: OidcLayer) -> Router {
     Router::new()
-        .route("/", get(|me: Identity| async move { me.subject().to_owned() }))
+        .route(
+            "/",
+            get(|me: Identity| async move { me.subject().to_owned() }),
+        )
         .route(
             "/me",
             get(|me: Identity| async move {
@@ -61,12 +67,18 @@ pub fn app(layer: OidcLayer) -> Router {
                 }))
             }),
         )
-        .route("/reports", get(|me: Identity, req: Request<Body>| async move {
-            format!("{} {}", me.subject(), req.uri().query().unwrap_or(""))
-        }))
-        .route("/public", get(|me: Option<Identity>| async move {
-            me.map_or_else(|| "anonymous".to_owned(), |m| m.subject().to_owned())
-        }))
+        .route(
+            "/reports",
+            get(|me: Identity, req: Request<Body>| async move {
+                format!("{} {}", me.subject(), req.uri().query().unwrap_or(""))
+            }),
+        )
+        .route(
+            "/public",
+            get(|me: Option<Identity>| async move {
+                me.map_or_else(|| "anonymous".to_owned(), |m| m.subject().to_owned())
+            }),
+        )
         .layer(layer)
 }
 
@@ -80,7 +92,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     pub fn set_cookies(&self) -> Vec<String> {
         self.headers
@@ -94,10 +109,16 @@ impl Reply {
     }
 }
 
-pub async fn read(res: Response<impl http_body::Body<Data = bytes::Bytes, Error = impl std::fmt::Debug>>) -> Reply {
+pub async fn read(
+    res: Response<impl http_body::Body<Data = bytes::Bytes, Error = impl std::fmt::Debug>>,
+) -> Reply {
     let (parts, body) = res.into_parts();
     let bytes = body.collect().await.expect("body").to_bytes();
-    Reply { status: parts.status, headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
 }
 
 /// A browser's cookie jar for the app, applying `Set-Cookie` like a browser (Max-Age=0 deletes).
@@ -106,7 +127,11 @@ pub struct Jar(pub BTreeMap<String, String>);
 
 impl Jar {
     pub fn header(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
     pub fn absorb(&mut self, reply: &Reply) {
         for c in reply.set_cookies() {
@@ -123,17 +148,32 @@ impl Jar {
         self.0.keys().filter(|k| k.contains("oidc-login-")).count()
     }
     pub fn session(&self) -> Option<&String> {
-        self.0.iter().find(|(k, _)| k.ends_with("oidc-session")).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.ends_with("oidc-session"))
+            .map(|(_, v)| v)
     }
 
     /// Sends a request to the app as a browser navigation, with this jar's cookies.
     pub async fn get(&mut self, app: &Router, path: &str) -> Reply {
-        self.send(app, Request::get(path).header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")).await
+        self.send(
+            app,
+            Request::get(path).header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8"),
+        )
+        .await
     }
 
     pub async fn send(&mut self, app: &Router, builder: axum::http::request::Builder) -> Reply {
-        let builder = if self.0.is_empty() { builder } else { builder.header(header::COOKIE, self.header()) };
-        let res = app.clone().oneshot(builder.body(Body::empty()).unwrap()).await.unwrap();
+        let builder = if self.0.is_empty() {
+            builder
+        } else {
+            builder.header(header::COOKIE, self.header())
+        };
+        let res = app
+            .clone()
+            .oneshot(builder.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let reply = read(res).await;
         self.absorb(&reply);
         reply
@@ -142,7 +182,8 @@ impl Jar {
 
 /// Query parameters of a URL as a map.
 pub fn query(url: &str) -> BTreeMap<String, String> {
-    let url = url::Url::parse(url).unwrap_or_else(|_| url::Url::parse(BASE_URL).unwrap().join(url).unwrap());
+    let url = url::Url::parse(url)
+        .unwrap_or_else(|_| url::Url::parse(BASE_URL).unwrap().join(url).unwrap());
     url.query_pairs().into_owned().collect()
 }
 
@@ -157,14 +198,25 @@ pub struct SigningKey {
 impl SigningKey {
     pub fn rsa(pem: &[u8], kid: Option<&str>) -> Self {
         let encoding = EncodingKey::from_rsa_pem(pem).unwrap();
-        let mut jwk = serde_json::to_value(jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap()).unwrap();
+        let mut jwk = serde_json::to_value(
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap(),
+        )
+        .unwrap();
         let obj = jwk.as_object_mut().unwrap();
         obj.insert("use".into(), json!("sig"));
         match kid {
-            Some(k) => { obj.insert("kid".into(), json!(k)); }
-            None => { obj.remove("kid"); }
+            Some(k) => {
+                obj.insert("kid".into(), json!(k));
+            }
+            None => {
+                obj.remove("kid");
+            }
         }
-        Self { kid: kid.map(str::to_owned), encoding, jwk }
+        Self {
+            kid: kid.map(str::to_owned),
+            encoding,
+            jwk,
+        }
     }
     pub fn first() -> Self {
         Self::rsa(include_bytes!("../fixtures/rsa1.pem"), Some("key-1"))
@@ -212,10 +264,18 @@ pub struct Hits {
 }
 
 impl Hits {
-    pub fn token(&self) -> u64 { self.token.load(Ordering::SeqCst) }
-    pub fn jwks(&self) -> u64 { self.jwks.load(Ordering::SeqCst) }
-    pub fn userinfo(&self) -> u64 { self.userinfo.load(Ordering::SeqCst) }
-    pub fn discovery(&self) -> u64 { self.discovery.load(Ordering::SeqCst) }
+    pub fn token(&self) -> u64 {
+        self.token.load(Ordering::SeqCst)
+    }
+    pub fn jwks(&self) -> u64 {
+        self.jwks.load(Ordering::SeqCst)
+    }
+    pub fn userinfo(&self) -> u64 {
+        self.userinfo.load(Ordering::SeqCst)
+    }
+    pub fn discovery(&self) -> u64 {
+        self.discovery.load(Ordering::SeqCst)
+    }
 }
 
 type Mock = (Arc<Mutex<MockState>>, Arc<Hits>);
@@ -224,7 +284,12 @@ async fn discovery(State((s, hits)): State<Mock>) -> Response<Body> {
     hits.discovery.fetch_add(1, Ordering::SeqCst);
     let s = s.lock().unwrap();
     if let Some(body) = &s.discovery_body {
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response();
     }
     let iss = &s.issuer;
     Json(json!({
@@ -251,13 +316,24 @@ async fn jwks(State((s, hits)): State<Mock>) -> Response<Body> {
     }
 }
 
-async fn token(State((s, hits)): State<Mock>, headers: HeaderMap, Form(form): Form<BTreeMap<String, String>>) -> Response<Body> {
+async fn token(
+    State((s, hits)): State<Mock>,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response<Body> {
     hits.token.fetch_add(1, Ordering::SeqCst);
     let mut s = s.lock().unwrap();
-    let auth = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap().to_owned());
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap().to_owned());
     s.token_requests.push((auth, form));
     if let Some(body) = &s.token_body {
-        return (s.token_status, [(header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+        return (
+            s.token_status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.clone(),
+        )
+            .into_response();
     }
     let body = json!({
         "access_token": "access-token-1", "token_type": "Bearer", "expires_in": 300,
@@ -268,7 +344,11 @@ async fn token(State((s, hits)): State<Mock>, headers: HeaderMap, Form(form): Fo
 
 async fn userinfo(State((s, hits)): State<Mock>, headers: HeaderMap) -> Response<Body> {
     hits.userinfo.fetch_add(1, Ordering::SeqCst);
-    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some("Bearer access-token-1") {
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some("Bearer access-token-1")
+    {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     Json(s.lock().unwrap().userinfo.clone()).into_response()
@@ -300,7 +380,11 @@ impl MockIdp {
             .route("/userinfo", get(userinfo))
             .with_state((state.clone(), hits.clone()));
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self { issuer, state, hits }
+        Self {
+            issuer,
+            state,
+            hits,
+        }
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut MockState) -> R) -> R {
@@ -343,7 +427,11 @@ pub struct Started {
 /// Navigates to `path` without a session and returns the login the app started.
 pub async fn start_login(jar: &mut Jar, app: &Router, path: &str) -> Started {
     let reply = jar.get(app, path).await;
-    assert_eq!(reply.status, StatusCode::FOUND, "expected a redirect to the provider: {reply:?}");
+    assert_eq!(
+        reply.status,
+        StatusCode::FOUND,
+        "expected a redirect to the provider: {reply:?}"
+    );
     let authorize_url = reply.location().to_owned();
     let q = query(&authorize_url);
     Started {
@@ -356,12 +444,24 @@ pub async fn start_login(jar: &mut Jar, app: &Router, path: &str) -> Started {
 
 /// Calls the callback as the provider's redirect would, with `code` and the right `iss`.
 pub async fn callback(jar: &mut Jar, app: &Router, idp: &MockIdp, state: &str) -> Reply {
-    let q = serde_urlencoded::to_string([("code", "code-1"), ("state", state), ("iss", idp.issuer.as_str())]).unwrap();
+    let q = serde_urlencoded::to_string([
+        ("code", "code-1"),
+        ("state", state),
+        ("iss", idp.issuer.as_str()),
+    ])
+    .unwrap();
     jar.get(app, &format!("/auth/callback?{q}")).await
 }
 
 /// Runs a whole login against the mock whose token endpoint returns `claims` signed by `key`.
-pub async fn login_with(jar: &mut Jar, app: &Router, idp: &MockIdp, key: &SigningKey, claims: impl FnOnce(Value) -> Value, clock: &TestClock) -> Reply {
+pub async fn login_with(
+    jar: &mut Jar,
+    app: &Router,
+    idp: &MockIdp,
+    key: &SigningKey,
+    claims: impl FnOnce(Value) -> Value,
+    clock: &TestClock,
+) -> Reply {
     let started = start_login(jar, app, "/").await;
     let token = key.sign(&claims(idp.claims(clock, &started.nonce)));
     idp.with(|s| s.id_token = Some(token));

@@ -1,0 +1,87 @@
+//! Logging: sign-in events are emitted and no secret ever reaches a log line.
+//!
+//! Alone in its own test binary: tracing caches per-callsite interest process-wide, so a test
+//! running at the same time on another thread without a subscriber could hide the events.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use support::*;
+use tower_oidc::OidcLayer;
+
+#[tokio::test]
+async fn logs_never_contain_tokens_codes_or_cookies() {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let idp = MockIdp::start().await;
+    let clock = TestClock::new();
+    let app = app(OidcLayer::new(idp.config(&clock).build().unwrap()));
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &app, "/").await;
+    let token = SigningKey::first().sign(&idp.claims(&clock, &started.nonce));
+    idp.with(|st| st.id_token = Some(token.clone()));
+    assert_eq!(
+        callback(&mut jar, &app, &idp, &started.state).await.status,
+        StatusCode::FOUND
+    );
+    // and a failure
+    let mut j2 = Jar::default();
+    let bad = login_with(
+        &mut j2,
+        &app,
+        &idp,
+        &SigningKey::first(),
+        |mut c| {
+            c["aud"] = json!("x");
+            c
+        },
+        &clock,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("event=\"login\""),
+        "the login event is logged: {logs}"
+    );
+    assert!(
+        logs.contains("event=\"login_failed\"") && logs.contains("kind=\"invalid_id_token\""),
+        "the failure and its kind are logged: {logs}"
+    );
+    assert!(logs.contains("subject=\"user-1\""), "{logs}");
+    for secret in [
+        token.as_str(),
+        "code-1",
+        CLIENT_SECRET,
+        "access-token-1",
+        started.state.as_str(),
+        started.nonce.as_str(),
+        jar.session().unwrap().as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret leaked into the logs: {secret}"
+        );
+    }
+}
