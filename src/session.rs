@@ -28,6 +28,8 @@ const MAX_INFLATED: usize = 64 * 1024;
 /// A cookie value larger than this is refused: browsers keep at most 4096 bytes per cookie,
 /// name and attributes included (RFC 6265 section 6.1).
 pub(crate) const MAX_COOKIE_VALUE: usize = 3900;
+/// The most bytes a cookie value of [`MAX_COOKIE_VALUE`] base64url characters decodes to.
+pub(crate) const MAX_DECODED: usize = MAX_COOKIE_VALUE * 3 / 4 + 3;
 /// How long a login may take, from the redirect to the callback.
 pub(crate) const LOGIN_TTL_SECS: u64 = 600;
 /// At most this many logins may be pending in one browser; starting another expires the oldest.
@@ -132,25 +134,34 @@ impl CookieCodec {
         B64.encode(&buf)
     }
 
-    /// Decrypts a cookie value; `None` for anything forged, truncated, or made for another
-    /// cookie or purpose. Returns the buffer and the plaintext's range in it.
+    /// Decrypts a cookie value; `None` for anything forged, truncated, oversized, or made for
+    /// another cookie or purpose.
     pub(crate) fn open(&self, purpose: Purpose, name: &str, value: &str) -> Option<Vec<u8>> {
-        if value.len() > MAX_COOKIE_VALUE * 2 {
+        let mut buf = [0u8; MAX_DECODED];
+        self.open_into(purpose, name, value, &mut buf).map(<[u8]>::to_vec)
+    }
+
+    /// Like [`open`](Self::open), decoding into `buf` (no allocation); returns the plaintext.
+    pub(crate) fn open_into<'b>(
+        &self,
+        purpose: Purpose,
+        name: &str,
+        value: &str,
+        buf: &'b mut [u8; MAX_DECODED],
+    ) -> Option<&'b [u8]> {
+        // We never issue a larger value; anything longer is refused before any work.
+        if value.len() > MAX_COOKIE_VALUE {
             return None;
         }
-        let mut buf = B64.decode(value).ok()?;
-        if buf.len() < 1 + NONCE_LEN + TAG_LEN || buf[0] != VERSION {
+        let len = B64.decode_slice(value, buf).ok()?;
+        if len < 1 + NONCE_LEN + TAG_LEN || buf[0] != VERSION {
             return None;
         }
-        let nonce = Nonce::try_assume_unique_for_key(&buf[1..1 + NONCE_LEN]).ok()?;
-        let plain_len = self
-            .key(purpose)
-            .open_in_place(nonce, Aad::from(name.as_bytes()), &mut buf[1 + NONCE_LEN..])
-            .ok()?
-            .len();
-        buf.copy_within(1 + NONCE_LEN..1 + NONCE_LEN + plain_len, 0);
-        buf.truncate(plain_len);
-        Some(buf)
+        let (head, sealed) = buf[..len].split_at_mut(1 + NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(&head[1..]).ok()?;
+        let plain =
+            self.key(purpose).open_in_place(nonce, Aad::from(name.as_bytes()), sealed).ok()?;
+        Some(plain)
     }
 }
 
@@ -298,7 +309,8 @@ pub(crate) fn decode_session(
     value: &str,
     now: u64,
 ) -> Option<IdentityData> {
-    let plain = codec.open(Purpose::Session, &names.session, value)?;
+    let mut buf = [0u8; MAX_DECODED];
+    let plain = codec.open_into(Purpose::Session, &names.session, value, &mut buf)?;
     let (&flag, body) = plain.split_first()?;
     let data: IdentityData = match flag {
         0 => postcard::from_bytes(body).ok()?,
