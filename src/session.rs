@@ -138,7 +138,8 @@ impl CookieCodec {
     /// another cookie or purpose.
     pub(crate) fn open(&self, purpose: Purpose, name: &str, value: &str) -> Option<Vec<u8>> {
         let mut buf = [0u8; MAX_DECODED];
-        self.open_into(purpose, name, value, &mut buf).map(<[u8]>::to_vec)
+        self.open_into(purpose, name, value, &mut buf)
+            .map(<[u8]>::to_vec)
     }
 
     /// Like [`open`](Self::open), decoding into `buf` (no allocation); returns the plaintext.
@@ -159,8 +160,10 @@ impl CookieCodec {
         }
         let (head, sealed) = buf[..len].split_at_mut(1 + NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(&head[1..]).ok()?;
-        let plain =
-            self.key(purpose).open_in_place(nonce, Aad::from(name.as_bytes()), sealed).ok()?;
+        let plain = self
+            .key(purpose)
+            .open_in_place(nonce, Aad::from(name.as_bytes()), sealed)
+            .ok()?;
         Some(plain)
     }
 }
