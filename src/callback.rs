@@ -5,8 +5,8 @@
 //! After any failed check nothing else is called: no token request after a bad `state` or
 //! `iss`, no userinfo request after a bad ID token.
 
+use http::header;
 use http::request::Parts;
-use http::{header, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
@@ -283,10 +283,6 @@ async fn run(
             cookies.names.set(&cookies.names.logout, &hint, lifetime),
         );
     }
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     page.extensions_mut().insert(identity);
     Ok(page)
 }

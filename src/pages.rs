@@ -24,6 +24,11 @@ fn base(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) 
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    // The callback's URL holds the authorization code: never pass it on in a Referer.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     res
 }
 

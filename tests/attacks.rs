@@ -957,3 +957,22 @@ async fn cross_site_logout_asks_for_confirmation() {
     assert!(jar.session().is_none());
     assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::FOUND);
 }
+
+#[tokio::test]
+async fn a_request_stuffed_with_login_cookies_is_bounded() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    for i in 0..200 {
+        jar.0
+            .insert(format!("oidc-login-junk{i:03}"), "A".repeat(40));
+    }
+    let reply = jar.get(&s.app, "/").await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    let deletions = reply
+        .set_cookies()
+        .iter()
+        .filter(|c| c.contains("Max-Age=0"))
+        .count();
+    assert!(deletions <= 16, "{deletions} deletions");
+    assert!(reply.headers[header::REFERRER_POLICY] == "no-referrer");
+}
