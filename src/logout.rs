@@ -30,8 +30,13 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let cookies = &shared.cookies;
     let names = &cookies.names;
     let now = shared.config.clock.unix_seconds();
-    let identity = request_cookie(&parts.headers, &names.session)
-        .and_then(|v| decode_session(&cookies.codec, names, v, now));
+    let session_value = request_cookie(&parts.headers, &names.session);
+    let identity = session_value.and_then(|v| decode_session(&cookies.codec, names, v, now));
+    if let (Some(value), Some(d)) = (session_value, &identity) {
+        // End the session here, not only in this browser: a copy of the cookie is refused too.
+        cookies.revoked.revoke(&d.session_id, d.expires_at, now);
+        cookies.cache.remove(value);
+    }
     let id_token_hint = request_cookie(&parts.headers, &names.logout)
         .and_then(|v| cookies.codec.open(Purpose::Logout, &names.logout, v))
         .and_then(|b| String::from_utf8(b).ok());

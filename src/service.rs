@@ -126,6 +126,9 @@ fn session(shared: &Shared, value: &str) -> Option<Identity> {
     }
     let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
     shared.provider_for(&data.provider, &data.issuer)?;
+    if cookies.revoked.is_revoked(&data.session_id) {
+        return None;
+    }
     let identity = Identity::from_data(data);
     cookies.cache.insert(value, identity.clone(), now);
     Some(identity)

@@ -473,6 +473,22 @@ impl SessionCache {
         (**stored == *value && identity.expires_at() > now).then(|| identity.clone())
     }
 
+    pub(crate) fn remove(&self, value: &str) {
+        let Some((key, shard)) = Self::key(value) else {
+            return;
+        };
+        let mut shard = self.shards[shard]
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if shard
+            .map
+            .get(&key)
+            .is_some_and(|(stored, _)| **stored == *value)
+        {
+            shard.map.remove(&key);
+        }
+    }
+
     pub(crate) fn insert(&self, value: &str, identity: Identity, now: u64) {
         let Some((key, shard)) = Self::key(value) else {
             return;
@@ -494,6 +510,43 @@ impl SessionCache {
     }
 }
 
+/// Sessions ended by logout in this process, so that a copy of the cookie taken before logout
+/// is refused here even though the cookie itself stays valid until it expires. Keyed by the
+/// session id (new at every login); entries leave when the session would have expired.
+/// Consulted only when a cookie is opened, never on a cache hit: logout removes the cookie's
+/// cache entry.
+#[derive(Debug, Default)]
+pub(crate) struct Revocations {
+    ids: RwLock<HashMap<String, u64>>,
+}
+
+const REVOCATION_CAPACITY: usize = 100_000;
+
+impl Revocations {
+    pub(crate) fn revoke(&self, session_id: &str, expires_at: u64, now: u64) {
+        let mut ids = self.ids.write().unwrap_or_else(|p| p.into_inner());
+        if ids.len() >= REVOCATION_CAPACITY {
+            ids.retain(|_, expires| *expires > now);
+            if ids.len() >= REVOCATION_CAPACITY {
+                // Each entry needs a completed login; forgetting the soonest-expiring half is
+                // the bounded fallback.
+                let mut expiries: Vec<u64> = ids.values().copied().collect();
+                expiries.sort_unstable();
+                let cut = expiries[expiries.len() / 2];
+                ids.retain(|_, e| *e > cut);
+            }
+        }
+        ids.insert(session_id.to_owned(), expires_at);
+    }
+
+    pub(crate) fn is_revoked(&self, session_id: &str) -> bool {
+        self.ids
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(session_id)
+    }
+}
+
 /// Everything cookie-related the service needs, built once from the configuration.
 #[derive(Debug)]
 pub(crate) struct Cookies {
@@ -501,6 +554,7 @@ pub(crate) struct Cookies {
     pub(crate) names: CookieNames,
     pub(crate) replay: ReplayGuard,
     pub(crate) cache: SessionCache,
+    pub(crate) revoked: Revocations,
 }
 
 impl Cookies {
@@ -510,6 +564,7 @@ impl Cookies {
             names: CookieNames::new(config.secure_cookies),
             replay: ReplayGuard::default(),
             cache: SessionCache::default(),
+            revoked: Revocations::default(),
         }
     }
 }

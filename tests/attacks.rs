@@ -976,3 +976,35 @@ async fn a_request_stuffed_with_login_cookies_is_bounded() {
     assert!(deletions <= 16, "{deletions} deletions");
     assert!(reply.headers[header::REFERRER_POLICY] == "no-referrer");
 }
+
+#[tokio::test]
+async fn a_copied_session_cookie_is_refused_after_logout() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        login_with_claims(&s, &mut jar, |c| c).await.status,
+        StatusCode::FOUND
+    );
+    assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::OK);
+    let mut thief = jar.clone();
+    let out = jar.get(&s.app, "/auth/logout").await;
+    assert_eq!(out.status, StatusCode::FOUND);
+    let api = thief
+        .send(
+            &s.app,
+            Request::get("/me").header(header::ACCEPT, "application/json"),
+        )
+        .await;
+    assert_eq!(
+        api.status,
+        StatusCode::UNAUTHORIZED,
+        "the copy must not outlive the logout"
+    );
+    // A new login of the same user works again.
+    let mut again = Jar::default();
+    assert_eq!(
+        login_with_claims(&s, &mut again, |c| c).await.status,
+        StatusCode::FOUND
+    );
+    assert_eq!(again.get(&s.app, "/").await.status, StatusCode::OK);
+}
