@@ -282,6 +282,13 @@ async fn run(
             header::SET_COOKIE,
             cookies.names.set(&cookies.names.logout, &hint, lifetime),
         );
+    } else {
+        // Too large to keep: drop any hint of an earlier user of this browser, so that this
+        // user's logout never names someone else to the provider.
+        headers.append(
+            header::SET_COOKIE,
+            cookies.names.remove(&cookies.names.logout),
+        );
     }
     page.extensions_mut().insert(identity);
     Ok(page)

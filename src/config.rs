@@ -435,6 +435,19 @@ impl OidcConfig {
     }
 
     pub(crate) fn is_public(&self, path: &str) -> bool {
+        // `/static/../admin` must not count as public for a handler or proxy that normalises
+        // the path later: any dot segment, plain or percent-encoded, makes a path protected.
+        let dot_segment = path.split('/').any(|seg| {
+            seg == "."
+                || seg == ".."
+                || seg
+                    .as_bytes()
+                    .windows(3)
+                    .any(|w| w.eq_ignore_ascii_case(b"%2e"))
+        });
+        if dot_segment {
+            return false;
+        }
         self.public_paths.iter().any(|p| {
             if p.ends_with('/') {
                 path.starts_with(p.as_str()) || path == &p[..p.len() - 1]
@@ -866,6 +879,21 @@ impl OidcConfigBuilder {
         if self.session_lifetime < Duration::from_secs(60) {
             problem("session lifetime", "must be at least one minute".into());
         }
+        if self.jwks_refetch_cooldown < Duration::from_secs(1) {
+            problem(
+                "JWKS refetch cooldown",
+                "must be at least one second, so that forged key ids cannot make us hammer the provider".into(),
+            );
+        }
+        if client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().trim().is_empty())
+        {
+            problem(
+                "OIDC_CLIENT_SECRET",
+                "is empty; leave it unset for a public client".into(),
+            );
+        }
         if self.http_timeout.is_zero() {
             problem("http timeout", "must be more than zero".into());
         }
@@ -1067,5 +1095,8 @@ mod tests {
         assert!(cfg.is_public("/static/app.css"));
         assert!(cfg.is_public("/static"));
         assert!(!cfg.is_public("/"));
+        assert!(!cfg.is_public("/static/../admin"));
+        assert!(!cfg.is_public("/static/%2e%2E/admin"));
+        assert!(!cfg.is_public("/static/./x"));
     }
 }

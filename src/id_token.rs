@@ -1,7 +1,7 @@
 //! ID token validation (OpenID Connect Core 1.0 section 3.1.3.7), with our own clock.
 //!
-//! jsonwebtoken checks the signature and the algorithm family of the key; every claim check is
-//! done here so that time comes from the injectable [`Clock`](crate::Clock) and each failure
+//! jsonwebtoken checks the signature and the algorithm family of the key; every claim check
+//! (`iss`, `aud`, `azp`, `exp`, `nbf`, `iat`, `nonce`, `sub`) is done here so that time comes from the injectable [`Clock`](crate::Clock) and each failure
 //! has its own reason.
 
 use std::collections::HashSet;
@@ -53,6 +53,8 @@ pub(crate) enum IdTokenError {
     MissingExpiry,
     #[error("the ID token's issue time (iat) is in the future; check the clocks")]
     IssuedInFuture,
+    #[error("the ID token is not valid yet (nbf); check the clocks")]
+    NotYetValid,
     #[error("the ID token has no issue time (iat)")]
     MissingIssuedAt,
     #[error("the ID token's nonce does not match this login")]
@@ -192,6 +194,11 @@ pub(crate) fn check_claims(
     if exp + (want.leeway as f64) <= want.now as f64 {
         return Err(IdTokenError::Expired);
     }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
+        if nbf > (want.now + want.leeway) as f64 {
+            return Err(IdTokenError::NotYetValid);
+        }
+    }
     let iat = claims
         .get("iat")
         .and_then(Value::as_f64)
@@ -290,6 +297,11 @@ mod tests {
             check_claims(&without("iat"), &w),
             Err(IdTokenError::MissingIssuedAt)
         );
+        assert_eq!(
+            check_claims(&with("nbf", json!(1_000_600)), &w),
+            Err(IdTokenError::NotYetValid)
+        );
+        assert_eq!(check_claims(&with("nbf", json!(999_000)), &w), Ok(()));
         assert_eq!(
             check_claims(&with("nonce", json!("other")), &w),
             Err(IdTokenError::NonceMismatch)

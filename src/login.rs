@@ -127,6 +127,10 @@ fn stale_logins(shared: &Shared, parts: &Parts, now: u64) -> Vec<String> {
         .collect()
 }
 
+/// The longest return-to target kept; longer ones fall back to `/`. Four pending login cookies
+/// must stay well inside the 8 KiB header-line limit of common proxies.
+const MAX_RETURN_TO: usize = 512;
+
 /// Accepts a return-to target only if it is a same-origin path: it starts with one `/`, has no
 /// backslash or control character (browsers treat `\` as `/`), does not turn into `//` or `/\`
 /// once percent-decoded, and resolves to `BASE_URL`'s origin. Anything else is refused.
@@ -137,7 +141,7 @@ pub(crate) fn safe_return_to(base: &Url, raw: &str) -> Option<String> {
             && !s.contains('\\')
             && !s.chars().any(char::is_control)
     }
-    if raw.len() > 2048 || !plain(raw) {
+    if raw.len() > MAX_RETURN_TO || !plain(raw) {
         return None;
     }
     if !raw.contains('%') {

@@ -6,7 +6,9 @@ use http::request::Parts;
 
 use crate::pages::{self, Page};
 use crate::service::Shared;
-use crate::session::{decode_session, request_cookie, request_cookies, Purpose};
+use crate::session::{
+    decode_session, request_cookie, request_cookies, Purpose, MAX_PENDING_LOGINS,
+};
 
 /// Whether the logout request comes from our own pages (or from no page at all: a typed URL, a
 /// bookmark, a non-browser client). A cross-site request may not sign the user out by itself:
@@ -80,8 +82,9 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let headers = page.headers_mut();
     headers.append(header::SET_COOKIE, names.remove(&names.session));
     headers.append(header::SET_COOKIE, names.remove(&names.logout));
-    for (name, _) in
-        request_cookies(&parts.headers).filter(|(n, _)| n.starts_with(names.login_prefix.as_str()))
+    for (name, _) in request_cookies(&parts.headers)
+        .filter(|(n, _)| n.starts_with(names.login_prefix.as_str()))
+        .take(4 * MAX_PENDING_LOGINS)
     {
         headers.append(header::SET_COOKIE, names.remove(name));
     }

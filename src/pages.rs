@@ -1,7 +1,7 @@
 //! The small responses the layer writes itself: redirects, 401 JSON, and HTML pages.
 //!
-//! Pages show only our own fixed reasons, HTML-escaped; never a token, code, cookie, secret or
-//! anything the provider or the request supplied.
+//! Pages show our own reasons, HTML-escaped, with at most a provider's OAuth error code or issuer
+//! (filtered and bounded) for diagnosis; never a token, code, cookie, secret or claim value.
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};

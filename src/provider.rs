@@ -226,7 +226,8 @@ impl Provider {
         }
         if let Some((err, at)) = self.read_cache().failure.clone() {
             if self.age(at) < DISCOVERY_RETRY_PAUSE {
-                return Err(err);
+                // Keep serving the last good document while the provider is away.
+                return self.cached_metadata().ok_or(err);
             }
         }
         match self.fetch_metadata().await {
@@ -303,28 +304,47 @@ impl Provider {
         })
     }
 
-    /// The cached keys, fetched if there are none yet.
+    /// The cached keys: fetched if there are none yet, and again once they are older than the
+    /// discovery TTL, so keys the provider withdrew stop being trusted (on failure the old keys
+    /// stay in use).
     pub(crate) async fn keys(&self) -> Result<Arc<Vec<VerifyKey>>, ProviderError> {
-        if let Some((keys, _)) = &self.read_cache().keys {
-            return Ok(keys.clone());
+        if let Some((keys, at)) = &self.read_cache().keys {
+            if self.age(*at) < DISCOVERY_TTL {
+                return Ok(keys.clone());
+            }
         }
         self.refresh_keys(None).await
     }
 
-    /// Fetches the JWKS again because a token named a key we do not have. Single-flight: if
-    /// another task refreshed since `seen` was read, its result is used. Rate-limited: within
-    /// the cooldown of the last fetch, the cached keys are returned unchanged.
+    /// Fetches the JWKS. With `seen`, because a token named a key we do not have: single-flight
+    /// (if another task refreshed since `seen` was read, its result is used) and rate-limited
+    /// (within the cooldown of the last fetch, the cached keys are returned unchanged). Without
+    /// `seen`, because there are no keys yet or they are stale.
     pub(crate) async fn refresh_keys(
         &self,
         seen: Option<&Arc<Vec<VerifyKey>>>,
     ) -> Result<Arc<Vec<VerifyKey>>, ProviderError> {
         let _flight = self.jwks_flight.lock().await;
-        if let Some((keys, at)) = &self.read_cache().keys {
-            let changed = seen.is_none_or(|s| !Arc::ptr_eq(s, keys));
-            if changed || self.age(*at) < self.jwks_cooldown {
+        let cached = self.read_cache().keys.clone();
+        if let Some((keys, at)) = &cached {
+            let skip = match seen {
+                None => self.age(*at) < DISCOVERY_TTL,
+                Some(s) => !Arc::ptr_eq(s, keys) || self.age(*at) < self.jwks_cooldown,
+            };
+            if skip {
                 return Ok(keys.clone());
             }
         }
+        let fetched = self.fetch_keys().await;
+        match (fetched, cached) {
+            (Ok(keys), _) => Ok(keys),
+            // A stale set is better than none while the provider is away.
+            (Err(_), Some((keys, _))) if seen.is_none() => Ok(keys),
+            (Err(err), _) => Err(err),
+        }
+    }
+
+    async fn fetch_keys(&self) -> Result<Arc<Vec<VerifyKey>>, ProviderError> {
         let metadata = self.metadata().await?;
         self.jwks_fetches.fetch_add(1, Ordering::Relaxed);
         let body = self.get(metadata.jwks_uri.as_str(), "JWKS").await?;

@@ -131,6 +131,13 @@ fn session(shared: &Shared, value: &str) -> Option<Identity> {
     }
     let identity = Identity::from_data(data);
     cookies.cache.insert(value, identity.clone(), now);
+    // A logout may have revoked the session between the check above and the insert; it
+    // revokes before it removes the cache entry, so checking again after inserting closes the
+    // window.
+    if cookies.revoked.is_revoked(identity.session_id()) {
+        cookies.cache.remove(value);
+        return None;
+    }
     Some(identity)
 }
 

@@ -275,6 +275,10 @@ pub(crate) fn encode_session(
 ) -> Option<String> {
     let attempt = |data: &IdentityData| {
         let json = postcard::to_allocvec(data).ok()?;
+        if json.len() > MAX_INFLATED {
+            // The decoder would refuse it.
+            return None;
+        }
         let mut plain = Vec::with_capacity(json.len() + 1);
         if json.len() > COMPRESS_ABOVE {
             let deflated = miniz_oxide::deflate::compress_to_vec(&json, 6);

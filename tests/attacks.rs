@@ -1008,3 +1008,33 @@ async fn a_copied_session_cookie_is_refused_after_logout() {
     );
     assert_eq!(again.get(&s.app, "/").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_key_withdrawn_by_the_provider_stops_being_trusted() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        login_with_claims(&s, &mut jar, |c| c).await.status,
+        StatusCode::FOUND
+    );
+    assert_eq!(s.idp.hits.jwks(), 1);
+    // The provider withdraws key-1; once the cached set is stale it is fetched again.
+    s.idp.with(|st| st.jwks = vec![SigningKey::second().jwk]);
+    s.clock.advance(Duration::from_secs(2 * 3600));
+    let mut j2 = Jar::default();
+    let reply = login_with_claims(&s, &mut j2, |c| c).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
+    assert_eq!(s.idp.hits.jwks(), 2);
+}
+
+#[tokio::test]
+async fn an_overlong_return_target_falls_back_to_home() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let long = format!("/reports?q={}", "a".repeat(600));
+    let started = start_login(&mut jar, &s.app, &long).await;
+    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_eq!(reply.location(), "/");
+}
