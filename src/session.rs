@@ -379,6 +379,21 @@ impl LoginRecord {
     }
 }
 
+/// Makes room in a map of entries to their expiry times: drops the expired ones, and if it is
+/// still at `capacity`, the half that expires soonest. Keeps the map bounded whatever the input.
+fn make_room<K: Eq + std::hash::Hash>(map: &mut HashMap<K, u64>, now: u64, capacity: usize) {
+    if map.len() < capacity {
+        return;
+    }
+    map.retain(|_, expires| *expires > now);
+    if map.len() >= capacity {
+        let mut expiries: Vec<u64> = map.values().copied().collect();
+        expiries.sort_unstable();
+        let cut = expiries[expiries.len() / 2];
+        map.retain(|_, e| *e > cut);
+    }
+}
+
 /// Remembers which logins were completed, so a callback URL cannot be replayed even with the
 /// login cookie re-sent. Entries expire with the login record (ten minutes).
 #[derive(Debug, Default)]
@@ -398,16 +413,8 @@ impl ReplayGuard {
             .used
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if used.len() >= REPLAY_CAPACITY {
-            used.retain(|_, expires| *expires > now);
-            if used.len() >= REPLAY_CAPACITY {
-                // Under a flood, forget the older half; the provider's single-use codes remain.
-                let mut expiries: Vec<u64> = used.values().copied().collect();
-                expiries.sort_unstable();
-                let cut = expiries[expiries.len() / 2];
-                used.retain(|_, e| *e > cut);
-            }
-        }
+        // Under a flood the provider's single-use codes remain.
+        make_room(&mut used, now, REPLAY_CAPACITY);
         match used.get(&key) {
             Some(expires) if *expires > now => false,
             _ => {
@@ -529,17 +536,8 @@ const REVOCATION_CAPACITY: usize = 100_000;
 impl Revocations {
     pub(crate) fn revoke(&self, session_id: &str, expires_at: u64, now: u64) {
         let mut ids = self.ids.write().unwrap_or_else(|p| p.into_inner());
-        if ids.len() >= REVOCATION_CAPACITY {
-            ids.retain(|_, expires| *expires > now);
-            if ids.len() >= REVOCATION_CAPACITY {
-                // Each entry needs a completed login; forgetting the soonest-expiring half is
-                // the bounded fallback.
-                let mut expiries: Vec<u64> = ids.values().copied().collect();
-                expiries.sort_unstable();
-                let cut = expiries[expiries.len() / 2];
-                ids.retain(|_, e| *e > cut);
-            }
-        }
+        // Each entry needs a completed login, so the fallback is hard to reach.
+        make_room(&mut ids, now, REVOCATION_CAPACITY);
         ids.insert(session_id.to_owned(), expires_at);
     }
 
