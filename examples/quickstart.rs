@@ -11,11 +11,16 @@
 //! against that provider instead; register `{BASE_URL}/auth/callback` there as a redirect URI.
 //! The other `OIDC_*` variables (scope, claims, `OIDC_COOKIE_KEY`, ...) apply as documented.
 //!
+//! The role map and access rules come from `examples/quickstart.toml` (alice gets the role
+//! `app_admin` and is an administrator, bob gets `app_reader`, mallory has no role and is
+//! refused with 403), or from the file named by `OIDC_CONFIG_FILE`.
+//!
 //! The app listens on the host and port of `BASE_URL` (default `http://127.0.0.1:3000`).
 //!
 //! Routes:
-//! - `GET /`: protected HTML page showing who you are;
-//! - `GET /api/me`: the same as JSON (a script without a session gets 401, not a redirect);
+//! - `GET /`: protected HTML page showing who you are and your PostgreSQL role;
+//! - `GET /api/me`: the same as JSON (`subject, issuer, email, name, groups, role, admin,
+//!   provider`; a script without a session gets 401, not a redirect);
 //! - `GET /public`: open to everyone, says whether you are signed in;
 //! - `/auth/callback`, `/auth/login`, `/auth/logout`: handled by the layer.
 
@@ -34,6 +39,8 @@ use url::Url;
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 /// Where the development IdP is nested in the app.
 const DEV_IDP_PATH: &str = "/dev-idp";
+/// The role map used when `OIDC_CONFIG_FILE` is not set.
+const QUICKSTART_TOML: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.toml");
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -60,10 +67,13 @@ async fn main() -> ExitCode {
         .route("/api/me", get(me))
         .route("/public", get(public));
 
+    let config_file = var("OIDC_CONFIG_FILE").unwrap_or_else(|| QUICKSTART_TOML.to_owned());
     let (app, banner) = if var("OIDC_ISSUER_URL").is_some() {
-        // Your provider: everything comes from the environment, BASE_URL defaulted.
+        // Your provider: everything comes from the environment, BASE_URL and the role map file
+        // defaulted.
         let config = OidcConfig::builder_from_lookup(|key| match key {
             "BASE_URL" => Some(base_url.clone()),
+            "OIDC_CONFIG_FILE" => Some(config_file.clone()),
             _ => var(key),
         })
         .add_public_path("/public");
@@ -88,6 +98,7 @@ async fn main() -> ExitCode {
             .and_then(Url::host_str)
             .is_some_and(|h| matches!(h, "localhost" | "[::1]") || h.starts_with("127."));
         let config = OidcConfig::builder()
+            .with_config_file(&config_file)
             .with_issuer(&issuer)
             .with_client_id("quickstart")
             .with_client_secret(&client_secret)
@@ -127,7 +138,14 @@ async fn main() -> ExitCode {
                 } else {
                     ", email not verified"
                 };
-                format!("    {} ({groups}{unverified})", u.subject)
+                let outcome = match config.role_map() {
+                    None => "signs in".to_owned(),
+                    Some(map) => match map.resolve_groups(u.groups.iter().map(String::as_str)) {
+                        Some(role) => format!("role {role}"),
+                        None => "no role: refused with 403".to_owned(),
+                    },
+                };
+                format!("    {:<8} ({groups}{unverified}) -> {outcome}", u.subject)
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -209,6 +227,16 @@ async fn home(identity: Identity) -> Html<String> {
         ("Email", email),
         ("Groups", groups),
         (
+            "PostgreSQL role",
+            identity.role().map_or("<em>none</em>".to_owned(), |r| {
+                format!("<code>{}</code>", escape(r.as_str()))
+            }),
+        ),
+        (
+            "Administrator",
+            if identity.is_admin() { "yes" } else { "no" }.to_owned(),
+        ),
+        (
             "Provider",
             format!("<code>{}</code>", escape(identity.provider())),
         ),
@@ -237,6 +265,8 @@ async fn me(identity: Identity) -> Json<Value> {
         "name": identity.name(),
         "preferred_username": identity.preferred_username(),
         "groups": identity.groups(),
+        "role": identity.role().map(|r| r.as_str()),
+        "admin": identity.is_admin(),
         "provider": identity.provider(),
     }))
 }

@@ -6,7 +6,8 @@
 #
 # Steps: make sure a Node.js >= 20.19 is available (else install Node 22 from
 # npm into .tools/node), `npm ci` the provider, start it on a free port on
-# 127.0.0.1, export TOWER_OIDC_TEST_* and run `cargo test --all-features`.
+# 127.0.0.1, start a throwaway PostgreSQL cluster (scripts/pg.sh), export
+# TOWER_OIDC_TEST_* and run `cargo test --all-features`.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,6 +15,9 @@ ROOT=$PWD
 PROVIDER_DIR=tests/oidc-provider
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }
+
+# shellcheck source=scripts/pg.sh
+source "$ROOT/scripts/pg.sh"
 
 # --- Node.js -----------------------------------------------------------------
 # Succeeds when the given node binary is >= 20.19.
@@ -78,6 +82,7 @@ PROVIDER_LOG=$WORK/provider.log
 PROVIDER_PID=
 
 cleanup() {
+  pg_stop || true
   if [[ -n $PROVIDER_PID ]] && kill -0 "$PROVIDER_PID" 2>/dev/null; then
     kill -TERM "$PROVIDER_PID" 2>/dev/null || true
     wait "$PROVIDER_PID" 2>/dev/null || true
@@ -129,6 +134,11 @@ if ! discovery_ok; then
   exit 1
 fi
 log "provider up: $ISSUER (pid $PROVIDER_PID)"
+
+# --- PostgreSQL --------------------------------------------------------------
+# Exports TOWER_OIDC_TEST_DATABASE_URL; cleanup() stops it. On failure pg_start
+# has already printed why (and the server log).
+pg_start || { log "could not start PostgreSQL for the tests"; exit 1; }
 
 # --- run the tests -----------------------------------------------------------
 export TOWER_OIDC_TEST_ISSUER=$ISSUER

@@ -17,6 +17,7 @@ use crate::id_token::{self, Expected, IdTokenError};
 use crate::identity::{Identity, IdentityData};
 use crate::login::{provider_error, safe_return_to};
 use crate::pages::{self, Page};
+use crate::policy::{email_verified, Grant};
 use crate::provider::Provider;
 use crate::service::Shared;
 use crate::session::{
@@ -67,12 +68,18 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
                 kind = err.kind().as_str(),
                 reason = %err.reason(),
             );
-            pages::error_page(&err, &shared.config.login_path)
+            pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path)
         }
     };
     if let Some(name) = used_cookie {
         page.headers_mut()
             .append(header::SET_COOKIE, names.remove(&name));
+    }
+    if page.status() == http::StatusCode::FORBIDDEN {
+        // Not admitted: whatever session this browser held before (perhaps another user's)
+        // must not carry on as if nothing happened.
+        page.headers_mut()
+            .append(header::SET_COOKIE, names.remove(&names.session));
     }
     page
 }
@@ -244,8 +251,29 @@ async fn run(
         }
     }
 
-    // 7. The session: a new value at every login, so a planted cookie cannot be kept.
-    let mut data = identity_from_claims(provider, claims, now, config.session_lifetime.as_secs());
+    // 7. The access rules and the role map, decided afresh at every login.
+    let grant = provider
+        .config
+        .policy
+        .evaluate(&claims)
+        .map_err(|refusal| {
+            tracing::debug!(
+                target: "tower_oidc",
+                event = "login_refused",
+                kind = refusal.kind.as_str(),
+                detail = %refusal.detail,
+            );
+            fail(refusal.kind, refusal.reason)
+        })?;
+
+    // 8. The session: a new value at every login, so a planted cookie cannot be kept.
+    let mut data = identity_from_claims(
+        provider,
+        claims,
+        grant,
+        now,
+        config.session_lifetime.as_secs(),
+    );
     let session = encode_session(&cookies.codec, &cookies.names, &mut data).ok_or_else(|| {
         fail(
             AuthErrorKind::SessionTooLarge,
@@ -331,14 +359,21 @@ fn wants_userinfo(config: &ProviderConfig, claims: &Map<String, Value>) -> bool 
     match config.userinfo {
         UserinfoPolicy::Always => true,
         UserinfoPolicy::Never => false,
-        _ => [
-            &config.claims.email,
-            &config.claims.full_name,
-            &config.claims.username,
-            &config.claims.groups,
-        ]
-        .iter()
-        .any(|c| !claims.contains_key(c.as_str())),
+        _ => {
+            [
+                &config.claims.email,
+                &config.claims.full_name,
+                &config.claims.username,
+            ]
+            .iter()
+            .any(|c| !claims.contains_key(c.as_str()))
+                || config.policy.groups_claim.lookup(claims).is_none()
+                || config
+                    .policy
+                    .roles
+                    .as_ref()
+                    .is_some_and(|r| r.claim().lookup(claims).is_none())
+        }
     }
 }
 
@@ -353,11 +388,13 @@ fn string_claim(claims: &mut Map<String, Value>, name: &str) -> Option<String> {
     }
 }
 
-/// Maps claims onto an identity. Lenient about shapes: `email_verified` may be the string
-/// `"true"` (some providers), groups may be one string or an array (non-strings are skipped).
+/// Maps claims onto an identity, with what the policy granted. `email_verified` may be the
+/// string `"true"` (some providers); groups may be one string or an array of strings (the
+/// policy has already refused any other shape).
 pub(crate) fn identity_from_claims(
     provider: &Provider,
     mut claims: Map<String, Value>,
+    grant: Grant,
     now: u64,
     lifetime: u64,
 ) -> IdentityData {
@@ -372,25 +409,16 @@ pub(crate) fn identity_from_claims(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let email_verified = match claims.get("email_verified") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    };
+    let email_verified = email_verified(&claims);
     let email = string_claim(&mut claims, &names.email);
     let name = string_claim(&mut claims, &names.full_name);
     let preferred_username = string_claim(&mut claims, &names.username);
-    let groups = match claims.remove(&names.groups) {
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        Some(Value::String(s)) => vec![s],
-        _ => Vec::new(),
-    };
+    let groups_claim = &provider.config.policy.groups_claim;
+    let groups = groups_claim
+        .groups(&claims)
+        .map(|g| g.into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    claims.remove(groups_claim.as_str());
     for claim in PROTOCOL_CLAIMS {
         claims.remove(*claim);
     }
@@ -403,6 +431,8 @@ pub(crate) fn identity_from_claims(
         name,
         preferred_username,
         groups,
+        role: grant.role,
+        admin: grant.admin,
         claims_json: if claims.is_empty() {
             String::new()
         } else {

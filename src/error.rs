@@ -97,6 +97,14 @@ pub enum AuthErrorKind {
     BadProviderResponse,
     /// The session would not fit in a cookie.
     SessionTooLarge,
+    /// The user's groups match no rule of the role map, and it has no default role.
+    NoRole,
+    /// An email domain restriction applies and the provider did not verify the user's email.
+    EmailNotVerified,
+    /// The user's email domain is not among the allowed ones (`OIDC_ALLOWED_EMAIL_DOMAINS`).
+    EmailDomainNotAllowed,
+    /// The groups claim is neither a string nor an array of strings.
+    InvalidGroupsClaim,
 }
 
 impl AuthErrorKind {
@@ -116,6 +124,10 @@ impl AuthErrorKind {
             Self::ProviderUnreachable => "provider_unreachable",
             Self::BadProviderResponse => "bad_provider_response",
             Self::SessionTooLarge => "session_too_large",
+            Self::NoRole => "no_role",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::EmailDomainNotAllowed => "email_domain_not_allowed",
+            Self::InvalidGroupsClaim => "invalid_groups_claim",
         }
     }
 
@@ -125,7 +137,11 @@ impl AuthErrorKind {
             Self::Unauthenticated | Self::InvalidIdToken | Self::InvalidUserinfo => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::ProviderDenied => StatusCode::FORBIDDEN,
+            Self::ProviderDenied
+            | Self::NoRole
+            | Self::EmailNotVerified
+            | Self::EmailDomainNotAllowed
+            | Self::InvalidGroupsClaim => StatusCode::FORBIDDEN,
             Self::MissingState
             | Self::StateMismatch
             | Self::LoginExpired

@@ -1,4 +1,4 @@
-//! axum extractors for [`Identity`] and their rejection.
+//! axum extractors for [`Identity`] and [`PgRole`], and their rejection.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -12,7 +12,15 @@
 //!     if identity.is_some() { "signed in" } else { "anonymous" }
 //! }
 //!
-//! let app: Router = Router::new().route("/", get(page)).route("/public", get(maybe));
+//! // The user's one PostgreSQL role (403 when the user has none).
+//! async fn role(role: tower_oidc::PgRole) -> String {
+//!     role.set_local_role()
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(page))
+//!     .route("/public", get(maybe))
+//!     .route("/role", get(role));
 //! ```
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -21,6 +29,7 @@ use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
 
 use crate::identity::Identity;
+use crate::role::PgRole;
 
 /// Put on every request the layer lets through without an identity, so the extractor can tell
 /// "not signed in" from "the layer is not installed".
@@ -34,6 +43,10 @@ pub enum IdentityRejection {
     /// The request has no valid session. Answered with 401 and a JSON body.
     #[error("not signed in")]
     Unauthenticated,
+    /// The user is signed in but has no PostgreSQL role: no role map is configured. (With a
+    /// role map, a user without a role cannot sign in at all.) Answered with 403 and JSON.
+    #[error("your account has no role in this application")]
+    NoRole,
     /// `OidcLayer` is not installed around this route. Answered with 500.
     #[error("tower-oidc: OidcLayer is not installed around this route; add `.layer(OidcLayer::new(config))` to the router")]
     MissingLayer,
@@ -58,6 +71,15 @@ impl IntoResponse for IdentityRejection {
                 );
                 res
             }
+            Self::NoRole => (
+                StatusCode::FORBIDDEN,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                r#"{"error":"no_role","message":"your account has no role in this application"}"#,
+            )
+                .into_response(),
             Self::MissingLayer => {
                 tracing::error!(target: "tower_oidc", "{self}");
                 (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
@@ -92,5 +114,14 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Identity {
             None if parts.extensions.get::<LayerMarker>().is_some() => Ok(None),
             None => Err(IdentityRejection::MissingLayer),
         }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PgRole {
+    type Rejection = IdentityRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let identity = <Identity as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        identity.role().cloned().ok_or(IdentityRejection::NoRole)
     }
 }

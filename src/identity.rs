@@ -6,6 +6,8 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::role::PgRole;
+
 /// The signed-in user of a request, inserted into request extensions by the layer.
 ///
 /// Users are keyed by `(issuer, subject)`, never by email alone: an email address can be
@@ -27,6 +29,8 @@ pub(crate) struct IdentityData {
     pub(crate) name: Option<String>,
     pub(crate) preferred_username: Option<String>,
     pub(crate) groups: Vec<String>,
+    pub(crate) role: Option<PgRole>,
+    pub(crate) admin: bool,
     /// The extra claims as JSON object text (empty when there are none), parsed on first use
     /// so that requests which never look at them do not pay for it.
     pub(crate) claims_json: String,
@@ -83,6 +87,19 @@ impl Identity {
         &self.0.groups
     }
 
+    /// The one PostgreSQL role this user acts as, from the role map at this login; `None` when
+    /// no role map is configured. Run queries as it with `SET LOCAL ROLE` (see
+    /// [`PgRole::set_local_role`] and the [`pg`](crate::pg) helpers).
+    pub fn role(&self) -> Option<&PgRole> {
+        self.0.role.as_ref()
+    }
+
+    /// Whether the user is an administrator: a member of `OIDC_ADMIN_GROUP`, or with a
+    /// verified email in `OIDC_ADMIN_EMAILS` or `OIDC_ADMIN_EMAIL_DOMAINS`.
+    pub fn is_admin(&self) -> bool {
+        self.0.admin
+    }
+
     /// The other claims of the ID token and userinfo, without the ones above and without
     /// protocol claims (`aud`, `exp`, `iat`, `nonce`, ...). May be trimmed if the session cookie
     /// would otherwise grow past its size limit.
@@ -128,6 +145,8 @@ impl Identity {
             name: None,
             preferred_username: None,
             groups: Vec::new(),
+            role: None,
+            admin: false,
             claims_json: String::new(),
             authenticated_at: 0,
             expires_at: 0,
@@ -147,6 +166,8 @@ impl Identity {
             name: d.name.clone(),
             preferred_username: d.preferred_username.clone(),
             groups: d.groups.clone(),
+            role: d.role.clone(),
+            admin: d.admin,
             claims_json: d.claims_json.clone(),
             authenticated_at: d.authenticated_at,
             expires_at: d.expires_at,
@@ -195,6 +216,18 @@ impl IdentityBuilder {
         self
     }
 
+    /// The PostgreSQL role.
+    pub fn role(mut self, role: PgRole) -> Self {
+        self.0.role = Some(role);
+        self
+    }
+
+    /// The admin flag.
+    pub fn admin(mut self, admin: bool) -> Self {
+        self.0.admin = admin;
+        self
+    }
+
     /// Finishes the identity.
     pub fn build(self) -> Identity {
         Identity::from_data(self.0)
@@ -220,6 +253,8 @@ impl fmt::Debug for Identity {
             .field("email_verified", &self.0.email_verified)
             .field("name", &self.0.name)
             .field("groups", &self.0.groups.len())
+            .field("role", &self.0.role)
+            .field("admin", &self.0.admin)
             .finish_non_exhaustive()
     }
 }

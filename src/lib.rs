@@ -16,7 +16,10 @@ mod layer;
 mod login;
 mod logout;
 mod pages;
+pub mod pg;
+mod policy;
 mod provider;
+mod role;
 mod service;
 mod session;
 
@@ -33,4 +36,8 @@ pub use identity::Identity;
 #[cfg(feature = "test-util")]
 pub use identity::IdentityBuilder;
 pub use layer::OidcLayer;
+pub use role::{
+    ClaimPath, GroupMatching, GroupsClaimError, InvalidRoleName, PgRole, RoleMap, RoleMapBuilder,
+    RoleRule, MAX_ROLE_NAME_BYTES,
+};
 pub use service::Oidc;

@@ -43,7 +43,7 @@ pub(crate) async fn start(
         Err(err) => {
             let err = provider_error(&err);
             tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
-            return pages::error_page(&err, &shared.config.login_path);
+            return pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path);
         }
     };
     let now = shared.config.clock.unix_seconds();

@@ -67,8 +67,37 @@ pub(crate) fn unauthorized_json(login_path: &str) -> Page {
     res
 }
 
-/// An HTML page for a failed sign-in, with a link to start again.
-pub(crate) fn error_page(err: &AuthError, login_path: &str) -> Page {
+/// Whether the kind means "signed in fine, but not admitted": the user needs another account
+/// or another group, not another try.
+fn is_refusal(kind: AuthErrorKind) -> bool {
+    matches!(
+        kind,
+        AuthErrorKind::NoRole
+            | AuthErrorKind::EmailNotVerified
+            | AuthErrorKind::EmailDomainNotAllowed
+            | AuthErrorKind::InvalidGroupsClaim
+    )
+}
+
+/// An HTML page for a failed sign-in, with a link to start again; for a refused account
+/// (403) a link that signs out at the provider, so another account can be used.
+pub(crate) fn error_page(err: &AuthError, login_path: &str, logout_path: &str) -> Page {
+    if is_refusal(err.kind()) {
+        let body = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width\"><title>No access</title></head>\
+             <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+             <h1>No access to this application</h1><p>{reason}</p>\
+             <p>If you signed in with the wrong account, <a href=\"{logout}\">sign out</a> and sign in with another.</p>\
+             <p style=\"color:#666;font-size:.8rem\">Error: {kind}</p></body></html>",
+            reason = escape(err.reason()),
+            logout = escape(logout_path),
+            kind = err.kind().as_str(),
+        );
+        let mut res = base(err.status(), "text/html; charset=utf-8", body);
+        res.extensions_mut().insert(err.clone());
+        return res;
+    }
     let title = match err.kind() {
         AuthErrorKind::ProviderUnreachable => "The identity provider is unreachable",
         AuthErrorKind::BadProviderResponse => "The identity provider answered with an error",
@@ -152,7 +181,7 @@ mod tests {
     #[test]
     fn error_page_escapes_and_links_to_login() {
         let err = AuthError::new(AuthErrorKind::InvalidIdToken, "<script>x</script>");
-        let page = error_page(&err, "/auth/login");
+        let page = error_page(&err, "/auth/login", "/auth/logout");
         assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
         let body = std::str::from_utf8(page.body()).unwrap();
         assert!(body.contains("&lt;script&gt;"));

@@ -575,6 +575,8 @@ mod tests {
             groups: (0..groups)
                 .map(|i| format!("department-{}-team-{}", i % 17, i))
                 .collect(),
+            role: Some(crate::role::PgRole::new("app_reader").unwrap()),
+            admin: true,
             claims_json: String::new(),
             authenticated_at: 1_000,
             expires_at: 2_000,
@@ -633,6 +635,8 @@ mod tests {
         let back = decode_session(&codec, &names, &value, 1_500).unwrap();
         assert_eq!(back.groups.len(), 300);
         assert_eq!(back.groups[299], "department-10-team-299");
+        assert_eq!(back.role.as_ref().map(|r| r.as_str()), Some("app_reader"));
+        assert!(back.admin, "the role and admin flag travel in the session");
     }
 
     #[test]

@@ -9,17 +9,6 @@ use support::*;
 use tower_oidc::dev_idp::{DevClient, DevIdp};
 use tower_oidc::{OidcConfig, OidcLayer};
 
-fn hidden_fields(page: &str) -> Vec<(String, String)> {
-    page.split("<input type=\"hidden\" name=\"")
-        .skip(1)
-        .filter_map(|rest| {
-            let (name, rest) = rest.split_once('"')?;
-            let value = rest.split_once("value=\"")?.1.split_once('"')?.0;
-            Some((name.to_owned(), value.replace("&amp;", "&")))
-        })
-        .collect()
-}
-
 async fn sign_in_as(user: &str) -> serde_json::Value {
     let idp = DevIdp::spawn(|idp| {
         idp.with_client(

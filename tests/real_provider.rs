@@ -7,32 +7,9 @@ mod support;
 use std::collections::BTreeMap;
 
 use axum::http::{header, Request, StatusCode};
-use reqwest::redirect::Policy;
+use support::real::*;
 use support::*;
 use tower_oidc::{OidcConfig, OidcLayer, TokenAuthMethod};
-
-struct Env {
-    issuer: String,
-    client_id: String,
-    secret: String,
-    post_client_id: String,
-    post_logout: String,
-}
-
-fn env() -> Env {
-    let var = |k: &str| {
-        std::env::var(k).unwrap_or_else(|_| {
-            panic!("{k} is not set: run the integration tests through scripts/test.sh, which starts the OpenID provider")
-        })
-    };
-    Env {
-        issuer: var("TOWER_OIDC_TEST_ISSUER"),
-        client_id: var("TOWER_OIDC_TEST_CLIENT_ID"),
-        secret: var("TOWER_OIDC_TEST_CLIENT_SECRET"),
-        post_client_id: var("TOWER_OIDC_TEST_POST_CLIENT_ID"),
-        post_logout: var("TOWER_OIDC_TEST_POST_LOGOUT_URI"),
-    }
-}
 
 fn layer_for(e: &Env, client_id: &str, method: TokenAuthMethod) -> OidcLayer {
     let config = OidcConfig::builder()
@@ -48,100 +25,6 @@ fn layer_for(e: &Env, client_id: &str, method: TokenAuthMethod) -> OidcLayer {
         .build()
         .unwrap();
     OidcLayer::new(config)
-}
-
-/// The browser's side at the provider: its own cookie jar, no automatic redirects.
-struct Browser {
-    http: reqwest::Client,
-    issuer: String,
-}
-
-impl Browser {
-    fn new(issuer: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            http,
-            issuer: issuer.to_owned(),
-        }
-    }
-
-    fn absolute(&self, location: &str) -> String {
-        if location.starts_with('/') {
-            format!("{}{location}", self.issuer)
-        } else {
-            location.to_owned()
-        }
-    }
-
-    /// Follows the provider's redirects from `url`, signing in as `user` at the login form and
-    /// accepting the consent form, until the provider redirects to the app. Returns that URL.
-    async fn authorize(&self, url: &str, user: &str) -> String {
-        let mut next = url.to_owned();
-        for _ in 0..20 {
-            if next.starts_with(BASE_URL) {
-                return next;
-            }
-            let res = self.http.get(&next).send().await.unwrap();
-            let status = res.status();
-            if status.is_redirection() {
-                next = self.absolute(res.headers()[header::LOCATION].to_str().unwrap());
-                continue;
-            }
-            let page = res.text().await.unwrap();
-            assert_eq!(status, StatusCode::OK, "unexpected provider page: {page}");
-            let action = between(&page, "action=\"", "\"").expect("a form on the provider's page");
-            let form: Vec<(&str, &str)> = if page.contains("name=\"prompt\" value=\"login\"") {
-                vec![("prompt", "login"), ("login", user), ("password", "any")]
-            } else if page.contains("name=\"prompt\" value=\"consent\"") {
-                vec![("prompt", "consent")]
-            } else {
-                panic!("unknown provider page: {page}");
-            };
-            let res = self
-                .http
-                .post(self.absolute(&action))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            assert!(
-                res.status().is_redirection(),
-                "form post answered {}",
-                res.status()
-            );
-            next = self.absolute(res.headers()[header::LOCATION].to_str().unwrap());
-        }
-        panic!("too many redirects at the provider");
-    }
-}
-
-fn between(s: &str, start: &str, end: &str) -> Option<String> {
-    let from = s.find(start)? + start.len();
-    let to = s[from..].find(end)? + from;
-    Some(s[from..to].replace("&amp;", "&"))
-}
-
-fn path_of(url: &str) -> String {
-    let u = url::Url::parse(url).unwrap();
-    format!("{}?{}", u.path(), u.query().unwrap_or(""))
-}
-
-/// Signs in as `user` starting from `path`; returns the app's answer to the callback.
-async fn sign_in(
-    jar: &mut Jar,
-    app: &axum::Router,
-    browser: &Browser,
-    path: &str,
-    user: &str,
-) -> Reply {
-    let start = jar.get(app, path).await;
-    assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
-    let back = browser.authorize(start.location(), user).await;
-    jar.get(app, &path_of(&back)).await
 }
 
 #[tokio::test]

@@ -17,7 +17,9 @@ use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use tower_oidc::{Clock, Identity, OidcConfig, OidcConfigBuilder, OidcLayer};
+use tower_oidc::{Clock, Identity, OidcConfig, OidcConfigBuilder, OidcLayer, PgRole};
+
+pub mod real;
 
 pub const CLIENT_ID: &str = "app";
 pub const CLIENT_SECRET: &str = "app-secret-0123456789";
@@ -64,8 +66,13 @@ pub fn app(layer: OidcLayer) -> Router {
                     "email_verified": me.email_verified(), "name": me.name(),
                     "preferred_username": me.preferred_username(), "groups": me.groups(),
                     "provider": me.provider(), "session_id": me.session_id(),
+                    "role": me.role().map(|r| r.as_str()), "admin": me.is_admin(),
                 }))
             }),
+        )
+        .route(
+            "/role",
+            get(|role: PgRole| async move { role.set_local_role() }),
         )
         .route(
             "/reports",
@@ -80,6 +87,18 @@ pub fn app(layer: OidcLayer) -> Router {
             }),
         )
         .layer(layer)
+}
+
+/// The hidden inputs of an HTML form, as (name, value) pairs.
+pub fn hidden_fields(page: &str) -> Vec<(String, String)> {
+    page.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let value = rest.split_once("value=\"")?.1.split_once('"')?.0;
+            Some((name.to_owned(), value.replace("&amp;", "&")))
+        })
+        .collect()
 }
 
 /// A response with its body read.

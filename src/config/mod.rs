@@ -41,6 +41,10 @@ use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, ConfigProblem};
+use crate::policy::{AccessRules, DomainPattern, Policy};
+use crate::role::{ClaimPath, RoleMap};
+
+mod file;
 
 /// The default scopes, as in tududi and TimeTracker.
 pub const DEFAULT_SCOPE: &str = "openid profile email";
@@ -305,6 +309,7 @@ pub(crate) struct ProviderConfig {
     pub(crate) userinfo: UserinfoPolicy,
     pub(crate) token_auth: TokenAuthMethod,
     pub(crate) trusted_audiences: Vec<String>,
+    pub(crate) policy: Policy,
 }
 
 /// A validated configuration for [`OidcLayer`](crate::OidcLayer).
@@ -362,8 +367,11 @@ impl OidcConfig {
     /// Reads the single-provider environment variables (see the crate docs' table):
     /// `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `OIDC_SCOPE`, `BASE_URL`,
     /// `OIDC_PROVIDER_NAME`, `OIDC_PROVIDER_SLUG`, `OIDC_USERNAME_CLAIM`, `OIDC_EMAIL_CLAIM`,
-    /// `OIDC_GROUPS_CLAIM`, `OIDC_FULL_NAME_CLAIM`, `OIDC_POST_LOGOUT_REDIRECT_URI`,
-    /// `OIDC_COOKIE_KEY`.
+    /// `OIDC_GROUPS_CLAIM`, `OIDC_FULL_NAME_CLAIM`, `OIDC_ALLOWED_EMAIL_DOMAINS`,
+    /// `OIDC_ADMIN_GROUP`, `OIDC_ADMIN_EMAILS`, `OIDC_ADMIN_EMAIL_DOMAINS`,
+    /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, `OIDC_COOKIE_KEY`,
+    /// and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
+    /// the file's value for the same setting.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
@@ -377,12 +385,13 @@ impl OidcConfig {
     /// cover (a clock, public paths). Empty values count as unset.
     pub fn builder_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> OidcConfigBuilder {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let mut b = OidcConfigBuilder {
-            issuer: get("OIDC_ISSUER_URL"),
-            client_id: get("OIDC_CLIENT_ID"),
-            client_secret: get("OIDC_CLIENT_SECRET"),
-            ..OidcConfigBuilder::default()
-        };
+        let mut b = OidcConfigBuilder::default();
+        if let Some(path) = get("OIDC_CONFIG_FILE") {
+            b = b.with_config_file(path.trim());
+        }
+        b.issuer = get("OIDC_ISSUER_URL");
+        b.client_id = get("OIDC_CLIENT_ID");
+        b.client_secret = get("OIDC_CLIENT_SECRET");
         if let Some(scope) = get("OIDC_SCOPE") {
             b.scope = scope;
         }
@@ -400,6 +409,18 @@ impl OidcConfig {
         }
         if let Some(v) = get("OIDC_FULL_NAME_CLAIM") {
             b.claims.full_name = v;
+        }
+        if let Some(v) = get("OIDC_ALLOWED_EMAIL_DOMAINS") {
+            b.allowed_email_domains = split_list(&v);
+        }
+        if let Some(v) = get("OIDC_ADMIN_GROUP") {
+            b.admin_group = Some(v.trim().to_owned());
+        }
+        if let Some(v) = get("OIDC_ADMIN_EMAILS") {
+            b.admin_emails = split_list(&v);
+        }
+        if let Some(v) = get("OIDC_ADMIN_EMAIL_DOMAINS") {
+            b.admin_email_domains = split_list(&v);
         }
         b.post_logout_redirect_uri = get("OIDC_POST_LOGOUT_REDIRECT_URI");
         if let Some(m) = get("OIDC_TOKEN_ENDPOINT_AUTH_METHOD") {
@@ -427,6 +448,11 @@ impl OidcConfig {
     /// The display name of the (first) provider (`OIDC_PROVIDER_NAME`).
     pub fn provider_name(&self) -> &str {
         &self.providers[0].name
+    }
+
+    /// The role map of the (first) provider, if one is configured.
+    pub fn role_map(&self) -> Option<&RoleMap> {
+        self.providers[0].policy.roles.as_deref()
     }
 
     /// Whether cookies are marked `Secure` and `__Host-` prefixed (`BASE_URL` is https).
@@ -486,6 +512,13 @@ pub struct OidcConfigBuilder {
     http_timeout: Duration,
     clock: Arc<dyn Clock>,
     insecure_http_issuer: bool,
+    role_map: Option<RoleMap>,
+    allowed_email_domains: Vec<String>,
+    admin_group: Option<String>,
+    admin_emails: Vec<String>,
+    admin_email_domains: Vec<String>,
+    /// Problems found while reading the config file, reported by `build`.
+    file_problems: Vec<ConfigProblem>,
 }
 
 impl Default for OidcConfigBuilder {
@@ -514,6 +547,12 @@ impl Default for OidcConfigBuilder {
             http_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
             insecure_http_issuer: false,
+            role_map: None,
+            allowed_email_domains: Vec::new(),
+            admin_group: None,
+            admin_emails: Vec::new(),
+            admin_email_domains: Vec::new(),
+            file_problems: Vec::new(),
         }
     }
 }
@@ -686,6 +725,103 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// Reads the TOML file at `path` (what `OIDC_CONFIG_FILE` names): claim names, access rules
+    /// and the role map. Settings made on the builder afterwards win over the file's. A file
+    /// that cannot be read or parsed is reported by [`build`](Self::build), with the path, the
+    /// key and the line.
+    pub fn with_config_file(self, path: impl AsRef<std::path::Path>) -> Self {
+        let path = path.as_ref();
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.with_config_toml(&path.display().to_string(), &text),
+            Err(e) => {
+                let mut b = self;
+                b.file_problems.push(ConfigProblem {
+                    key: "OIDC_CONFIG_FILE".into(),
+                    message: format!("cannot read {}: {e}", path.display()),
+                });
+                b
+            }
+        }
+    }
+
+    /// Like [`with_config_file`](Self::with_config_file), from the file's text; `name` stands
+    /// for the file in error messages.
+    pub fn with_config_toml(mut self, name: &str, text: &str) -> Self {
+        let (file, roles) = match file::parse(name, text) {
+            Ok(parsed) => parsed,
+            Err(problems) => {
+                self.file_problems.extend(problems);
+                return self;
+            }
+        };
+        let claims = file.claims;
+        for (slot, value) in [
+            (&mut self.claims.username, claims.username),
+            (&mut self.claims.email, claims.email),
+            (&mut self.claims.groups, claims.groups),
+            (&mut self.claims.full_name, claims.full_name),
+        ] {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+        let access = file.access;
+        if let Some(v) = access.allowed_email_domains {
+            self.allowed_email_domains = v;
+        }
+        if let Some(v) = access.admin_group {
+            self.admin_group = Some(v);
+        }
+        if let Some(v) = access.admin_emails {
+            self.admin_emails = v;
+        }
+        if let Some(v) = access.admin_email_domains {
+            self.admin_email_domains = v;
+        }
+        if roles.is_some() {
+            self.role_map = roles;
+        }
+        self
+    }
+
+    /// The role map: which PostgreSQL role each user acts as, from their groups. With one, a
+    /// user whose groups match no rule (and no default) is refused at login with 403.
+    pub fn with_role_map(mut self, roles: RoleMap) -> Self {
+        self.role_map = Some(roles);
+        self
+    }
+
+    /// Admits only users whose verified email is in `domain` (`OIDC_ALLOWED_EMAIL_DOMAINS`):
+    /// `example.com` exactly (ignoring case), or `*.example.com` for its subdomains.
+    ///
+    /// # Security
+    /// An unverified email never passes (OpenID Connect Core 5.7: unverified claims must not be
+    /// trusted), and `evil-example.com` or `example.com.evil.test` never match `example.com`.
+    pub fn add_allowed_email_domain(mut self, domain: impl Into<String>) -> Self {
+        self.allowed_email_domains.push(domain.into());
+        self
+    }
+
+    /// Members of this group are administrators (`OIDC_ADMIN_GROUP`), compared as the role map
+    /// compares groups.
+    pub fn with_admin_group(mut self, group: impl Into<String>) -> Self {
+        self.admin_group = Some(group.into());
+        self
+    }
+
+    /// A user with this verified email is an administrator (`OIDC_ADMIN_EMAILS`, ignoring case).
+    pub fn add_admin_email(mut self, email: impl Into<String>) -> Self {
+        self.admin_emails.push(email.into());
+        self
+    }
+
+    /// Users with a verified email in this domain are administrators
+    /// (`OIDC_ADMIN_EMAIL_DOMAINS`; `*.example.com` for subdomains).
+    pub fn add_admin_email_domain(mut self, domain: impl Into<String>) -> Self {
+        self.admin_email_domains.push(domain.into());
+        self
+    }
+
     /// Accepts an `http` issuer on a non-loopback host.
     ///
     /// # Security
@@ -698,7 +834,7 @@ impl OidcConfigBuilder {
 
     /// Validates every setting. The error lists all problems, each naming its variable.
     pub fn build(self) -> Result<OidcConfig, ConfigError> {
-        let mut problems = Vec::new();
+        let mut problems = self.file_problems;
         let mut problem = |key: &str, message: String| {
             problems.push(ConfigProblem {
                 key: key.to_owned(),
@@ -858,6 +994,54 @@ impl OidcConfigBuilder {
                 problem(key, "must name a claim".into());
             }
         }
+        let groups_claim = match ClaimPath::new(&self.claims.groups) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problem("OIDC_GROUPS_CLAIM", e);
+                None
+            }
+        };
+        let mut domains = |key: &str, list: &[String]| -> Vec<DomainPattern> {
+            list.iter()
+                .filter_map(|d| match DomainPattern::parse(d) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        problem(key, e);
+                        None
+                    }
+                })
+                .collect()
+        };
+        let allowed_email_domains =
+            domains("OIDC_ALLOWED_EMAIL_DOMAINS", &self.allowed_email_domains);
+        let admin_email_domains = domains("OIDC_ADMIN_EMAIL_DOMAINS", &self.admin_email_domains);
+        let mut admin_emails = Vec::with_capacity(self.admin_emails.len());
+        for email in &self.admin_emails {
+            let email = email.trim();
+            match email.rsplit_once('@') {
+                Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                    admin_emails.push(email.to_lowercase())
+                }
+                _ => problem(
+                    "OIDC_ADMIN_EMAILS",
+                    format!("`{email}` is not an email address"),
+                ),
+            }
+        }
+        let admin_group = match self.admin_group.as_deref().map(str::trim) {
+            Some("") => {
+                problem("OIDC_ADMIN_GROUP", "must name a group".into());
+                None
+            }
+            other => other.map(str::to_owned),
+        };
+        let role_map = self.role_map.map(|mut map| {
+            // The role map reads the groups claim unless it names its own.
+            if let (true, Some(groups)) = (map.claim_is_default(), &groups_claim) {
+                map.set_claim(groups.clone());
+            }
+            Arc::new(map)
+        });
 
         let (cookie_key, generated) = match self.cookie_key.as_deref() {
             None => (Some(CookieKey::random()), true),
@@ -921,14 +1105,24 @@ impl OidcConfigBuilder {
             },
         };
 
-        let (Some(issuer), Some(client_id), Some(base_url), Some(slug), Some(cookie_key), true) = (
+        let (
+            Some(issuer),
+            Some(client_id),
+            Some(base_url),
+            Some(slug),
+            Some(cookie_key),
+            Some(groups_claim),
+            true,
+        ) = (
             issuer,
             client_id,
             base_url,
             slug,
             cookie_key,
+            groups_claim,
             problems.is_empty(),
-        ) else {
+        )
+        else {
             return Err(ConfigError::new(problems));
         };
 
@@ -959,6 +1153,17 @@ impl OidcConfigBuilder {
                 client_id,
                 client_secret,
                 scope,
+                policy: Policy {
+                    access: AccessRules {
+                        allowed_email_domains,
+                        admin_group,
+                        admin_emails,
+                        admin_email_domains,
+                    },
+                    roles: role_map,
+                    groups_claim,
+                    email_claim: self.claims.email.clone(),
+                },
                 claims: self.claims,
                 userinfo: self.userinfo,
                 token_auth,
@@ -980,6 +1185,15 @@ impl OidcConfigBuilder {
             clock: self.clock,
         })
     }
+}
+
+/// A list variable: items separated by commas, each trimmed.
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn is_route_path(path: &str) -> bool {
@@ -1098,5 +1312,121 @@ mod tests {
         assert!(!cfg.is_public("/static/../admin"));
         assert!(!cfg.is_public("/static/%2e%2E/admin"));
         assert!(!cfg.is_public("/static/./x"));
+    }
+
+    fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tower-oidc-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oidc.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("OIDC_ISSUER_URL", "https://id.example.com"),
+        ("OIDC_CLIENT_ID", "app"),
+        ("BASE_URL", "https://app.example.com"),
+        ("OIDC_COOKIE_KEY", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    fn with_base(extra: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            extra
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+                .or_else(|| {
+                    BASE.iter()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| (*v).to_owned())
+                })
+        }
+    }
+
+    #[test]
+    fn reads_access_variables_and_the_role_map_file() {
+        let path = temp_file(
+            "ok",
+            "[claims]\ngroups = \"realm_access.roles\"\n[access]\nadmin_group = \"file-admins\"\n\
+             allowed_email_domains = [\"file.example\"]\n\
+             [roles]\ndefault = \"viewer\"\n[[roles.rule]]\ngroup = \"admins\"\nrole = \"app_admin\"\n",
+        );
+        let cfg = OidcConfig::from_lookup(with_base(vec![
+            ("OIDC_CONFIG_FILE", path.display().to_string()),
+            (
+                "OIDC_ALLOWED_EMAIL_DOMAINS",
+                "example.com, *.example.org".into(),
+            ),
+            ("OIDC_ADMIN_EMAILS", "Boss@Example.com".into()),
+            ("OIDC_ADMIN_EMAIL_DOMAINS", "ops.example.com".into()),
+        ]))
+        .unwrap();
+        let policy = &cfg.providers[0].policy;
+        // The variable wins over the file; the file fills what no variable sets.
+        assert_eq!(
+            format!("{:?}", policy.access.allowed_email_domains),
+            "[example.com, *.example.org]"
+        );
+        assert_eq!(policy.access.admin_group.as_deref(), Some("file-admins"));
+        assert_eq!(policy.access.admin_emails, ["boss@example.com"]);
+        assert_eq!(policy.groups_claim.as_str(), "realm_access.roles");
+        let roles = cfg.role_map().unwrap();
+        assert_eq!(
+            roles.claim().as_str(),
+            "realm_access.roles",
+            "defaults to the groups claim"
+        );
+        assert_eq!(roles.default_role().unwrap().as_str(), "viewer");
+
+        // OIDC_GROUPS_CLAIM wins over the file's [claims] groups, and the role map follows it.
+        let cfg = OidcConfig::from_lookup(with_base(vec![
+            ("OIDC_CONFIG_FILE", path.display().to_string()),
+            ("OIDC_GROUPS_CLAIM", "roles".into()),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.role_map().unwrap().claim().as_str(), "roles");
+    }
+
+    #[test]
+    fn file_and_variable_problems_are_reported_together() {
+        let path = temp_file(
+            "bad",
+            "[roles]\nclaim = \"groups\"\n[[roles.rule]]\ngroup = \"a\"\nrole = \"\"\n",
+        );
+        let err = OidcConfig::from_lookup(with_base(vec![
+            ("OIDC_CONFIG_FILE", path.display().to_string()),
+            (
+                "OIDC_ALLOWED_EMAIL_DOMAINS",
+                "example.com,exa mple.org".into(),
+            ),
+            ("OIDC_ADMIN_EMAILS", "not-an-email".into()),
+            ("OIDC_GROUPS_CLAIM", "a..b".into()),
+        ]))
+        .unwrap_err();
+        for key in [
+            "roles.rule[1].role",
+            "OIDC_ALLOWED_EMAIL_DOMAINS",
+            "OIDC_ADMIN_EMAILS",
+            "OIDC_GROUPS_CLAIM",
+        ] {
+            assert!(err.mentions(key), "{key}: {err}");
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("in {} line 5", path.display())),
+            "{text}"
+        );
+
+        let err = OidcConfig::from_lookup(with_base(vec![(
+            "OIDC_CONFIG_FILE",
+            "/nonexistent/tower-oidc.toml".into(),
+        )]))
+        .unwrap_err();
+        assert!(err.mentions("OIDC_CONFIG_FILE"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/tower-oidc.toml"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,236 @@
+//! The TOML configuration file named by `OIDC_CONFIG_FILE`.
+//!
+//! ```toml
+//! [claims]                     # the OIDC_*_CLAIM variables
+//! username = "preferred_username"
+//! email = "email"
+//! groups = "groups"            # a dotted path reaches nested claims: "realm_access.roles"
+//! full_name = "name"
+//!
+//! [access]                     # the OIDC_ALLOWED_* and OIDC_ADMIN_* variables
+//! allowed_email_domains = ["example.com", "*.example.org"]
+//! admin_group = "admins"
+//! admin_emails = ["boss@example.com"]
+//! admin_email_domains = ["ops.example.com"]
+//!
+//! [roles]                      # the role map: only here or through the builder
+//! claim = "groups"
+//! default = "viewer"
+//! ignore_case = false
+//! strip_leading_slash = false
+//! [[roles.rule]]
+//! group = "admins"
+//! role = "app_admin"
+//! ```
+//!
+//! Every key is optional; an unknown key is an error that names it. An environment variable
+//! set to a non-empty value wins over the file's value for the same setting.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::ConfigProblem;
+use crate::role::{RoleMap, RoleSource, RuleLines};
+
+/// The file's contents, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    #[serde(default)]
+    pub(crate) claims: FileClaims,
+    #[serde(default)]
+    pub(crate) access: FileAccess,
+    pub(crate) roles: Option<FileRoles>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileClaims {
+    pub(crate) username: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) groups: Option<String>,
+    pub(crate) full_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileAccess {
+    pub(crate) allowed_email_domains: Option<Vec<String>>,
+    pub(crate) admin_group: Option<String>,
+    pub(crate) admin_emails: Option<Vec<String>>,
+    pub(crate) admin_email_domains: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileRoles {
+    claim: Option<Spanned<String>>,
+    default: Option<Spanned<String>>,
+    #[serde(default)]
+    ignore_case: bool,
+    #[serde(default)]
+    strip_leading_slash: bool,
+    #[serde(default)]
+    rule: Vec<FileRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRule {
+    group: Spanned<String>,
+    role: Spanned<String>,
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses the file; `name` (its path) goes into every message.
+pub(crate) fn parse(
+    name: &str,
+    text: &str,
+) -> Result<(FileConfig, Option<RoleMap>), Vec<ConfigProblem>> {
+    let mut file: FileConfig = toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| format!(" line {}", line_of(text, s.start)))
+            .unwrap_or_default();
+        vec![ConfigProblem {
+            key: "OIDC_CONFIG_FILE".into(),
+            message: format!("in {name}{at}: {}", e.message().trim_end()),
+        }]
+    })?;
+    let Some(roles) = file.roles.take() else {
+        return Ok((file, None));
+    };
+    let line = |s: &Spanned<String>| Some(line_of(text, s.span().start));
+    let source = RoleSource {
+        file: Some(name.to_owned()),
+        claim_line: roles.claim.as_ref().and_then(line),
+        default_line: roles.default.as_ref().and_then(line),
+    };
+    let lines: Vec<Option<RuleLines>> = roles
+        .rule
+        .iter()
+        .map(|r| {
+            Some(RuleLines {
+                group: line(&r.group),
+                role: line(&r.role),
+            })
+        })
+        .collect();
+    let mut builder = RoleMap::builder()
+        .ignore_case(roles.ignore_case)
+        .strip_leading_slash(roles.strip_leading_slash);
+    if let Some(claim) = roles.claim {
+        builder = builder.with_claim(claim.into_inner());
+    }
+    if let Some(default) = roles.default {
+        builder = builder.with_default_role(default.into_inner());
+    }
+    for rule in roles.rule {
+        builder = builder.add_rule(rule.group.into_inner(), rule.role.into_inner());
+    }
+    match builder.build_with(&source, &lines) {
+        Ok(map) => Ok((file, Some(map))),
+        Err(e) => Err(e.problems().to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_documented_shape() {
+        let (file, roles) = parse(
+            "oidc.toml",
+            r#"
+[claims]
+groups = "realm_access.roles"
+
+[access]
+allowed_email_domains = ["example.com"]
+admin_group = "admins"
+
+[roles]
+claim = "groups"          # claim holding the groups
+default = "viewer"
+[[roles.rule]]
+group = "admins"
+role = "app_admin"
+[[roles.rule]]
+group = "readers"
+role = "app_reader"
+"#,
+        )
+        .unwrap();
+        assert_eq!(file.claims.groups.as_deref(), Some("realm_access.roles"));
+        assert_eq!(file.access.admin_group.as_deref(), Some("admins"));
+        let roles = roles.unwrap();
+        assert_eq!(roles.rules().len(), 2);
+        assert_eq!(roles.rules()[1].role().as_str(), "app_reader");
+        assert_eq!(roles.default_role().unwrap().as_str(), "viewer");
+        assert_eq!(roles.claim().as_str(), "groups");
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let err = parse(
+            "/etc/app/oidc.toml",
+            "[roles]\ndefault = \"v\"\ncolour = \"x\"\n",
+        )
+        .unwrap_err();
+        let text = err[0].to_string();
+        assert!(text.contains("/etc/app/oidc.toml line 3"), "{text}");
+        assert!(text.contains("colour"), "{text}");
+        let err = parse(
+            "f.toml",
+            "[[roles.rule]]\ngroup = \"a\"\nrole = \"b\"\nweight = 1\n",
+        )
+        .unwrap_err();
+        assert!(err[0].to_string().contains("weight"), "{}", err[0]);
+        let err = parse("f.toml", "[rolez]\n").unwrap_err();
+        assert!(err[0].to_string().contains("rolez"), "{}", err[0]);
+    }
+
+    #[test]
+    fn bad_rules_name_the_file_key_line_and_reason() {
+        let text = "[roles]\nclaim = \"sub.groups\"\n[[roles.rule]]\ngroup = \"admins\"\nrole = \"a\"\n\
+                    [[roles.rule]]\ngroup = \"admins\"\nrole = \"b\"\n[[roles.rule]]\ngroup = \"x\"\n\
+                    role = \"bad\\u0000name\"\n";
+        let err = parse("roles.toml", text).unwrap_err();
+        let all: Vec<String> = err.iter().map(ToString::to_string).collect();
+        let find = |key: &str| {
+            all.iter()
+                .find(|p| p.starts_with(key))
+                .unwrap_or_else(|| panic!("{key} not in {all:?}"))
+                .clone()
+        };
+        assert!(find("roles.claim").contains("roles.toml line 2"));
+        let dup = find("roles.rule[2].group");
+        assert!(dup.contains("line 7") && dup.contains("duplicate"), "{dup}");
+        let nul = find("roles.rule[3].role");
+        assert!(nul.contains("line 11") && nul.contains("NUL"), "{nul}");
+    }
+
+    #[test]
+    fn wrong_types_are_reported_not_panicked_on() {
+        for text in [
+            "[roles]\nignore_case = \"yes\"\n",
+            "[access]\nallowed_email_domains = \"example.com\"\n",
+            "roles = 3\n",
+            "[roles]\nrule = [1]\n",
+            "not toml at all [",
+        ] {
+            let err = parse("f.toml", text).unwrap_err();
+            assert_eq!(err[0].key, "OIDC_CONFIG_FILE", "{text}");
+            assert!(err[0].message.starts_with("in f.toml"), "{}", err[0]);
+        }
+    }
+}
