@@ -76,64 +76,82 @@ if [[ ! -d $PROVIDER_DIR/node_modules/oidc-provider ||
   (cd "$PROVIDER_DIR" && npm ci --no-audit --no-fund) >&2
 fi
 
-# --- start the provider ------------------------------------------------------
+# --- start the providers -----------------------------------------------------
+# Two independent instances with different issuers, keys and users (USERS_SET a
+# and b), for the tests with several providers.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tower-oidc-test.XXXXXX")
-PROVIDER_LOG=$WORK/provider.log
-PROVIDER_PID=
+PROVIDER_PIDS=()
+PROVIDER_LOGS=()
 
 cleanup() {
   pg_stop || true
-  if [[ -n $PROVIDER_PID ]] && kill -0 "$PROVIDER_PID" 2>/dev/null; then
-    kill -TERM "$PROVIDER_PID" 2>/dev/null || true
-    wait "$PROVIDER_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "${PROVIDER_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-print_provider_log() {
-  log "---- provider log ($PROVIDER_LOG) ----"
-  cat "$PROVIDER_LOG" >&2 || true
-  log "---- end of provider log ----"
+print_provider_logs() {
+  local f
+  for f in "${PROVIDER_LOGS[@]}"; do
+    log "---- provider log ($f) ----"
+    cat "$f" >&2 || true
+  done
+  log "---- end of provider logs ----"
 }
 
-# Started directly from this shell (not in a subshell) so $! is node's PID.
-PORT=0 node "$PROVIDER_DIR/server.mjs" >"$PROVIDER_LOG" 2>&1 &
-PROVIDER_PID=$!
-
-ISSUER=
-for _ in $(seq 1 300); do # up to ~30 s
-  ISSUER=$(sed -n 's/^ISSUER=//p' "$PROVIDER_LOG" | head -n 1)
-  [[ -n $ISSUER ]] && break
-  if ! kill -0 "$PROVIDER_PID" 2>/dev/null; then
-    log "provider exited before announcing its issuer"
-    print_provider_log
-    exit 1
-  fi
-  sleep 0.1
-done
-if [[ -z $ISSUER ]]; then
-  log "timed out waiting for the provider's ISSUER= line"
-  print_provider_log
-  exit 1
-fi
-
-DISCOVERY=$ISSUER/.well-known/openid-configuration
 if command -v curl >/dev/null 2>&1; then
-  discovery_ok() { curl -fsS --max-time 5 "$DISCOVERY" >/dev/null; }
+  discovery_ok() { curl -fsS --max-time 5 "$1/.well-known/openid-configuration" >/dev/null; }
 else
   discovery_ok() {
-    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$DISCOVERY"
+    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
+      "$1/.well-known/openid-configuration"
   }
 fi
-if ! discovery_ok; then
-  log "provider discovery document not reachable at $DISCOVERY"
-  print_provider_log
-  exit 1
-fi
-log "provider up: $ISSUER (pid $PROVIDER_PID)"
+
+# start_provider USERS_SET: starts one instance and sets $STARTED_ISSUER.
+start_provider() {
+  local set=$1 logf=$WORK/provider-$1.log pid issuer=
+  # Started directly from this shell (not in a subshell) so $! is node's PID.
+  USERS_SET=$set PORT=0 node "$PROVIDER_DIR/server.mjs" >"$logf" 2>&1 &
+  pid=$!
+  PROVIDER_PIDS+=("$pid")
+  PROVIDER_LOGS+=("$logf")
+  for _ in $(seq 1 300); do # up to ~30 s
+    issuer=$(sed -n 's/^ISSUER=//p' "$logf" | head -n 1)
+    [[ -n $issuer ]] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "provider $set exited before announcing its issuer"
+      print_provider_logs
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if [[ -z $issuer ]]; then
+    log "timed out waiting for provider $set's ISSUER= line"
+    print_provider_logs
+    exit 1
+  fi
+  if ! discovery_ok "$issuer"; then
+    log "provider $set's discovery document is not reachable at $issuer"
+    print_provider_logs
+    exit 1
+  fi
+  log "provider $set up: $issuer (pid $pid)"
+  STARTED_ISSUER=$issuer
+}
+
+start_provider a
+ISSUER=$STARTED_ISSUER
+start_provider b
+ISSUER_B=$STARTED_ISSUER
 
 # --- PostgreSQL --------------------------------------------------------------
 # Exports TOWER_OIDC_TEST_DATABASE_URL; cleanup() stops it. On failure pg_start
@@ -142,6 +160,7 @@ pg_start || { log "could not start PostgreSQL for the tests"; exit 1; }
 
 # --- run the tests -----------------------------------------------------------
 export TOWER_OIDC_TEST_ISSUER=$ISSUER
+export TOWER_OIDC_TEST_ISSUER_B=$ISSUER_B
 export TOWER_OIDC_TEST_CLIENT_ID=tower-oidc-test
 export TOWER_OIDC_TEST_CLIENT_SECRET=tower-oidc-test-secret-0123456789abcdef0123456789
 export TOWER_OIDC_TEST_POST_CLIENT_ID=tower-oidc-test-post
@@ -153,12 +172,15 @@ export TOWER_OIDC_TEST_POST_LOGOUT_URI=http://127.0.0.1:3999/signed-out
 status=0
 cargo test --all-features "$@" || status=$?
 
-if ! kill -0 "$PROVIDER_PID" 2>/dev/null; then
-  log "the provider died during the tests"
-  print_provider_log
-  [[ $status -ne 0 ]] || status=1
-elif [[ $status -ne 0 ]]; then
+for pid in "${PROVIDER_PIDS[@]}"; do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    log "a provider died during the tests"
+    print_provider_logs
+    [[ $status -ne 0 ]] || status=1
+  fi
+done
+if [[ $status -ne 0 ]]; then
   log "tests failed (status $status); last provider log lines:"
-  tail -n 40 "$PROVIDER_LOG" >&2 || true
+  for f in "${PROVIDER_LOGS[@]}"; do tail -n 20 "$f" >&2 || true; done
 fi
 exit "$status"

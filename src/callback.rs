@@ -5,6 +5,8 @@
 //! After any failed check nothing else is called: no token request after a bad `state` or
 //! `iss`, no userinfo request after a bad ID token.
 
+use std::sync::Arc;
+
 use http::header;
 use http::request::Parts;
 use serde::Deserialize;
@@ -13,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{ProviderConfig, UserinfoPolicy};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::hook::{LoginAttempt, LoginDecision};
 use crate::id_token::{self, Expected, IdTokenError};
 use crate::identity::{Identity, IdentityData};
 use crate::login::{provider_error, safe_return_to};
@@ -157,12 +160,31 @@ async fn run(
                 "The sign-in was started for a provider that is no longer configured.",
             )
         })?;
+    // Mix-up defence (RFC 9700 4.4): with several providers each has its own callback route,
+    // and the response must arrive on the route of the provider the login was started with.
+    if parts.uri.path() != provider.config.callback_path {
+        return Err(fail(
+            AuthErrorKind::IssuerMismatch,
+            "The sign-in response arrived at another identity provider's callback route.",
+        ));
+    }
 
     // 2. iss (RFC 9207), on success and error responses alike, before anything else is
     //    believed or redeemed: it defeats mix-up attacks.
     let metadata = provider.metadata().await.map_err(|e| provider_error(&e))?;
     match query.iss.as_deref() {
         Some(iss) if iss == provider.config.issuer.as_str() => {}
+        Some(iss)
+            if shared
+                .providers
+                .iter()
+                .any(|p| p.config.issuer.as_str() == iss) =>
+        {
+            return Err(fail(
+                AuthErrorKind::IssuerMismatch,
+                "The sign-in response came from another configured identity provider than the one this sign-in was started with (mix-up).",
+            ));
+        }
         Some(_) => {
             return Err(fail(
                 AuthErrorKind::IssuerMismatch,
@@ -207,7 +229,12 @@ async fn run(
 
     // 4. Redeem the code with the PKCE verifier.
     let tokens = provider
-        .exchange_code(&metadata, code, &record.verifier, &config.redirect_uri)
+        .exchange_code(
+            &metadata,
+            code,
+            &record.verifier,
+            &provider.config.redirect_uri,
+        )
         .await
         .map_err(|e| provider_error(&e))?;
     let raw_id_token = tokens.id_token.as_deref().ok_or_else(|| {
@@ -252,6 +279,7 @@ async fn run(
     }
 
     // 7. The access rules and the role map, decided afresh at every login.
+    warn_missing_claims(&provider.config, &claims);
     let grant = provider
         .config
         .policy
@@ -267,6 +295,7 @@ async fn run(
         })?;
 
     // 8. The session: a new value at every login, so a planted cookie cannot be kept.
+    let hook_claims = config.login_hook.as_ref().map(|_| Arc::new(claims.clone()));
     let mut data = identity_from_claims(
         provider,
         claims,
@@ -274,6 +303,28 @@ async fn run(
         now,
         config.session_lifetime.as_secs(),
     );
+    // 9. The app's login hook: provisioning, account linking, or a refusal.
+    if let (Some(hook), Some(claims)) = (&config.login_hook, hook_claims) {
+        let identity = Identity::from_data(data);
+        let attempt = LoginAttempt {
+            identity: identity.clone(),
+            claims,
+            auto_provision: provider.config.auto_provision,
+        };
+        let decision = hook(attempt).await;
+        data = identity.clone_data();
+        match decision {
+            LoginDecision::Allow => {}
+            LoginDecision::AllowWith(extra) => {
+                if !extra.is_empty() {
+                    data.app_json = Value::Object(extra).to_string();
+                }
+            }
+            LoginDecision::Refuse(message) => {
+                return Err(fail(AuthErrorKind::LoginRefused, message));
+            }
+        }
+    }
     let session = encode_session(&cookies.codec, &cookies.names, &mut data).ok_or_else(|| {
         fail(
             AuthErrorKind::SessionTooLarge,
@@ -355,6 +406,41 @@ async fn validate_id_token(
     Ok(claims)
 }
 
+/// Claims the configuration relies on but the provider did not send: a provider-side setting
+/// (a scope, a claim mapper) is missing. Logged for the operator with the fix.
+fn warn_missing_claims(config: &ProviderConfig, claims: &Map<String, Value>) {
+    let policy = &config.policy;
+    let mut needed: Vec<(&str, &str)> = Vec::new();
+    if policy.access.admin_group.is_some() || policy.roles.is_some() {
+        needed.push((policy.groups_claim.as_str(), "request the scope that releases it (often `groups`) or add a groups claim mapper at the provider"));
+    }
+    if let Some(map) = &policy.roles {
+        needed.push((
+            map.claim().as_str(),
+            "request the scope that releases it or add a claim mapper at the provider",
+        ));
+    }
+    if !policy.access.allowed_email_domains.is_empty() {
+        needed.push((policy.email_claim.as_str(), "request the `email` scope"));
+    }
+    needed.dedup_by_key(|(claim, _)| *claim);
+    for (claim, fix) in needed {
+        let present = crate::role::ClaimPath::new(claim)
+            .ok()
+            .and_then(|p| p.lookup(claims).map(|_| ()))
+            .is_some();
+        if !present {
+            tracing::warn!(
+                target: "tower_oidc",
+                event = "claim_missing",
+                provider = config.slug.as_str(),
+                claim,
+                "the `{claim}` claim is in neither the ID token nor userinfo: {fix}",
+            );
+        }
+    }
+}
+
 fn wants_userinfo(config: &ProviderConfig, claims: &Map<String, Value>) -> bool {
     match config.userinfo {
         UserinfoPolicy::Always => true,
@@ -433,6 +519,7 @@ pub(crate) fn identity_from_claims(
         groups,
         role: grant.role,
         admin: grant.admin,
+        app_json: String::new(),
         claims_json: if claims.is_empty() {
             String::new()
         } else {

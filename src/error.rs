@@ -105,6 +105,8 @@ pub enum AuthErrorKind {
     EmailDomainNotAllowed,
     /// The groups claim is neither a string nor an array of strings.
     InvalidGroupsClaim,
+    /// The app's login hook refused the user.
+    LoginRefused,
 }
 
 impl AuthErrorKind {
@@ -128,6 +130,7 @@ impl AuthErrorKind {
             Self::EmailNotVerified => "email_not_verified",
             Self::EmailDomainNotAllowed => "email_domain_not_allowed",
             Self::InvalidGroupsClaim => "invalid_groups_claim",
+            Self::LoginRefused => "login_refused",
         }
     }
 
@@ -141,7 +144,8 @@ impl AuthErrorKind {
             | Self::NoRole
             | Self::EmailNotVerified
             | Self::EmailDomainNotAllowed
-            | Self::InvalidGroupsClaim => StatusCode::FORBIDDEN,
+            | Self::InvalidGroupsClaim
+            | Self::LoginRefused => StatusCode::FORBIDDEN,
             Self::MissingState
             | Self::StateMismatch
             | Self::LoginExpired

@@ -47,14 +47,17 @@ pub(crate) enum IdTokenError {
     UntrustedAudience,
     #[error("the ID token's authorized party (azp) is another client")]
     WrongAuthorizedParty,
-    #[error("the ID token has expired")]
-    Expired,
+    /// Seconds since the token expired, by our clock.
+    #[error("the ID token expired {0} s ago by this server's clock; if it was just issued, this server's clock is ahead of the provider's: check NTP on both")]
+    Expired(u64),
     #[error("the ID token has no expiry (exp)")]
     MissingExpiry,
-    #[error("the ID token's issue time (iat) is in the future; check the clocks")]
-    IssuedInFuture,
-    #[error("the ID token is not valid yet (nbf); check the clocks")]
-    NotYetValid,
+    /// Seconds the issue time lies ahead of our clock (the measured skew).
+    #[error("the ID token was issued {0} s in the future by this server's clock (more than the allowed leeway): the clocks differ by about that much, check NTP on both machines")]
+    IssuedInFuture(u64),
+    /// Seconds until the token becomes valid, by our clock.
+    #[error("the ID token is not valid for another {0} s (nbf) by this server's clock: check NTP on both machines")]
+    NotYetValid(u64),
     #[error("the ID token has no issue time (iat)")]
     MissingIssuedAt,
     #[error("the ID token's nonce does not match this login")]
@@ -63,6 +66,16 @@ pub(crate) enum IdTokenError {
     MissingNonce,
     #[error("the ID token has no subject (sub)")]
     MissingSubject,
+}
+
+/// `later - earlier` in whole seconds, for messages (saturating, never negative).
+fn skew(later: f64, earlier: f64) -> u64 {
+    let d = (later - earlier).max(0.0);
+    if d >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        d as u64
+    }
 }
 
 /// What the token must say.
@@ -192,11 +205,11 @@ pub(crate) fn check_claims(
         .and_then(Value::as_f64)
         .ok_or(IdTokenError::MissingExpiry)?;
     if exp + (want.leeway as f64) <= want.now as f64 {
-        return Err(IdTokenError::Expired);
+        return Err(IdTokenError::Expired(skew(want.now as f64, exp)));
     }
     if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
         if nbf > (want.now + want.leeway) as f64 {
-            return Err(IdTokenError::NotYetValid);
+            return Err(IdTokenError::NotYetValid(skew(nbf, want.now as f64)));
         }
     }
     let iat = claims
@@ -204,7 +217,7 @@ pub(crate) fn check_claims(
         .and_then(Value::as_f64)
         .ok_or(IdTokenError::MissingIssuedAt)?;
     if iat > (want.now + want.leeway) as f64 {
-        return Err(IdTokenError::IssuedInFuture);
+        return Err(IdTokenError::IssuedInFuture(skew(iat, want.now as f64)));
     }
     let nonce = claims
         .get("nonce")
@@ -283,7 +296,7 @@ mod tests {
         );
         assert_eq!(
             check_claims(&with("exp", json!(999_900)), &w),
-            Err(IdTokenError::Expired)
+            Err(IdTokenError::Expired(100))
         );
         assert_eq!(
             check_claims(&without("exp"), &w),
@@ -291,7 +304,7 @@ mod tests {
         );
         assert_eq!(
             check_claims(&with("iat", json!(1_000_100)), &w),
-            Err(IdTokenError::IssuedInFuture)
+            Err(IdTokenError::IssuedInFuture(100))
         );
         assert_eq!(
             check_claims(&without("iat"), &w),
@@ -299,7 +312,7 @@ mod tests {
         );
         assert_eq!(
             check_claims(&with("nbf", json!(1_000_600)), &w),
-            Err(IdTokenError::NotYetValid)
+            Err(IdTokenError::NotYetValid(600))
         );
         assert_eq!(check_claims(&with("nbf", json!(999_000)), &w), Ok(()));
         assert_eq!(

@@ -34,6 +34,9 @@ pub(crate) struct IdentityData {
     /// The extra claims as JSON object text (empty when there are none), parsed on first use
     /// so that requests which never look at them do not pay for it.
     pub(crate) claims_json: String,
+    /// What the app's login hook added (JSON object text, empty when nothing), kept apart from
+    /// the provider's claims so that a provider can never pose as the app.
+    pub(crate) app_json: String,
     pub(crate) authenticated_at: u64,
     pub(crate) expires_at: u64,
     pub(crate) session_id: String,
@@ -44,6 +47,28 @@ pub(crate) struct IdentityData {
 impl Identity {
     pub(crate) fn from_data(data: IdentityData) -> Self {
         Self(Arc::new(data))
+    }
+
+    pub(crate) fn clone_data(&self) -> IdentityData {
+        let d = &self.0;
+        IdentityData {
+            subject: d.subject.clone(),
+            issuer: d.issuer.clone(),
+            provider: d.provider.clone(),
+            email: d.email.clone(),
+            email_verified: d.email_verified,
+            name: d.name.clone(),
+            preferred_username: d.preferred_username.clone(),
+            groups: d.groups.clone(),
+            role: d.role.clone(),
+            admin: d.admin,
+            claims_json: d.claims_json.clone(),
+            app_json: d.app_json.clone(),
+            authenticated_at: d.authenticated_at,
+            expires_at: d.expires_at,
+            session_id: d.session_id.clone(),
+            claims: OnceLock::new(),
+        }
     }
 
     /// The `sub` claim: the provider's stable identifier for the user.
@@ -114,6 +139,20 @@ impl Identity {
         })
     }
 
+    /// What the app's login hook added with [`LoginDecision::AllowWith`] (for example the app's
+    /// own user id). Separate from [`claims`](Self::claims): nothing the provider sends can
+    /// appear here. Parsed on each call; empty when the hook added nothing.
+    ///
+    /// [`LoginDecision::AllowWith`]: crate::LoginDecision::AllowWith
+    pub fn app_data(&self) -> Map<String, Value> {
+        if self.0.app_json.is_empty() {
+            Map::new()
+        } else {
+            // Written by us from a `Map` and authenticated by the cookie's AEAD tag.
+            serde_json::from_str(&self.0.app_json).unwrap_or_default()
+        }
+    }
+
     /// When the user signed in, in seconds since the Unix epoch.
     pub fn authenticated_at(&self) -> u64 {
         self.0.authenticated_at
@@ -148,32 +187,12 @@ impl Identity {
             role: None,
             admin: false,
             claims_json: String::new(),
+            app_json: String::new(),
             authenticated_at: 0,
             expires_at: 0,
             session_id: String::new(),
             claims: OnceLock::new(),
         })
-    }
-
-    pub(crate) fn clone_data(&self) -> IdentityData {
-        let d = &self.0;
-        IdentityData {
-            subject: d.subject.clone(),
-            issuer: d.issuer.clone(),
-            provider: d.provider.clone(),
-            email: d.email.clone(),
-            email_verified: d.email_verified,
-            name: d.name.clone(),
-            preferred_username: d.preferred_username.clone(),
-            groups: d.groups.clone(),
-            role: d.role.clone(),
-            admin: d.admin,
-            claims_json: d.claims_json.clone(),
-            authenticated_at: d.authenticated_at,
-            expires_at: d.expires_at,
-            session_id: d.session_id.clone(),
-            claims: OnceLock::new(),
-        }
     }
 }
 

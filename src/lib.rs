@@ -10,6 +10,7 @@ pub mod dev_idp;
 mod error;
 mod extract;
 mod future;
+mod hook;
 mod id_token;
 mod identity;
 mod layer;
@@ -26,12 +27,14 @@ mod session;
 pub use body::ResponseBody;
 pub use clock::{Clock, SystemClock};
 pub use config::{
-    ClaimNames, ClientId, ClientSecret, IssuerUrl, OidcConfig, OidcConfigBuilder, ProviderSlug,
-    TokenAuthMethod, UserinfoPolicy, DEFAULT_SCOPE, MAX_LEEWAY,
+    AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, IssuerUrl, OidcConfig,
+    OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UserinfoPolicy,
+    DEFAULT_SCOPE, MAX_LEEWAY,
 };
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};
 pub use extract::IdentityRejection;
 pub use future::ResponseFuture;
+pub use hook::{LoginAttempt, LoginDecision};
 pub use identity::Identity;
 #[cfg(feature = "test-util")]
 pub use identity::IdentityBuilder;

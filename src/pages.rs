@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
+use crate::config::OidcConfig;
 use crate::error::{AuthError, AuthErrorKind};
 
 /// The challenge sent with 401 answers. Cookie sessions have no registered scheme; this names
@@ -73,6 +74,7 @@ fn is_refusal(kind: AuthErrorKind) -> bool {
     matches!(
         kind,
         AuthErrorKind::NoRole
+            | AuthErrorKind::LoginRefused
             | AuthErrorKind::EmailNotVerified
             | AuthErrorKind::EmailDomainNotAllowed
             | AuthErrorKind::InvalidGroupsClaim
@@ -156,6 +158,87 @@ pub(crate) fn logout_confirm_page(logout_path: &str) -> Page {
         escape(logout_path)
     );
     base(StatusCode::OK, "text/html; charset=utf-8", body)
+}
+
+/// `GET /auth/providers`: the providers as JSON, for apps that draw their own login page.
+pub(crate) fn providers_json(config: &OidcConfig) -> Page {
+    let list: Vec<serde_json::Value> = config
+        .providers()
+        .map(|p| {
+            serde_json::json!({
+                "slug": p.slug(),
+                "name": p.name(),
+                "login_url": p.login_url(),
+            })
+        })
+        .collect();
+    base(
+        StatusCode::OK,
+        "application/json",
+        serde_json::Value::Array(list).to_string(),
+    )
+}
+
+/// `/auth/login/{slug}` for a slug no provider has: 404, listing the valid ones.
+pub(crate) fn unknown_provider(config: &OidcConfig, path: &str) -> Page {
+    let valid: Vec<String> = config
+        .providers()
+        .map(|p| {
+            format!(
+                "<li><a href=\"{}\">{}</a></li>",
+                escape(&p.login_url()),
+                escape(p.slug())
+            )
+        })
+        .collect();
+    let slug = path.rsplit('/').next().unwrap_or_default();
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unknown provider</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>Unknown identity provider</h1><p>No provider is configured with the slug <code>{slug}</code>. \
+         The configured ones are:</p><ul>{list}</ul></body></html>",
+        slug = escape(&slug.chars().take(64).collect::<String>()),
+        list = valid.concat(),
+    );
+    base(StatusCode::NOT_FOUND, "text/html; charset=utf-8", body)
+}
+
+/// The chooser page for an unauthenticated browser when there is a choice: one button per
+/// provider, and the app's own login when `AUTH_METHOD=both`.
+pub(crate) fn chooser(config: &OidcConfig, return_to: &str) -> Page {
+    let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+    let mut items: Vec<String> = config
+        .providers()
+        .map(|p| {
+            format!(
+                "<li><a href=\"{}?return_to={}\">Sign in with {}</a></li>",
+                escape(&p.login_url()),
+                escape(&encoded),
+                escape(p.name())
+            )
+        })
+        .collect();
+    if let Some(local) = &config.local_login_url {
+        let sep = if local.contains('?') { '&' } else { '?' };
+        items.push(format!(
+            "<li><a href=\"{}{sep}return_to={}\">Sign in with a local account</a></li>",
+            escape(local),
+            escape(&encoded)
+        ));
+    }
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>Sign in</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>Sign in</h1><ul style=\"list-style:none;padding:0;line-height:2.2\">{}</ul></body></html>",
+        items.concat()
+    );
+    let mut res = base(StatusCode::OK, "text/html; charset=utf-8", body);
+    res.extensions_mut().insert(AuthError::new(
+        AuthErrorKind::Unauthenticated,
+        "sign in first",
+    ));
+    res
 }
 
 /// Escapes text for HTML element content and attribute values.

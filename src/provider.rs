@@ -168,7 +168,7 @@ impl Provider {
         let static_auth_query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("response_type", "code")
             .append_pair("client_id", config.client_id.as_str())
-            .append_pair("redirect_uri", &global.redirect_uri)
+            .append_pair("redirect_uri", &config.redirect_uri)
             .append_pair("scope", &config.scope)
             .finish();
         Self {

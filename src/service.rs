@@ -37,6 +37,15 @@ impl Shared {
             .map(|p| Provider::new(p, &config))
             .collect();
         let cookies = Cookies::new(&config);
+        for p in &config.providers {
+            tracing::info!(
+                target: "tower_oidc",
+                provider = p.slug.as_str(),
+                issuer = p.issuer.as_str(),
+                redirect_uri = %p.redirect_uri,
+                "register this redirect URI at the identity provider",
+            );
+        }
         Self {
             config,
             providers,
@@ -74,8 +83,13 @@ pub(crate) enum Decision {
         identity: Option<Identity>,
         protected: bool,
     },
-    /// The explicit login route.
-    Login,
+    /// The explicit login route: with a provider (its index), or without (the default
+    /// provider, or the chooser page when there is a choice).
+    Login(Option<usize>),
+    /// `/auth/login/{slug}` with a slug no provider has.
+    UnknownProvider,
+    /// The providers as JSON.
+    Providers,
     /// The redirect URI.
     Callback,
     /// The logout route.
@@ -91,14 +105,33 @@ pub(crate) enum Decision {
 pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Decision {
     let config = &shared.config;
     let path = parts.uri.path();
-    if path == config.callback_path {
-        return Decision::Callback;
+    if let Some(rest) = path.strip_prefix(config.callback_path.as_str()) {
+        // `/auth/callback`, or a provider's `/auth/callback/{slug}`; the callback checks that
+        // the route belongs to the provider its login was started with.
+        if rest.is_empty() || rest.starts_with('/') {
+            return Decision::Callback;
+        }
     }
     if path == config.logout_path {
         return Decision::Logout;
     }
-    if path == config.login_path {
-        return Decision::Login;
+    if path == config.providers_path {
+        return Decision::Providers;
+    }
+    if let Some(rest) = path.strip_prefix(config.login_path.as_str()) {
+        if rest.is_empty() {
+            return Decision::Login(None);
+        }
+        if let Some(slug) = rest.strip_prefix('/') {
+            return match config
+                .providers
+                .iter()
+                .position(|p| p.slug.as_str() == slug)
+            {
+                Some(i) => Decision::Login(Some(i)),
+                None => Decision::UnknownProvider,
+            };
+        }
     }
     let identity = request_cookie(&parts.headers, &shared.cookies.names.session)
         .and_then(|value| session(shared, value));
@@ -108,10 +141,21 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Decision {
             identity: Some(identity),
             protected: !public,
         },
-        None if public => Decision::Pass {
+        None if public || !config.require_session => Decision::Pass {
             identity: None,
             protected: false,
         },
+        // AUTH_METHOD=both: the app's own login recognises this request.
+        None if config
+            .local_session
+            .as_ref()
+            .is_some_and(|is_signed_in| is_signed_in(parts)) =>
+        {
+            Decision::Pass {
+                identity: None,
+                protected: true,
+            }
+        }
         None if login::is_navigation(parts) => Decision::Redirect,
         None => Decision::Unauthorized,
     }
@@ -213,18 +257,30 @@ where
 }
 
 async fn handle(shared: &Shared, decision: Decision, parts: Parts) -> pages::Page {
-    let provider = shared.default_provider();
-    let base = &shared.config.base_url;
+    let config = &shared.config;
+    let base = &config.base_url;
     match decision {
         Decision::Callback => callback::handle(shared, &parts).await,
         Decision::Logout => logout::handle(shared, &parts).await,
-        Decision::Login => {
+        Decision::Providers => pages::providers_json(config),
+        Decision::UnknownProvider => pages::unknown_provider(config, parts.uri.path()),
+        Decision::Login(Some(i)) => {
             let return_to = login::requested_return_to(base, &parts);
-            login::start(shared, provider, &parts, return_to).await
+            login::start(shared, &shared.providers[i], &parts, return_to).await
+        }
+        Decision::Login(None) => {
+            let return_to = login::requested_return_to(base, &parts);
+            if config.offers_choice() {
+                return pages::chooser(config, &return_to);
+            }
+            login::start(shared, shared.default_provider(), &parts, return_to).await
         }
         Decision::Redirect => {
             let return_to = login::current_target(base, &parts);
-            login::start(shared, provider, &parts, return_to).await
+            if config.offers_choice() {
+                return pages::chooser(config, &return_to);
+            }
+            login::start(shared, shared.default_provider(), &parts, return_to).await
         }
         Decision::Unauthorized | Decision::Pass { .. } => {
             pages::unauthorized_json(&shared.config.login_path)

@@ -578,6 +578,7 @@ mod tests {
             role: Some(crate::role::PgRole::new("app_reader").unwrap()),
             admin: true,
             claims_json: String::new(),
+            app_json: String::new(),
             authenticated_at: 1_000,
             expires_at: 2_000,
             session_id: random_token(16),

@@ -36,7 +36,12 @@ async fn logs_never_contain_tokens_codes_or_cookies() {
 
     let idp = MockIdp::start().await;
     let clock = TestClock::new();
-    let app = app(OidcLayer::new(idp.config(&clock).build().unwrap()));
+    let app = app(OidcLayer::new(
+        idp.config(&clock)
+            .with_admin_group("admins")
+            .build()
+            .unwrap(),
+    ));
     let mut jar = Jar::default();
     let started = start_login(&mut jar, &app, "/").await;
     let token = SigningKey::first().sign(&idp.claims(&clock, &started.nonce));
@@ -60,6 +65,22 @@ async fn logs_never_contain_tokens_codes_or_cookies() {
     )
     .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    // and a provider that does not send the groups claim the admin group relies on
+    idp.with(|st| st.userinfo = json!({"sub": "user-1"}));
+    let mut j3 = Jar::default();
+    let no_groups = login_with(
+        &mut j3,
+        &app,
+        &idp,
+        &SigningKey::first(),
+        |mut c| {
+            c.as_object_mut().unwrap().remove("groups");
+            c
+        },
+        &clock,
+    )
+    .await;
+    assert_eq!(no_groups.status, StatusCode::FOUND);
     let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("event=\"login\""),
@@ -70,6 +91,17 @@ async fn logs_never_contain_tokens_codes_or_cookies() {
         "the failure and its kind are logged: {logs}"
     );
     assert!(logs.contains("subject=\"user-1\""), "{logs}");
+    assert!(
+        logs.contains("register this redirect URI at the identity provider")
+            && logs.contains("redirect_uri=http://127.0.0.1:3999/auth/callback"),
+        "the redirect URI to register is logged at startup: {logs}"
+    );
+    assert!(
+        logs.contains("event=\"claim_missing\"")
+            && logs.contains("the `groups` claim is in neither the ID token nor userinfo")
+            && logs.contains("`groups`) or add a groups claim mapper"),
+        "a missing claim is explained with its fix: {logs}"
+    );
     for secret in [
         token.as_str(),
         "code-1",

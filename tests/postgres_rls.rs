@@ -9,12 +9,11 @@ mod support;
 #[path = "../examples/postgres_rls.rs"]
 mod example;
 
-use std::str::FromStr;
-
 use axum::http::StatusCode;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+use support::pg::*;
 use support::real::*;
 use support::*;
 use tower_oidc::{pg, OidcConfig, OidcLayer, RoleMap};
@@ -22,26 +21,9 @@ use tower_oidc::{pg, OidcConfig, OidcLayer, RoleMap};
 const SETUP_SQL: &str = include_str!("../examples/postgres_rls.sql");
 const ROLE_MAP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.toml");
 
-fn admin_options() -> PgConnectOptions {
-    let url = std::env::var("TOWER_OIDC_TEST_DATABASE_URL").unwrap_or_else(|_| {
-        panic!("TOWER_OIDC_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh, which starts PostgreSQL")
-    });
-    PgConnectOptions::from_str(&url).unwrap()
-}
-
-/// Runs the example's SQL setup as the superuser (once at a time: tests run in parallel).
+/// Runs the example's SQL setup as the superuser.
 async fn setup_database() {
-    let mut conn = PgConnection::connect_with(&admin_options()).await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(7203)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let result = sqlx::raw_sql(SETUP_SQL).execute(&mut conn).await;
-    sqlx::query("SELECT pg_advisory_unlock(7203)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    result.unwrap();
+    run_setup_sql(SETUP_SQL).await;
 }
 
 /// A pool of ONE connection as the example's login role, so every request reuses it.

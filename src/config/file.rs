@@ -1,6 +1,33 @@
 //! The TOML configuration file named by `OIDC_CONFIG_FILE`.
 //!
 //! ```toml
+//! # Everything a variable can say, under its name without the `OIDC_` prefix, lowercase:
+//! issuer_url = "https://login.example.com/realms/staff"
+//! client_id = "reports"
+//! client_secret = "..."        # or leave secrets to the environment
+//! base_url = "https://reports.example.com"
+//! scope = "openid profile email"
+//! provider_name = "Staff SSO"
+//! provider_slug = "staff"
+//! post_logout_redirect_uri = "https://reports.example.com/"
+//! token_endpoint_auth_method = "auto"
+//! auth_method = "oidc"         # AUTH_METHOD
+//! auto_provision = true        # OIDC_AUTO_PROVISION
+//! public_paths = ["/healthz", "/static/"]
+//!
+//! # Or several providers instead of issuer_url/client_id/client_secret (OIDC_PROVIDER_N_*):
+//! # [[providers]]
+//! # slug = "staff"
+//! # name = "Staff SSO"
+//! # issuer = "https://login.example.com/realms/staff"
+//! # client_id = "reports"
+//! # client_secret = "..."
+//! # scope = "openid profile email groups"
+//! # token_endpoint_auth_method = "client_secret_post"
+//! # auto_provision = false
+//! # claims = { groups = "realm_access.roles" }
+//! # access = { allowed_email_domains = ["example.com"] }
+//!
 //! [claims]                     # the OIDC_*_CLAIM variables
 //! username = "preferred_username"
 //! email = "email"
@@ -36,11 +63,45 @@ use crate::role::{RoleMap, RoleSource, RuleLines};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
+    pub(crate) issuer_url: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<String>,
+    pub(crate) scope: Option<String>,
+    pub(crate) base_url: Option<String>,
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) provider_name: Option<String>,
+    pub(crate) provider_slug: Option<String>,
+    pub(crate) post_logout_redirect_uri: Option<String>,
+    pub(crate) token_endpoint_auth_method: Option<String>,
+    pub(crate) cookie_key: Option<String>,
+    pub(crate) auth_method: Option<String>,
+    pub(crate) auto_provision: Option<bool>,
+    pub(crate) public_paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) providers: Vec<FileProvider>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
     pub(crate) access: FileAccess,
     pub(crate) roles: Option<FileRoles>,
+}
+
+/// One `[[providers]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileProvider {
+    pub(crate) slug: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<String>,
+    pub(crate) scope: Option<String>,
+    pub(crate) token_endpoint_auth_method: Option<String>,
+    pub(crate) auto_provision: Option<bool>,
+    #[serde(default)]
+    pub(crate) claims: FileClaims,
+    #[serde(default)]
+    pub(crate) access: FileAccess,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -41,10 +41,16 @@ use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, ConfigProblem};
+use crate::hook::{HookFn, LoginAttempt, LoginDecision};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::role::{ClaimPath, RoleMap};
 
 mod file;
+mod provider;
+
+pub(crate) use provider::Keys;
+pub use provider::ProviderBuilder;
+use provider::{MAX_NUMBERED, SUFFIXES};
 
 /// The default scopes, as in tududi and TimeTracker.
 pub const DEFAULT_SCOPE: &str = "openid profile email";
@@ -299,6 +305,8 @@ impl Default for ClaimNames {
 /// One identity provider and this application's client registration at it.
 #[derive(Debug, Clone)]
 pub(crate) struct ProviderConfig {
+    /// How this provider's settings are named in messages.
+    pub(crate) keys: Keys,
     pub(crate) name: String,
     pub(crate) slug: ProviderSlug,
     pub(crate) issuer: IssuerUrl,
@@ -310,6 +318,90 @@ pub(crate) struct ProviderConfig {
     pub(crate) token_auth: TokenAuthMethod,
     pub(crate) trusted_audiences: Vec<String>,
     pub(crate) policy: Policy,
+    pub(crate) auto_provision: bool,
+    /// This provider's callback route: the callback path, plus `/{slug}` when there are several.
+    pub(crate) callback_path: String,
+    /// `{BASE_URL}{callback_path}`: register it at the provider.
+    pub(crate) redirect_uri: String,
+}
+
+/// Which sign-ins the layer accepts (`AUTH_METHOD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// `oidc`: every protected request needs an SSO session.
+    #[default]
+    Oidc,
+    /// `both`: a request the app's own login recognises (see
+    /// [`OidcConfigBuilder::with_local_session`]) passes too; everyone else is offered SSO.
+    Both,
+}
+
+impl AuthMethod {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "oidc" => Ok(Self::Oidc),
+            "both" => Ok(Self::Both),
+            _ => Err(raw.trim().to_owned()),
+        }
+    }
+}
+
+/// Recognises a request signed in through the app's own login (`AUTH_METHOD=both`).
+pub(crate) type LocalSession = Arc<dyn Fn(&http::request::Parts) -> bool + Send + Sync>;
+
+/// A configured provider, as the app may show it (for example on its own login page).
+#[derive(Debug, Clone, Copy)]
+pub struct ConfiguredProvider<'a> {
+    config: &'a ProviderConfig,
+    login_path: &'a str,
+}
+
+impl<'a> ConfiguredProvider<'a> {
+    /// The slug (`OIDC_PROVIDER_N_SLUG`).
+    pub fn slug(&self) -> &'a str {
+        self.config.slug.as_str()
+    }
+
+    /// The display name (`OIDC_PROVIDER_N_NAME`).
+    pub fn name(&self) -> &'a str {
+        &self.config.name
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &'a IssuerUrl {
+        &self.config.issuer
+    }
+
+    /// The client id at this provider.
+    pub fn client_id(&self) -> &'a ClientId {
+        &self.config.client_id
+    }
+
+    /// The space-separated scopes requested.
+    pub fn scope(&self) -> &'a str {
+        &self.config.scope
+    }
+
+    /// The claim names.
+    pub fn claim_names(&self) -> &'a ClaimNames {
+        &self.config.claims
+    }
+
+    /// The redirect URI to register at this provider.
+    pub fn redirect_uri(&self) -> &'a str {
+        &self.config.redirect_uri
+    }
+
+    /// The path that starts a login with this provider: `/auth/login/{slug}`.
+    pub fn login_url(&self) -> String {
+        format!("{}/{}", self.login_path, self.config.slug.as_str())
+    }
+
+    /// Whether users unknown to the login hook may enter (`OIDC_AUTO_PROVISION`).
+    pub fn auto_provision(&self) -> bool {
+        self.config.auto_provision
+    }
 }
 
 /// A validated configuration for [`OidcLayer`](crate::OidcLayer).
@@ -332,6 +424,12 @@ pub struct OidcConfig {
     pub(crate) jwks_refetch_cooldown: Duration,
     pub(crate) http_timeout: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) providers_path: String,
+    pub(crate) auth_method: AuthMethod,
+    pub(crate) local_session: Option<LocalSession>,
+    pub(crate) local_login_url: Option<String>,
+    pub(crate) require_session: bool,
+    pub(crate) login_hook: Option<HookFn>,
 }
 
 impl fmt::Debug for OidcConfig {
@@ -354,6 +452,8 @@ impl fmt::Debug for OidcConfig {
             )
             .field("jwks_refetch_cooldown", &self.jwks_refetch_cooldown)
             .field("http_timeout", &self.http_timeout)
+            .field("auth_method", &self.auth_method)
+            .field("require_session", &self.require_session)
             .finish_non_exhaustive()
     }
 }
@@ -364,7 +464,7 @@ impl OidcConfig {
         OidcConfigBuilder::default()
     }
 
-    /// Reads the single-provider environment variables (see the crate docs' table):
+    /// Reads the environment variables (see the crate docs' table):
     /// `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `OIDC_SCOPE`, `BASE_URL`,
     /// `OIDC_PROVIDER_NAME`, `OIDC_PROVIDER_SLUG`, `OIDC_USERNAME_CLAIM`, `OIDC_EMAIL_CLAIM`,
     /// `OIDC_GROUPS_CLAIM`, `OIDC_FULL_NAME_CLAIM`, `OIDC_ALLOWED_EMAIL_DOMAINS`,
@@ -372,8 +472,29 @@ impl OidcConfig {
     /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, `OIDC_COOKIE_KEY`,
     /// and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
     /// the file's value for the same setting.
+    ///
+    /// Several providers come from the numbered `OIDC_PROVIDER_N_*` variables (from 1, no
+    /// gaps). A numbered variable with an unknown suffix is reported too.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|key| std::env::var(key).ok())
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Like [`from_env`](Self::from_env), from a list of variables (for example an env file's
+    /// lines, or a test's): unknown `OIDC_PROVIDER_N_*` suffixes are reported as in `from_env`.
+    pub fn from_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Result<Self, ConfigError>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars: std::collections::HashMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let mut builder = Self::builder_from_lookup(|key| vars.get(key).cloned());
+        builder
+            .file_problems
+            .extend(unknown_numbered_variables(vars.keys().cloned()));
+        builder.build()
     }
 
     /// Like [`from_env`](Self::from_env), reading variables through `lookup` (handy in tests).
@@ -389,15 +510,38 @@ impl OidcConfig {
         if let Some(path) = get("OIDC_CONFIG_FILE") {
             b = b.with_config_file(path.trim());
         }
-        b.issuer = get("OIDC_ISSUER_URL");
-        b.client_id = get("OIDC_CLIENT_ID");
-        b.client_secret = get("OIDC_CLIENT_SECRET");
-        if let Some(scope) = get("OIDC_SCOPE") {
+        // TimeTracker's names (`OIDC_ISSUER`, `OIDC_SCOPES`) are accepted too; ours win.
+        if let Some(v) = get("OIDC_ISSUER_URL").or_else(|| get("OIDC_ISSUER")) {
+            b.issuer = Some(v);
+        }
+        if let Some(v) = get("OIDC_CLIENT_ID") {
+            b.client_id = Some(v);
+        }
+        if let Some(v) = get("OIDC_CLIENT_SECRET") {
+            b.client_secret = Some(v);
+        }
+        if let Some(scope) = get("OIDC_SCOPE").or_else(|| get("OIDC_SCOPES")) {
             b.scope = scope;
         }
-        b.base_url = get("BASE_URL");
-        b.provider_name = get("OIDC_PROVIDER_NAME");
-        b.provider_slug = get("OIDC_PROVIDER_SLUG");
+        if let Some(v) = get("BASE_URL") {
+            b.base_url = Some(v);
+        }
+        if let Some(v) = get("OIDC_REDIRECT_URI") {
+            b.redirect_uri = Some(v);
+        }
+        if let Some(v) = get("OIDC_PROVIDER_NAME") {
+            b.provider_name = Some(v);
+        }
+        if let Some(v) = get("OIDC_PROVIDER_SLUG") {
+            b.provider_slug = Some(v);
+        }
+        if let Some(v) = get("AUTH_METHOD") {
+            b.auth_method = AuthMethod::parse(&v);
+        }
+        if let Some(v) = get("OIDC_AUTO_PROVISION") {
+            b.auto_provision = parse_bool(&v);
+        }
+        b.read_numbered_providers(&get);
         if let Some(v) = get("OIDC_USERNAME_CLAIM") {
             b.claims.username = v;
         }
@@ -422,11 +566,15 @@ impl OidcConfig {
         if let Some(v) = get("OIDC_ADMIN_EMAIL_DOMAINS") {
             b.admin_email_domains = split_list(&v);
         }
-        b.post_logout_redirect_uri = get("OIDC_POST_LOGOUT_REDIRECT_URI");
+        if let Some(v) = get("OIDC_POST_LOGOUT_REDIRECT_URI") {
+            b.post_logout_redirect_uri = Some(v);
+        }
         if let Some(m) = get("OIDC_TOKEN_ENDPOINT_AUTH_METHOD") {
             b.token_auth = TokenAuthMethod::parse(&m).ok_or(m);
         }
-        b.cookie_key = get("OIDC_COOKIE_KEY");
+        if let Some(v) = get("OIDC_COOKIE_KEY") {
+            b.cookie_key = Some(v);
+        }
         b
     }
 
@@ -448,6 +596,40 @@ impl OidcConfig {
     /// The display name of the (first) provider (`OIDC_PROVIDER_NAME`).
     pub fn provider_name(&self) -> &str {
         &self.providers[0].name
+    }
+
+    /// Every configured provider, in order.
+    pub fn providers(&self) -> impl Iterator<Item = ConfiguredProvider<'_>> {
+        self.providers.iter().map(|config| ConfiguredProvider {
+            config,
+            login_path: &self.login_path,
+        })
+    }
+
+    /// The provider with this slug.
+    pub fn provider(&self, slug: &str) -> Option<ConfiguredProvider<'_>> {
+        self.providers().find(|p| p.slug() == slug)
+    }
+
+    /// `AUTH_METHOD`.
+    pub fn auth_method(&self) -> AuthMethod {
+        self.auth_method
+    }
+
+    /// The post-logout redirect URI (`OIDC_POST_LOGOUT_REDIRECT_URI`).
+    pub fn post_logout_redirect_uri(&self) -> Option<&str> {
+        self.post_logout_redirect_uri.as_ref().map(Url::as_str)
+    }
+
+    /// The app's public origin (`BASE_URL`).
+    pub fn base_url(&self) -> &str {
+        self.base_url.as_str().trim_end_matches('/')
+    }
+
+    /// Whether several providers are configured, or the app's own login sits beside them: an
+    /// unauthenticated browser then gets a chooser page instead of a redirect.
+    pub(crate) fn offers_choice(&self) -> bool {
+        self.providers.len() > 1 || self.auth_method == AuthMethod::Both
     }
 
     /// The role map of the (first) provider, if one is configured.
@@ -519,6 +701,16 @@ pub struct OidcConfigBuilder {
     admin_email_domains: Vec<String>,
     /// Problems found while reading the config file, reported by `build`.
     file_problems: Vec<ConfigProblem>,
+    providers: Vec<ProviderBuilder>,
+    providers_path: String,
+    auth_method: Result<AuthMethod, String>,
+    local_session: Option<LocalSession>,
+    local_login_url: Option<String>,
+    require_session: bool,
+    login_hook: Option<HookFn>,
+    auto_provision: Result<bool, String>,
+    /// `OIDC_REDIRECT_URI`: BASE_URL and the callback path in one.
+    redirect_uri: Option<String>,
 }
 
 impl Default for OidcConfigBuilder {
@@ -553,6 +745,15 @@ impl Default for OidcConfigBuilder {
             admin_emails: Vec::new(),
             admin_email_domains: Vec::new(),
             file_problems: Vec::new(),
+            providers: Vec::new(),
+            providers_path: "/auth/providers".into(),
+            auth_method: Ok(AuthMethod::Oidc),
+            local_session: None,
+            local_login_url: None,
+            require_session: true,
+            login_hook: None,
+            auto_provision: Ok(true),
+            redirect_uri: None,
         }
     }
 }
@@ -754,6 +955,62 @@ impl OidcConfigBuilder {
                 return self;
             }
         };
+        for (slot, value) in [
+            (&mut self.issuer, file.issuer_url),
+            (&mut self.client_id, file.client_id),
+            (&mut self.client_secret, file.client_secret),
+            (&mut self.base_url, file.base_url),
+            (&mut self.redirect_uri, file.redirect_uri),
+            (&mut self.provider_name, file.provider_name),
+            (&mut self.provider_slug, file.provider_slug),
+            (
+                &mut self.post_logout_redirect_uri,
+                file.post_logout_redirect_uri,
+            ),
+            (&mut self.cookie_key, file.cookie_key),
+        ] {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        if let Some(v) = file.scope {
+            self.scope = v;
+        }
+        if let Some(m) = file.token_endpoint_auth_method {
+            self.token_auth = TokenAuthMethod::parse(&m).ok_or(m);
+        }
+        if let Some(m) = file.auth_method {
+            self.auth_method = AuthMethod::parse(&m);
+        }
+        if let Some(b) = file.auto_provision {
+            self.auto_provision = Ok(b);
+        }
+        if let Some(paths) = file.public_paths {
+            self.public_paths.extend(paths);
+        }
+        for p in file.providers {
+            self.providers.push(ProviderBuilder {
+                slug: p.slug,
+                name: p.name,
+                issuer: p.issuer,
+                client_id: p.client_id,
+                client_secret: p.client_secret,
+                scope: p.scope,
+                username_claim: p.claims.username,
+                email_claim: p.claims.email,
+                groups_claim: p.claims.groups,
+                full_name_claim: p.claims.full_name,
+                allowed_email_domains: p.access.allowed_email_domains,
+                admin_group: p.access.admin_group,
+                admin_emails: p.access.admin_emails,
+                admin_email_domains: p.access.admin_email_domains,
+                token_auth: p
+                    .token_endpoint_auth_method
+                    .map(|m| TokenAuthMethod::parse(&m).ok_or(m)),
+                auto_provision: p.auto_provision.map(Ok),
+                trusted_audiences: Vec::new(),
+            });
+        }
         let claims = file.claims;
         for (slot, value) in [
             (&mut self.claims.username, claims.username),
@@ -822,6 +1079,89 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// Adds a provider; with more than one, each gets its own routes (`/auth/login/{slug}`,
+    /// `/auth/callback/{slug}`) and unauthenticated browsers get a chooser page. The n-th
+    /// provider added is `OIDC_PROVIDER_{n}_*` in error messages. Do not combine with
+    /// [`with_issuer`](Self::with_issuer).
+    pub fn add_provider(mut self, provider: ProviderBuilder) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// Which sign-ins are accepted (`AUTH_METHOD`, default `oidc`).
+    pub fn with_auth_method(mut self, method: AuthMethod) -> Self {
+        self.auth_method = Ok(method);
+        self
+    }
+
+    /// How to recognise a request signed in through the app's own login, for
+    /// `AUTH_METHOD=both` (for example a password login kept for the app's administrators).
+    /// Such a request passes without an SSO session; the app's own extractors then identify
+    /// it. The check runs on every request without an SSO session, so keep it cheap and free of
+    /// I/O (read a cookie, or an extension set by an outer layer).
+    ///
+    /// # Security
+    /// Whatever this returns `true` for is let through unauthenticated by the layer: the app's
+    /// own login must authenticate those requests itself.
+    pub fn with_local_session(
+        mut self,
+        is_signed_in: impl Fn(&http::request::Parts) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.local_session = Some(Arc::new(is_signed_in));
+        self
+    }
+
+    /// The app's own login page, linked from the chooser page when `AUTH_METHOD=both`.
+    pub fn with_local_login_url(mut self, url: impl Into<String>) -> Self {
+        self.local_login_url = Some(url.into());
+        self
+    }
+
+    /// Whether protected routes demand a session (default `true`). With `false` every request
+    /// passes and carries an [`Identity`](crate::Identity) when it has a session: the app
+    /// decides per route with `Identity` or `Option<Identity>` extractors.
+    pub fn require_session(mut self, yes: bool) -> Self {
+        self.require_session = yes;
+        self
+    }
+
+    /// The route answering `GET` with the providers as JSON (default `/auth/providers`).
+    pub fn with_providers_path(mut self, path: impl Into<String>) -> Self {
+        self.providers_path = path.into();
+        self
+    }
+
+    /// Whether users the login hook does not know may enter (`OIDC_AUTO_PROVISION`, default
+    /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
+    pub fn with_auto_provision(mut self, yes: bool) -> Self {
+        self.auto_provision = Ok(yes);
+        self
+    }
+
+    /// An async function called after every successful login (after the access rules and the
+    /// role map), with the identity, its claims and the auto-provision setting. It may refuse
+    /// the login (`403` with its message) or add to the identity's claims; this is where an
+    /// app provisions users on first login or links accounts, keyed by `(issuer, subject)`.
+    ///
+    /// ```
+    /// use tower_oidc::{LoginDecision, OidcConfig};
+    ///
+    /// let builder = OidcConfig::builder().with_login_hook(|login| async move {
+    ///     if login.identity().email().is_some_and(|e| e.ends_with("@blocked.example")) {
+    ///         return LoginDecision::refuse("This account is blocked.");
+    ///     }
+    ///     LoginDecision::Allow
+    /// });
+    /// ```
+    pub fn with_login_hook<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(LoginAttempt) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = LoginDecision> + Send + 'static,
+    {
+        self.login_hook = Some(Arc::new(move |attempt| Box::pin(hook(attempt))));
+        self
+    }
+
     /// Accepts an `http` issuer on a non-loopback host.
     ///
     /// # Security
@@ -833,8 +1173,8 @@ impl OidcConfigBuilder {
     }
 
     /// Validates every setting. The error lists all problems, each naming its variable.
-    pub fn build(self) -> Result<OidcConfig, ConfigError> {
-        let mut problems = self.file_problems;
+    pub fn build(mut self) -> Result<OidcConfig, ConfigError> {
+        let mut problems = std::mem::take(&mut self.file_problems);
         let mut problem = |key: &str, message: String| {
             problems.push(ConfigProblem {
                 key: key.to_owned(),
@@ -842,70 +1182,30 @@ impl OidcConfigBuilder {
             })
         };
 
-        let issuer = match self.issuer.as_deref().map(str::trim) {
-            None | Some("") => {
-                problem("OIDC_ISSUER_URL", "is not set; use the provider's issuer URL, e.g. https://login.example.com/realms/main".into());
-                None
-            }
-            Some(raw) => match IssuerUrl::parse(raw, self.insecure_http_issuer) {
-                Ok(i) => Some(i),
-                Err(e) => {
-                    problem("OIDC_ISSUER_URL", e);
-                    None
+        // `OIDC_REDIRECT_URI` (TimeTracker's form) stands for BASE_URL plus the callback path.
+        if let Some(raw) = self.redirect_uri.take() {
+            match Url::parse(raw.trim()) {
+                Ok(u)
+                    if u.query().is_none() && u.fragment().is_none() && u.host_str().is_some() =>
+                {
+                    let origin = u.origin().ascii_serialization();
+                    match self.base_url.as_deref().map(|b| b.trim().trim_end_matches('/')) {
+                        Some(base) if base != origin => problem(
+                            "OIDC_REDIRECT_URI",
+                            format!("`{raw}` is not under BASE_URL `{base}`; set only BASE_URL, or make them agree"),
+                        ),
+                        _ => {
+                            self.base_url = Some(origin);
+                            self.callback_path = u.path().to_owned();
+                        }
+                    }
                 }
-            },
-        };
-
-        let client_id = match self.client_id.as_deref().map(str::trim) {
-            None | Some("") => {
-                problem(
-                    "OIDC_CLIENT_ID",
-                    "is not set; use the client id registered at the provider".into(),
-                );
-                None
+                _ => problem(
+                    "OIDC_REDIRECT_URI",
+                    format!("`{raw}` must be an absolute URL without query or fragment"),
+                ),
             }
-            Some(id) if id.chars().any(char::is_control) => {
-                problem("OIDC_CLIENT_ID", "contains control characters".into());
-                None
-            }
-            Some(id) => Some(ClientId(id.to_owned())),
-        };
-
-        let client_secret = self.client_secret.map(ClientSecret);
-        let token_auth = match self.token_auth {
-            Ok(m) => m,
-            Err(raw) => {
-                problem(
-                    "OIDC_TOKEN_ENDPOINT_AUTH_METHOD",
-                    format!("`{raw}` is not one of auto, client_secret_basic, client_secret_post"),
-                );
-                TokenAuthMethod::Auto
-            }
-        };
-        if token_auth != TokenAuthMethod::Auto && client_secret.is_none() {
-            problem(
-                "OIDC_CLIENT_SECRET",
-                "is required by the configured token endpoint auth method".into(),
-            );
         }
-
-        let scopes: Vec<&str> = self.scope.split_whitespace().collect();
-        if !scopes.contains(&"openid") {
-            problem(
-                "OIDC_SCOPE",
-                format!("must contain `openid` (got `{}`)", self.scope.trim()),
-            );
-        }
-        if scopes
-            .iter()
-            .any(|s| s.chars().any(|c| c.is_control() || c == '"' || c == '\\'))
-        {
-            problem(
-                "OIDC_SCOPE",
-                "contains characters not allowed in a scope (RFC 6749 3.3)".into(),
-            );
-        }
-        let scope = scopes.join(" ");
 
         let base_url = match self.base_url.as_deref().map(str::trim) {
             None | Some("") => {
@@ -950,6 +1250,7 @@ impl OidcConfigBuilder {
             ("callback path", &self.callback_path),
             ("login path", &self.login_path),
             ("logout path", &self.logout_path),
+            ("providers path", &self.providers_path),
         ] {
             if !is_route_path(path) {
                 problem(
@@ -958,13 +1259,16 @@ impl OidcConfigBuilder {
                 );
             }
         }
-        if self.callback_path == self.login_path
-            || self.callback_path == self.logout_path
-            || self.login_path == self.logout_path
-        {
+        let routes = [
+            &self.callback_path,
+            &self.login_path,
+            &self.logout_path,
+            &self.providers_path,
+        ];
+        if (1..routes.len()).any(|i| routes[..i].contains(&routes[i])) {
             problem(
                 "callback path",
-                "the callback, login and logout paths must differ".into(),
+                "the callback, login, logout and providers paths must differ".into(),
             );
         }
         for path in &self.public_paths {
@@ -972,76 +1276,6 @@ impl OidcConfigBuilder {
                 problem("public path", format!("`{path}` must start with `/`"));
             }
         }
-
-        let slug = match self.provider_slug.as_deref() {
-            None => Some(ProviderSlug("default".into())),
-            Some(raw) => match ProviderSlug::parse(raw.trim()) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    problem("OIDC_PROVIDER_SLUG", e);
-                    None
-                }
-            },
-        };
-
-        for (key, claim) in [
-            ("OIDC_USERNAME_CLAIM", &self.claims.username),
-            ("OIDC_EMAIL_CLAIM", &self.claims.email),
-            ("OIDC_GROUPS_CLAIM", &self.claims.groups),
-            ("OIDC_FULL_NAME_CLAIM", &self.claims.full_name),
-        ] {
-            if claim.trim().is_empty() {
-                problem(key, "must name a claim".into());
-            }
-        }
-        let groups_claim = match ClaimPath::new(&self.claims.groups) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                problem("OIDC_GROUPS_CLAIM", e);
-                None
-            }
-        };
-        let mut domains = |key: &str, list: &[String]| -> Vec<DomainPattern> {
-            list.iter()
-                .filter_map(|d| match DomainPattern::parse(d) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        problem(key, e);
-                        None
-                    }
-                })
-                .collect()
-        };
-        let allowed_email_domains =
-            domains("OIDC_ALLOWED_EMAIL_DOMAINS", &self.allowed_email_domains);
-        let admin_email_domains = domains("OIDC_ADMIN_EMAIL_DOMAINS", &self.admin_email_domains);
-        let mut admin_emails = Vec::with_capacity(self.admin_emails.len());
-        for email in &self.admin_emails {
-            let email = email.trim();
-            match email.rsplit_once('@') {
-                Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
-                    admin_emails.push(email.to_lowercase())
-                }
-                _ => problem(
-                    "OIDC_ADMIN_EMAILS",
-                    format!("`{email}` is not an email address"),
-                ),
-            }
-        }
-        let admin_group = match self.admin_group.as_deref().map(str::trim) {
-            Some("") => {
-                problem("OIDC_ADMIN_GROUP", "must name a group".into());
-                None
-            }
-            other => other.map(str::to_owned),
-        };
-        let role_map = self.role_map.map(|mut map| {
-            // The role map reads the groups claim unless it names its own.
-            if let (true, Some(groups)) = (map.claim_is_default(), &groups_claim) {
-                map.set_claim(groups.clone());
-            }
-            Arc::new(map)
-        });
 
         let (cookie_key, generated) = match self.cookie_key.as_deref() {
             None => (Some(CookieKey::random()), true),
@@ -1067,15 +1301,6 @@ impl OidcConfigBuilder {
             problem(
                 "JWKS refetch cooldown",
                 "must be at least one second, so that forged key ids cannot make us hammer the provider".into(),
-            );
-        }
-        if client_secret
-            .as_ref()
-            .is_some_and(|s| s.expose().trim().is_empty())
-        {
-            problem(
-                "OIDC_CLIENT_SECRET",
-                "is empty; leave it unset for a public client".into(),
             );
         }
         if self.http_timeout.is_zero() {
@@ -1105,23 +1330,103 @@ impl OidcConfigBuilder {
             },
         };
 
-        let (
-            Some(issuer),
-            Some(client_id),
-            Some(base_url),
-            Some(slug),
-            Some(cookie_key),
-            Some(groups_claim),
-            true,
-        ) = (
-            issuer,
-            client_id,
-            base_url,
-            slug,
-            cookie_key,
-            groups_claim,
-            problems.is_empty(),
-        )
+        let auth_method = match self.auth_method.clone() {
+            Ok(m) => m,
+            Err(raw) => {
+                problem(
+                    "AUTH_METHOD",
+                    format!("`{raw}` is not supported: use `oidc` (SSO only) or `both` (SSO, and the app's own login for requests it recognises)"),
+                );
+                AuthMethod::Oidc
+            }
+        };
+        if auth_method == AuthMethod::Both && self.local_session.is_none() {
+            problem(
+                "AUTH_METHOD",
+                "is `both`, but the app has not said how to recognise its own login: call `OidcConfigBuilder::with_local_session` (and `with_local_login_url` for the chooser page)".into(),
+            );
+        }
+
+        if let Some(url) = &self.local_login_url {
+            if !url.starts_with('/') || url.starts_with("//") || url.contains(['\\', '\r', '\n']) {
+                problem(
+                    "local login URL",
+                    format!("`{url}` must be a path on this app, starting with a single `/`"),
+                );
+            }
+        }
+
+        // The providers: the numbered ones, or else the single-provider settings.
+        let drafts: Vec<(Keys, ProviderBuilder)> = if self.providers.is_empty() {
+            vec![(Keys::Single, self.single_provider())]
+        } else {
+            for (key, set) in [
+                ("OIDC_ISSUER_URL", self.issuer.is_some()),
+                ("OIDC_CLIENT_ID", self.client_id.is_some()),
+                ("OIDC_CLIENT_SECRET", self.client_secret.is_some()),
+            ] {
+                if set {
+                    problem(
+                        key,
+                        "is set together with numbered OIDC_PROVIDER_N_* providers: use one form; move it to OIDC_PROVIDER_1_*".into(),
+                    );
+                }
+            }
+            std::mem::take(&mut self.providers)
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (Keys::Numbered(i + 1), p))
+                .collect()
+        };
+        let several = drafts.len() > 1;
+        for (i, (keys, draft)) in drafts.iter().enumerate() {
+            let slug = draft.slug.as_deref().map(str::trim);
+            if let Some((earlier, _)) = drafts[..i]
+                .iter()
+                .find(|(_, d)| slug.is_some() && d.slug.as_deref().map(str::trim) == slug)
+            {
+                problem(
+                    &keys.key("SLUG"),
+                    format!(
+                        "`{}` is already the slug of {}",
+                        slug.unwrap_or_default(),
+                        earlier.key("SLUG")
+                    ),
+                );
+            }
+        }
+        let mut providers = Vec::with_capacity(drafts.len());
+        for (keys, draft) in drafts {
+            let callback_path = match (several, draft.slug.as_deref()) {
+                (true, Some(slug)) => format!("{}/{}", self.callback_path, slug.trim()),
+                _ => self.callback_path.clone(),
+            };
+            let redirect_uri = base_url
+                .as_ref()
+                .map(|b| format!("{}{callback_path}", b.as_str().trim_end_matches('/')));
+            if let Some(p) = self.provider(keys, draft, callback_path, redirect_uri, &mut problem) {
+                providers.push(p);
+            }
+        }
+        for (i, p) in providers.iter().enumerate() {
+            for earlier in &providers[..i] {
+                let same = |a: &IssuerUrl, b: &IssuerUrl| {
+                    a.as_str().trim_end_matches('/') == b.as_str().trim_end_matches('/')
+                };
+                if same(&earlier.issuer, &p.issuer) {
+                    problem(
+                        &p.keys.key("ISSUER"),
+                        format!(
+                            "`{}` is also the issuer of {}: two providers with one issuer cannot be told apart, which defeats the mix-up defence (RFC 9700 4.4); configure the issuer once",
+                            p.issuer,
+                            earlier.keys.key("ISSUER")
+                        ),
+                    );
+                }
+            }
+        }
+
+        let (Some(base_url), Some(cookie_key), true) = (base_url, cookie_key, problems.is_empty())
         else {
             return Err(ConfigError::new(problems));
         };
@@ -1136,45 +1441,15 @@ impl OidcConfigBuilder {
         }
 
         let secure_cookies = base_url.scheme() == "https";
-        let redirect_uri = format!(
-            "{}{}",
-            base_url.as_str().trim_end_matches('/'),
-            self.callback_path
-        );
-        let name = self
-            .provider_name
-            .unwrap_or_else(|| "OpenID Connect".into());
-
         Ok(OidcConfig {
-            providers: vec![ProviderConfig {
-                name,
-                slug,
-                issuer,
-                client_id,
-                client_secret,
-                scope,
-                policy: Policy {
-                    access: AccessRules {
-                        allowed_email_domains,
-                        admin_group,
-                        admin_emails,
-                        admin_email_domains,
-                    },
-                    roles: role_map,
-                    groups_claim,
-                    email_claim: self.claims.email.clone(),
-                },
-                claims: self.claims,
-                userinfo: self.userinfo,
-                token_auth,
-                trusted_audiences: self.trusted_audiences,
-            }],
+            redirect_uri: providers[0].redirect_uri.clone(),
+            providers,
             base_url,
-            redirect_uri,
             secure_cookies,
             callback_path: self.callback_path,
             login_path: self.login_path,
             logout_path: self.logout_path,
+            providers_path: self.providers_path,
             public_paths: self.public_paths,
             cookie_key,
             leeway: self.leeway,
@@ -1183,7 +1458,379 @@ impl OidcConfigBuilder {
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
             http_timeout: self.http_timeout,
             clock: self.clock,
+            auth_method,
+            local_session: self.local_session,
+            local_login_url: self.local_login_url,
+            require_session: self.require_session,
+            login_hook: self.login_hook,
         })
+    }
+
+    /// The single-provider settings as a provider draft.
+    fn single_provider(&mut self) -> ProviderBuilder {
+        ProviderBuilder {
+            slug: Some(
+                self.provider_slug
+                    .take()
+                    .unwrap_or_else(|| "default".to_owned()),
+            ),
+            name: Some(
+                self.provider_name
+                    .take()
+                    .unwrap_or_else(|| "OpenID Connect".to_owned()),
+            ),
+            issuer: self.issuer.take(),
+            client_id: self.client_id.take(),
+            client_secret: self.client_secret.take(),
+            trusted_audiences: std::mem::take(&mut self.trusted_audiences),
+            ..ProviderBuilder::default()
+        }
+    }
+
+    /// Validates one provider; its own settings win over the global ones.
+    fn provider(
+        &self,
+        keys: Keys,
+        draft: ProviderBuilder,
+        callback_path: String,
+        redirect_uri: Option<String>,
+        problem: &mut impl FnMut(&str, String),
+    ) -> Option<ProviderConfig> {
+        let key = |suffix: &str| keys.key(suffix);
+        let issuer = match draft.issuer.as_deref().map(str::trim) {
+            None | Some("") => {
+                problem(&key("ISSUER"), "is not set; use the provider's issuer URL, e.g. https://login.example.com/realms/main".into());
+                None
+            }
+            Some(raw) => match IssuerUrl::parse(raw, self.insecure_http_issuer) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    problem(&key("ISSUER"), e);
+                    None
+                }
+            },
+        };
+        let client_id = match draft.client_id.as_deref().map(str::trim) {
+            None | Some("") => {
+                problem(
+                    &key("CLIENT_ID"),
+                    "is not set; use the client id registered at the provider".into(),
+                );
+                None
+            }
+            Some(id) if id.chars().any(char::is_control) => {
+                problem(&key("CLIENT_ID"), "contains control characters".into());
+                None
+            }
+            Some(id) => Some(ClientId(id.to_owned())),
+        };
+        let client_secret = draft.client_secret.map(ClientSecret);
+        if client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().trim().is_empty())
+        {
+            problem(
+                &key("CLIENT_SECRET"),
+                "is empty; leave it unset for a public client".into(),
+            );
+        }
+        let token_auth = match draft.token_auth.unwrap_or_else(|| self.token_auth.clone()) {
+            Ok(m) => m,
+            Err(raw) => {
+                problem(
+                    &key("TOKEN_ENDPOINT_AUTH_METHOD"),
+                    format!("`{raw}` is not one of auto, client_secret_basic, client_secret_post"),
+                );
+                TokenAuthMethod::Auto
+            }
+        };
+        if token_auth != TokenAuthMethod::Auto && client_secret.is_none() {
+            problem(
+                &key("CLIENT_SECRET"),
+                "is required by the configured token endpoint auth method".into(),
+            );
+        }
+        let auto_provision = match draft
+            .auto_provision
+            .unwrap_or_else(|| self.auto_provision.clone())
+        {
+            Ok(b) => b,
+            Err(raw) => {
+                problem(
+                    &key("AUTO_PROVISION"),
+                    format!("`{raw}` is not `true` or `false`"),
+                );
+                true
+            }
+        };
+
+        let scope_raw = draft.scope.unwrap_or_else(|| self.scope.clone());
+        let scopes: Vec<&str> = scope_raw.split_whitespace().collect();
+        if !scopes.contains(&"openid") {
+            problem(
+                &key("SCOPE"),
+                format!("must contain `openid` (got `{}`)", scope_raw.trim()),
+            );
+        }
+        if scopes
+            .iter()
+            .any(|s| s.chars().any(|c| c.is_control() || c == '"' || c == '\\'))
+        {
+            problem(
+                &key("SCOPE"),
+                "contains characters not allowed in a scope (RFC 6749 3.3)".into(),
+            );
+        }
+        let scope = scopes.join(" ");
+
+        let slug = match draft.slug.as_deref() {
+            None => {
+                problem(
+                    &key("SLUG"),
+                    "is not set; every numbered provider needs a slug (its routes are /auth/login/{slug} and /auth/callback/{slug})".into(),
+                );
+                None
+            }
+            Some(raw) => match ProviderSlug::parse(raw.trim()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problem(&key("SLUG"), e);
+                    None
+                }
+            },
+        };
+
+        let claims = ClaimNames {
+            username: draft
+                .username_claim
+                .unwrap_or_else(|| self.claims.username.clone()),
+            email: draft
+                .email_claim
+                .unwrap_or_else(|| self.claims.email.clone()),
+            groups: draft
+                .groups_claim
+                .unwrap_or_else(|| self.claims.groups.clone()),
+            full_name: draft
+                .full_name_claim
+                .unwrap_or_else(|| self.claims.full_name.clone()),
+        };
+        for (suffix, claim) in [
+            ("USERNAME_CLAIM", &claims.username),
+            ("EMAIL_CLAIM", &claims.email),
+            ("GROUPS_CLAIM", &claims.groups),
+            ("FULL_NAME_CLAIM", &claims.full_name),
+        ] {
+            if claim.trim().is_empty() {
+                problem(&key(suffix), "must name a claim".into());
+            }
+        }
+        let groups_claim = match ClaimPath::new(&claims.groups) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problem(&key("GROUPS_CLAIM"), e);
+                None
+            }
+        };
+        let mut domains = |suffix: &str, list: &[String]| -> Vec<DomainPattern> {
+            list.iter()
+                .filter_map(|d| match DomainPattern::parse(d) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        problem(&key(suffix), e);
+                        None
+                    }
+                })
+                .collect()
+        };
+        let allowed_email_domains = domains(
+            "ALLOWED_EMAIL_DOMAINS",
+            draft
+                .allowed_email_domains
+                .as_deref()
+                .unwrap_or(&self.allowed_email_domains),
+        );
+        let admin_email_domains = domains(
+            "ADMIN_EMAIL_DOMAINS",
+            draft
+                .admin_email_domains
+                .as_deref()
+                .unwrap_or(&self.admin_email_domains),
+        );
+        let mut admin_emails = Vec::new();
+        for email in draft.admin_emails.as_deref().unwrap_or(&self.admin_emails) {
+            let email = email.trim();
+            match email.rsplit_once('@') {
+                Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
+                    admin_emails.push(email.to_lowercase())
+                }
+                _ => problem(
+                    &key("ADMIN_EMAILS"),
+                    format!("`{email}` is not an email address"),
+                ),
+            }
+        }
+        let admin_group = match draft
+            .admin_group
+            .as_deref()
+            .or(self.admin_group.as_deref())
+            .map(str::trim)
+        {
+            Some("") => {
+                problem(&key("ADMIN_GROUP"), "must name a group".into());
+                None
+            }
+            other => other.map(str::to_owned),
+        };
+        let role_map = self.role_map.clone().map(|mut map| {
+            // The role map reads the provider's groups claim unless it names its own.
+            if let (true, Some(groups)) = (map.claim_is_default(), &groups_claim) {
+                map.set_claim(groups.clone());
+            }
+            Arc::new(map)
+        });
+
+        let name = draft
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| slug.as_ref().map(|s| s.as_str().to_owned()))?;
+        Some(ProviderConfig {
+            keys,
+            name,
+            slug: slug?,
+            issuer: issuer?,
+            client_id: client_id?,
+            client_secret,
+            scope,
+            policy: Policy {
+                access: AccessRules {
+                    allowed_email_domains,
+                    admin_group,
+                    admin_emails,
+                    admin_email_domains,
+                },
+                roles: role_map,
+                groups_claim: groups_claim?,
+                email_claim: claims.email.clone(),
+            },
+            claims,
+            userinfo: self.userinfo,
+            token_auth,
+            trusted_audiences: draft.trusted_audiences,
+            auto_provision,
+            callback_path,
+            redirect_uri: redirect_uri?,
+        })
+    }
+}
+
+/// `true` or `false` (also `1`/`0`, `yes`/`no`), ignoring case.
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(raw.trim().to_owned()),
+    }
+}
+
+/// Problems for `OIDC_PROVIDER_N_*` names whose suffix we do not know (a misspelling would
+/// otherwise be ignored silently).
+pub(crate) fn unknown_numbered_variables(
+    names: impl Iterator<Item = String>,
+) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    for name in names {
+        let Some(rest) = name.strip_prefix("OIDC_PROVIDER_") else {
+            continue;
+        };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            continue;
+        }
+        let suffix = rest[digits..].trim_start_matches('_');
+        if !SUFFIXES.contains(&suffix) {
+            problems.push(ConfigProblem {
+                key: name.clone(),
+                message: format!(
+                    "unknown setting `{suffix}`; a numbered provider takes {}",
+                    SUFFIXES.join(", ")
+                ),
+            });
+        }
+    }
+    problems
+}
+
+impl OidcConfigBuilder {
+    /// Reads `OIDC_PROVIDER_N_*` for N from 1 up, into the providers list (overriding what the
+    /// config file said for the same N). A gap or an `OIDC_PROVIDER_0_*` is a problem.
+    fn read_numbered_providers(&mut self, get: &impl Fn(&str) -> Option<String>) {
+        // Providers from the config file count as present: variables refine them.
+        let from_file = self.providers.len();
+        let present: Vec<usize> = (0..=MAX_NUMBERED)
+            .filter(|&n| {
+                (n >= 1 && n <= from_file)
+                    || SUFFIXES
+                        .iter()
+                        .any(|s| get(&format!("OIDC_PROVIDER_{n}_{s}")).is_some())
+            })
+            .collect();
+        if present.first() == Some(&0) {
+            self.file_problems.push(ConfigProblem {
+                key: "OIDC_PROVIDER_0_*".into(),
+                message: "providers are numbered from 1".into(),
+            });
+        }
+        let Some(&last) = present.last() else {
+            return;
+        };
+        for n in 1..=last {
+            if !present.contains(&n) {
+                let next = present.iter().find(|&&p| p > n).copied().unwrap_or(last);
+                self.file_problems.push(ConfigProblem {
+                    key: format!("OIDC_PROVIDER_{n}_*"),
+                    message: format!(
+                        "is missing, but OIDC_PROVIDER_{next}_* is set: providers are numbered from 1 without gaps; renumber them"
+                    ),
+                });
+                continue;
+            }
+            while self.providers.len() < n {
+                self.providers.push(ProviderBuilder::default());
+            }
+            let p = &mut self.providers[n - 1];
+            let var = |suffix: &str| get(&format!("OIDC_PROVIDER_{n}_{suffix}"));
+            let set = |slot: &mut Option<String>, suffix: &str| {
+                if let Some(v) = var(suffix) {
+                    *slot = Some(v);
+                }
+            };
+            set(&mut p.name, "NAME");
+            set(&mut p.slug, "SLUG");
+            set(&mut p.issuer, "ISSUER");
+            set(&mut p.client_id, "CLIENT_ID");
+            set(&mut p.client_secret, "CLIENT_SECRET");
+            set(&mut p.scope, "SCOPE");
+            set(&mut p.username_claim, "USERNAME_CLAIM");
+            set(&mut p.email_claim, "EMAIL_CLAIM");
+            set(&mut p.groups_claim, "GROUPS_CLAIM");
+            set(&mut p.full_name_claim, "FULL_NAME_CLAIM");
+            set(&mut p.admin_group, "ADMIN_GROUP");
+            if let Some(v) = var("ALLOWED_EMAIL_DOMAINS") {
+                p.allowed_email_domains = Some(split_list(&v));
+            }
+            if let Some(v) = var("ADMIN_EMAILS") {
+                p.admin_emails = Some(split_list(&v));
+            }
+            if let Some(v) = var("ADMIN_EMAIL_DOMAINS") {
+                p.admin_email_domains = Some(split_list(&v));
+            }
+            if let Some(m) = var("TOKEN_ENDPOINT_AUTH_METHOD") {
+                p.token_auth = Some(TokenAuthMethod::parse(&m).ok_or(m));
+            }
+            if let Some(v) = var("AUTO_PROVISION") {
+                p.auto_provision = Some(parse_bool(&v));
+            }
+        }
     }
 }
 

@@ -90,7 +90,12 @@ const commonClient = {
   client_secret: CLIENT_SECRET,
   response_types: ['code'],
   grant_types: ['authorization_code', 'refresh_token'],
-  redirect_uris: ['http://127.0.0.1:3999/auth/callback'],
+  // The single-provider callback, and the per-provider ones of the numbered configuration.
+  redirect_uris: [
+    'http://127.0.0.1:3999/auth/callback',
+    'http://127.0.0.1:3999/auth/callback/staff',
+    'http://127.0.0.1:3999/auth/callback/contractors',
+  ],
   post_logout_redirect_uris: ['http://127.0.0.1:3999/signed-out'],
   id_token_signed_response_alg: 'RS256',
 };

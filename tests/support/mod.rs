@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use tower_oidc::{Clock, Identity, OidcConfig, OidcConfigBuilder, OidcLayer, PgRole};
 
+#[cfg(feature = "sqlx")]
+pub mod pg;
 pub mod real;
 
 pub const CLIENT_ID: &str = "app";
@@ -68,6 +70,12 @@ pub fn app(layer: OidcLayer) -> Router {
                     "provider": me.provider(), "session_id": me.session_id(),
                     "role": me.role().map(|r| r.as_str()), "admin": me.is_admin(),
                 }))
+            }),
+        )
+        .route(
+            "/claims",
+            get(|me: Identity| async move {
+                Json(json!({"claims": me.claims().clone(), "app": me.app_data()}))
             }),
         )
         .route(
