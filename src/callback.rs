@@ -83,6 +83,9 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         // must not carry on as if nothing happened.
         page.headers_mut()
             .append(header::SET_COOKIE, names.remove(&names.session));
+        // ... nor its logout hint, which names that earlier user to their provider.
+        page.headers_mut()
+            .append(header::SET_COOKIE, names.remove(&names.logout));
     }
     page
 }
@@ -293,6 +296,14 @@ async fn run(
             );
             fail(refusal.kind, refusal.reason)
         })?;
+    tracing::debug!(
+        target: "tower_oidc",
+        event = "login_policy",
+        provider = provider.config.slug.as_str(),
+        role = grant.role.as_ref().map(|r| r.as_str()),
+        admin = grant.admin,
+        detail = %grant.admin_detail,
+    );
 
     // 8. The session: a new value at every login, so a planted cookie cannot be kept.
     let hook_claims = config.login_hook.as_ref().map(|_| Arc::new(claims.clone()));

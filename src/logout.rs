@@ -39,7 +39,11 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         cookies.revoked.revoke(&d.session_id, d.expires_at, now);
         cookies.cache.remove(value);
     }
-    let id_token_hint = request_cookie(&parts.headers, &names.logout)
+    // The hint goes only with a valid session, to that session's provider: never a stale
+    // token of another user, or one issued by another provider.
+    let id_token_hint = identity
+        .as_ref()
+        .and_then(|_| request_cookie(&parts.headers, &names.logout))
         .and_then(|v| cookies.codec.open(Purpose::Logout, &names.logout, v))
         .and_then(|b| String::from_utf8(b).ok());
     let provider = identity

@@ -98,6 +98,8 @@ pub(crate) struct AccessRules {
 pub(crate) struct Grant {
     pub(crate) role: Option<PgRole>,
     pub(crate) admin: bool,
+    /// Why the user is or is not an administrator, for the debug log.
+    pub(crate) admin_detail: String,
 }
 
 /// Why a login is refused: the kind, the reason shown to the user, and a detail for the log
@@ -136,7 +138,9 @@ impl Policy {
             detail: e.to_string(),
         })?;
         let email = claims.get(&self.email_claim).and_then(Value::as_str);
-        let verified = email_verified(claims);
+        // `email_verified` vouches for the standard `email` claim only (OpenID Connect Core
+        // 5.1): an address read from any other claim is never taken as verified.
+        let verified = self.email_claim == "email" && email_verified(claims);
         let verified_domain = email.filter(|_| verified).and_then(email_domain);
 
         let rules = &self.access;
@@ -214,9 +218,31 @@ impl Policy {
         let admin_domain = verified_domain
             .as_deref()
             .is_some_and(|d| rules.admin_email_domains.iter().any(|p| p.matches(d)));
+        let admin_detail = if in_admin_group {
+            "member of the admin group".to_owned()
+        } else if admin_email {
+            "verified email listed in the admin emails".to_owned()
+        } else if admin_domain {
+            "verified email in an admin email domain".to_owned()
+        } else {
+            let mut why = Vec::new();
+            match &rules.admin_group {
+                Some(g) => why.push(format!("not in the admin group `{g}`")),
+                None => why.push("no admin group configured".to_owned()),
+            }
+            if !rules.admin_emails.is_empty() || !rules.admin_email_domains.is_empty() {
+                why.push(if verified {
+                    "email not among the admin emails or domains".to_owned()
+                } else {
+                    "email not verified, so admin emails and domains do not apply".to_owned()
+                });
+            }
+            format!("not an administrator: {}", why.join("; "))
+        };
         Ok(Grant {
             role,
             admin: in_admin_group || admin_email || admin_domain,
+            admin_detail,
         })
     }
 }
@@ -423,6 +449,29 @@ mod tests {
             .evaluate(&claims(json!({"realm_access": {"roles": [{}]}})))
             .unwrap_err();
         assert_eq!(r.kind, AuthErrorKind::InvalidGroupsClaim);
+    }
+
+    #[test]
+    fn email_verified_vouches_for_the_email_claim_only() {
+        // With the address read from another claim (a username the user may edit, say),
+        // `email_verified` says nothing about it.
+        let mut p = policy(
+            AccessRules {
+                allowed_email_domains: domains(&["corp.example"]),
+                admin_emails: vec!["boss@corp.example".into()],
+                ..Default::default()
+            },
+            None,
+        );
+        p.email_claim = "preferred_username".into();
+        let c = claims(json!({
+            "email": "me@home.example", "email_verified": true,
+            "preferred_username": "boss@corp.example",
+        }));
+        assert_eq!(
+            p.evaluate(&c).unwrap_err().kind,
+            AuthErrorKind::EmailNotVerified
+        );
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub enum InvalidRoleName {
     /// The name contains a NUL character.
     #[error("a role name cannot contain a NUL character")]
     Nul,
+    /// The name is reserved by PostgreSQL: `none` (`SET ROLE "none"` means `SET ROLE NONE`,
+    /// which would leave queries running as the login role), `public`, or a `pg_` name.
+    #[error("`none`, `public` and names starting with `pg_` are reserved by PostgreSQL (`SET ROLE \"none\"` would even switch back to the login role)")]
+    Reserved,
 }
 
 impl PgRole {
@@ -85,6 +89,8 @@ impl PgRole {
             Err(InvalidRoleName::TooLong(name.len()))
         } else if name.contains('\0') {
             Err(InvalidRoleName::Nul)
+        } else if name == "none" || name == "public" || name.starts_with("pg_") {
+            Err(InvalidRoleName::Reserved)
         } else {
             Ok(Self(Arc::from(name)))
         }
@@ -167,7 +173,10 @@ impl GroupMatching {
         } else {
             group
         };
-        if self.ignore_case && group.chars().any(char::is_uppercase) {
+        // Non-ASCII is always folded: titlecase letters are not `is_uppercase` yet lowercase
+        // to something else.
+        if self.ignore_case && (!group.is_ascii() || group.bytes().any(|b| b.is_ascii_uppercase()))
+        {
             Cow::Owned(group.to_lowercase())
         } else {
             Cow::Borrowed(group)
@@ -550,9 +559,13 @@ impl RoleMapBuilder {
         spans: &[Option<RuleLines>],
     ) -> Result<RoleMap, ConfigError> {
         let mut problems = Vec::new();
+        let prefix = source.prefix.as_deref().unwrap_or("roles");
         let mut problem = |key: String, line: Option<usize>, message: String| {
             problems.push(ConfigProblem {
-                key,
+                key: match key.strip_prefix("roles") {
+                    Some(rest) => format!("{prefix}{rest}"),
+                    None => key,
+                },
                 message: source.locate(line, message),
             })
         };
@@ -657,6 +670,8 @@ pub(crate) struct RoleSource {
     pub(crate) file: Option<String>,
     pub(crate) claim_line: Option<usize>,
     pub(crate) default_line: Option<usize>,
+    /// The key of the map in the file: `roles`, or `providers[2].roles`.
+    pub(crate) prefix: Option<String>,
 }
 
 impl RoleSource {
@@ -794,6 +809,17 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(both.resolve(&c).unwrap().unwrap().as_str(), "app_admin");
+        // Titlecase letters fold too (they are not `is_uppercase`).
+        let titlecase = RoleMap::builder()
+            .ignore_case(true)
+            .add_rule("ǅ-admins", "app_admin")
+            .build()
+            .unwrap();
+        let c = claims(json!({"groups": ["Ǆ-ADMINS"]}));
+        assert_eq!(
+            titlecase.resolve(&c).unwrap().unwrap().as_str(),
+            "app_admin"
+        );
         let c = claims(json!({"groups": ["ÄDMINS"]}));
         let unicode = RoleMap::builder()
             .ignore_case(true)
@@ -824,6 +850,16 @@ mod tests {
             Err(InvalidRoleName::TooLong(64))
         );
         assert!(PgRole::new(&"r".repeat(63)).is_ok());
+        // `SET ROLE "none"` means `SET ROLE NONE`: back to the login role. Refused, as are the
+        // other reserved names; `NONE` in capitals is an ordinary quoted name.
+        for reserved in ["none", "public", "pg_read_all_data", "pg_monitor"] {
+            assert_eq!(
+                PgRole::new(reserved),
+                Err(InvalidRoleName::Reserved),
+                "{reserved}"
+            );
+        }
+        assert!(PgRole::new("NONE").is_ok());
         // 63 bytes, not 63 characters: 32 two-byte letters are 64 bytes.
         assert_eq!(
             PgRole::new(&"é".repeat(32)),

@@ -102,6 +102,11 @@ async fn logs_never_contain_tokens_codes_or_cookies() {
             && logs.contains("`groups`) or add a groups claim mapper"),
         "a missing claim is explained with its fix: {logs}"
     );
+    assert!(
+        logs.contains("event=\"login_policy\"")
+            && logs.contains("not an administrator: not in the admin group `admins`"),
+        "at debug, why a user is not an administrator: {logs}"
+    );
     for secret in [
         token.as_str(),
         "code-1",

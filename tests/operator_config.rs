@@ -307,3 +307,91 @@ access = { allowed_email_domains = ["partner.example"] }
     assert!(err.to_string().contains("client_idd"), "{err}");
     assert!(err.to_string().contains("line 2"), "{err}");
 }
+
+#[test]
+fn auto_provision_off_without_a_hook_would_let_everyone_in_and_is_refused() {
+    let mut vars = base();
+    vars.extend(numbered(1, "a", "https://a.example.com"));
+    vars.push(("OIDC_PROVIDER_1_AUTO_PROVISION".into(), "false".into()));
+    let err = OidcConfig::from_vars(vars.clone()).unwrap_err();
+    assert!(err.mentions("OIDC_PROVIDER_1_AUTO_PROVISION"), "{err}");
+    assert!(err.to_string().contains("with_login_hook"), "{err}");
+    let lookup = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let config = OidcConfig::builder_from_lookup(lookup)
+        .with_login_hook(|_| async { tower_oidc::LoginDecision::Allow })
+        .build()
+        .unwrap();
+    assert!(!config.provider("a").unwrap().auto_provision());
+}
+
+#[test]
+fn a_single_numbered_provider_already_has_its_own_routes() {
+    let mut vars = base();
+    vars.extend(numbered(1, "staff", "https://a.example.com"));
+    let config = OidcConfig::from_vars(vars).unwrap();
+    assert_eq!(
+        config.provider("staff").unwrap().redirect_uri(),
+        "https://app.example.com/auth/callback/staff",
+        "adding a second provider later keeps this redirect URI"
+    );
+}
+
+#[test]
+fn odd_provider_numbers_and_a_swallowing_callback_path_are_named() {
+    let mut vars = base();
+    vars.extend(numbered(1, "a", "https://a.example.com"));
+    vars.push(("OIDC_PROVIDER_01_SCOPE".into(), "openid".into()));
+    vars.push((
+        "OIDC_REDIRECT_URI".into(),
+        "https://app.example.com/auth".into(),
+    ));
+    let err = OidcConfig::from_vars(vars).unwrap_err();
+    assert!(err.mentions("OIDC_PROVIDER_01_SCOPE"), "{err}");
+    assert!(err.mentions("callback path"), "{err}");
+}
+
+#[test]
+fn each_provider_may_have_its_own_role_map_in_the_file() {
+    let dir = std::env::temp_dir().join(format!("tower-oidc-roles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("oidc.toml");
+    std::fs::write(
+        &path,
+        r#"
+[roles]
+[[roles.rule]]
+group = "admins"
+role = "app_admin"
+
+[[providers]]
+slug = "staff"
+issuer = "https://staff.example.com"
+client_id = "app"
+
+[[providers]]
+slug = "partners"
+issuer = "https://partners.example.com"
+client_id = "app"
+[providers.roles]
+default = "partner_viewer"
+"#,
+    )
+    .unwrap();
+    let mut vars = base();
+    vars.push(("OIDC_CONFIG_FILE".into(), path.display().to_string()));
+    let config = OidcConfig::from_vars(vars.clone()).unwrap();
+    assert_eq!(
+        config.role_map().unwrap().rules()[0].role().as_str(),
+        "app_admin"
+    );
+
+    std::fs::write(
+        &path,
+        "[[providers]]\nslug = \"p\"\nissuer = \"https://p.example.com\"\nclient_id = \"app\"\n\
+         [[providers.roles.rule]]\ngroup = \"x\"\nrole = \"none\"\n",
+    )
+    .unwrap();
+    let err = OidcConfig::from_vars(vars).unwrap_err();
+    assert!(err.mentions("providers[1].roles.rule[1].role"), "{err}");
+    assert!(err.to_string().contains("reserved"), "{err}");
+}

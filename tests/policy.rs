@@ -57,6 +57,14 @@ fn assert_refused(s: &Setup, reply: &Reply, jar: &Jar, kind: AuthErrorKind) {
         "the session cookie is cleared: {:?}",
         reply.set_cookies()
     );
+    assert!(
+        reply
+            .set_cookies()
+            .iter()
+            .any(|c| c.contains("oidc-logout=;")),
+        "and the logout hint of whoever signed in before: {:?}",
+        reply.set_cookies()
+    );
     assert_eq!(s.idp.hits.token(), 1);
 }
 

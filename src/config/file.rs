@@ -59,8 +59,8 @@ use toml::Spanned;
 use crate::error::ConfigProblem;
 use crate::role::{RoleMap, RoleSource, RuleLines};
 
-/// The file's contents, before validation.
-#[derive(Debug, Default, Deserialize)]
+/// The file's contents, before validation. No `Debug`: it may hold secrets.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
     pub(crate) issuer_url: Option<String>,
@@ -86,8 +86,8 @@ pub(crate) struct FileConfig {
     pub(crate) roles: Option<FileRoles>,
 }
 
-/// One `[[providers]]` entry.
-#[derive(Debug, Default, Deserialize)]
+/// One `[[providers]]` entry. No `Debug`: it may hold a secret.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileProvider {
     pub(crate) slug: Option<String>,
@@ -102,6 +102,8 @@ pub(crate) struct FileProvider {
     pub(crate) claims: FileClaims,
     #[serde(default)]
     pub(crate) access: FileAccess,
+    /// The provider's own role map, instead of the global `[roles]`.
+    pub(crate) roles: Option<FileRoles>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,11 +153,32 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// The parsed file: its settings, the global role map, and each `[[providers]]` entry's own.
+pub(crate) struct Parsed {
+    pub(crate) file: FileConfig,
+    pub(crate) roles: Option<RoleMap>,
+    pub(crate) provider_roles: Vec<Option<RoleMap>>,
+}
+
+/// A TOML error without the offending value: serde's "invalid type: string `...`" would echo
+/// whatever was written, a secret included.
+fn without_value(message: &str) -> String {
+    match message.find("invalid type: ") {
+        Some(at) => {
+            let rest = &message[at + "invalid type: ".len()..];
+            let kind = rest.split([' ', ',']).next().unwrap_or_default();
+            let expected = rest
+                .find("expected")
+                .map(|i| format!(", {}", &rest[i..]))
+                .unwrap_or_default();
+            format!("{}invalid type: {kind}{expected}", &message[..at])
+        }
+        None => message.to_owned(),
+    }
+}
+
 /// Parses the file; `name` (its path) goes into every message.
-pub(crate) fn parse(
-    name: &str,
-    text: &str,
-) -> Result<(FileConfig, Option<RoleMap>), Vec<ConfigProblem>> {
+pub(crate) fn parse(name: &str, text: &str) -> Result<Parsed, Vec<ConfigProblem>> {
     let mut file: FileConfig = toml::from_str(text).map_err(|e| {
         let at = e
             .span()
@@ -163,17 +186,50 @@ pub(crate) fn parse(
             .unwrap_or_default();
         vec![ConfigProblem {
             key: "OIDC_CONFIG_FILE".into(),
-            message: format!("in {name}{at}: {}", e.message().trim_end()),
+            message: format!("in {name}{at}: {}", without_value(e.message().trim_end())),
         }]
     })?;
-    let Some(roles) = file.roles.take() else {
-        return Ok((file, None));
+    let mut problems = Vec::new();
+    let mut convert = |roles: Option<FileRoles>, prefix: String| {
+        let roles = roles?;
+        match role_map(name, text, roles, prefix) {
+            Ok(map) => Some(map),
+            Err(p) => {
+                problems.extend(p);
+                None
+            }
+        }
     };
+    let roles = convert(file.roles.take(), "roles".into());
+    let provider_roles = file
+        .providers
+        .iter_mut()
+        .enumerate()
+        .map(|(i, p)| convert(p.roles.take(), format!("providers[{}].roles", i + 1)))
+        .collect();
+    if problems.is_empty() {
+        Ok(Parsed {
+            file,
+            roles,
+            provider_roles,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+fn role_map(
+    name: &str,
+    text: &str,
+    roles: FileRoles,
+    prefix: String,
+) -> Result<RoleMap, Vec<ConfigProblem>> {
     let line = |s: &Spanned<String>| Some(line_of(text, s.span().start));
     let source = RoleSource {
         file: Some(name.to_owned()),
         claim_line: roles.claim.as_ref().and_then(line),
         default_line: roles.default.as_ref().and_then(line),
+        prefix: Some(prefix),
     };
     let lines: Vec<Option<RuleLines>> = roles
         .rule
@@ -197,10 +253,9 @@ pub(crate) fn parse(
     for rule in roles.rule {
         builder = builder.add_rule(rule.group.into_inner(), rule.role.into_inner());
     }
-    match builder.build_with(&source, &lines) {
-        Ok(map) => Ok((file, Some(map))),
-        Err(e) => Err(e.problems().to_vec()),
-    }
+    builder
+        .build_with(&source, &lines)
+        .map_err(|e| e.problems().to_vec())
 }
 
 #[cfg(test)]
@@ -209,7 +264,7 @@ mod tests {
 
     #[test]
     fn reads_the_documented_shape() {
-        let (file, roles) = parse(
+        let Parsed { file, roles, .. } = parse(
             "oidc.toml",
             r#"
 [claims]
@@ -246,7 +301,8 @@ role = "app_reader"
             "/etc/app/oidc.toml",
             "[roles]\ndefault = \"v\"\ncolour = \"x\"\n",
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         let text = err[0].to_string();
         assert!(text.contains("/etc/app/oidc.toml line 3"), "{text}");
         assert!(text.contains("colour"), "{text}");
@@ -254,9 +310,10 @@ role = "app_reader"
             "f.toml",
             "[[roles.rule]]\ngroup = \"a\"\nrole = \"b\"\nweight = 1\n",
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert!(err[0].to_string().contains("weight"), "{}", err[0]);
-        let err = parse("f.toml", "[rolez]\n").unwrap_err();
+        let err = parse("f.toml", "[rolez]\n").err().unwrap();
         assert!(err[0].to_string().contains("rolez"), "{}", err[0]);
     }
 
@@ -265,7 +322,7 @@ role = "app_reader"
         let text = "[roles]\nclaim = \"sub.groups\"\n[[roles.rule]]\ngroup = \"admins\"\nrole = \"a\"\n\
                     [[roles.rule]]\ngroup = \"admins\"\nrole = \"b\"\n[[roles.rule]]\ngroup = \"x\"\n\
                     role = \"bad\\u0000name\"\n";
-        let err = parse("roles.toml", text).unwrap_err();
+        let err = parse("roles.toml", text).err().unwrap();
         let all: Vec<String> = err.iter().map(ToString::to_string).collect();
         let find = |key: &str| {
             all.iter()
@@ -289,7 +346,7 @@ role = "app_reader"
             "[roles]\nrule = [1]\n",
             "not toml at all [",
         ] {
-            let err = parse("f.toml", text).unwrap_err();
+            let err = parse("f.toml", text).err().unwrap();
             assert_eq!(err[0].key, "OIDC_CONFIG_FILE", "{text}");
             assert!(err[0].message.starts_with("in f.toml"), "{}", err[0]);
         }

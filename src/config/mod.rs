@@ -948,7 +948,11 @@ impl OidcConfigBuilder {
     /// Like [`with_config_file`](Self::with_config_file), from the file's text; `name` stands
     /// for the file in error messages.
     pub fn with_config_toml(mut self, name: &str, text: &str) -> Self {
-        let (file, roles) = match file::parse(name, text) {
+        let file::Parsed {
+            file,
+            roles,
+            provider_roles,
+        } = match file::parse(name, text) {
             Ok(parsed) => parsed,
             Err(problems) => {
                 self.file_problems.extend(problems);
@@ -988,8 +992,9 @@ impl OidcConfigBuilder {
         if let Some(paths) = file.public_paths {
             self.public_paths.extend(paths);
         }
-        for p in file.providers {
+        for (p, role_map) in file.providers.into_iter().zip(provider_roles) {
             self.providers.push(ProviderBuilder {
+                role_map,
                 slug: p.slug,
                 name: p.name,
                 issuer: p.issuer,
@@ -1271,6 +1276,18 @@ impl OidcConfigBuilder {
                 "the callback, login, logout and providers paths must differ".into(),
             );
         }
+        // `/auth/callback/{slug}` routes take everything below the callback path.
+        let below = format!("{}/", self.callback_path);
+        if routes[1..]
+            .iter()
+            .chain(self.public_paths.iter().collect::<Vec<_>>().iter())
+            .any(|r| r.starts_with(&below))
+        {
+            problem(
+                "callback path",
+                format!("`{}` would swallow the routes below it (login, logout, providers, public paths): choose a path that is not a prefix of them", self.callback_path),
+            );
+        }
         for path in &self.public_paths {
             if !is_route_path(path) {
                 problem("public path", format!("`{path}` must start with `/`"));
@@ -1348,7 +1365,11 @@ impl OidcConfigBuilder {
         }
 
         if let Some(url) = &self.local_login_url {
-            if !url.starts_with('/') || url.starts_with("//") || url.contains(['\\', '\r', '\n']) {
+            if !url.starts_with('/')
+                || url.starts_with("//")
+                || url.contains('\\')
+                || url.chars().any(char::is_control)
+            {
                 problem(
                     "local login URL",
                     format!("`{url}` must be a path on this app, starting with a single `/`"),
@@ -1378,7 +1399,9 @@ impl OidcConfigBuilder {
                 .map(|(i, p)| (Keys::Numbered(i + 1), p))
                 .collect()
         };
-        let several = drafts.len() > 1;
+        // Numbered providers always get their own routes, so adding a second one later does not
+        // change the first one's redirect URI.
+        let several = drafts.len() > 1 || matches!(drafts.first(), Some((Keys::Numbered(_), _)));
         for (i, (keys, draft)) in drafts.iter().enumerate() {
             let slug = draft.slug.as_deref().map(str::trim);
             if let Some((earlier, _)) = drafts[..i]
@@ -1426,6 +1449,15 @@ impl OidcConfigBuilder {
             }
         }
 
+        if self.login_hook.is_none() {
+            for p in providers.iter().filter(|p| !p.auto_provision) {
+                problem(
+                    &p.keys.key("AUTO_PROVISION"),
+                    "is false, but no login hook is set to tell known users from new ones: everyone would be let in. Set a hook with `OidcConfigBuilder::with_login_hook`, or remove the setting".into(),
+                );
+            }
+        }
+
         let (Some(base_url), Some(cookie_key), true) = (base_url, cookie_key, problems.is_empty())
         else {
             return Err(ConfigError::new(problems));
@@ -1437,6 +1469,14 @@ impl OidcConfigBuilder {
                 "OIDC_COOKIE_KEY is not set: using a random key for this process only; \
                  every restart signs everyone out and replicas cannot read each other's sessions. \
                  Set OIDC_COOKIE_KEY to the output of `openssl rand -base64 48`."
+            );
+        }
+
+        if providers.len() > 1 && (self.role_map.is_some() || self.admin_group.is_some()) {
+            tracing::warn!(
+                target: "tower_oidc",
+                "the global role map and admin group apply to every provider: a group name means the same whichever issuer sent it. \
+                 If the providers are run by different parties, give each its own ([[providers]] roles / OIDC_PROVIDER_N_ADMIN_GROUP)"
             );
         }
 
@@ -1681,13 +1721,16 @@ impl OidcConfigBuilder {
             }
             other => other.map(str::to_owned),
         };
-        let role_map = self.role_map.clone().map(|mut map| {
-            // The role map reads the provider's groups claim unless it names its own.
-            if let (true, Some(groups)) = (map.claim_is_default(), &groups_claim) {
-                map.set_claim(groups.clone());
-            }
-            Arc::new(map)
-        });
+        let role_map = draft
+            .role_map
+            .or_else(|| self.role_map.clone())
+            .map(|mut map| {
+                // The role map reads the provider's groups claim unless it names its own.
+                if let (true, Some(groups)) = (map.claim_is_default(), &groups_claim) {
+                    map.set_claim(groups.clone());
+                }
+                Arc::new(map)
+            });
 
         let name = draft
             .name
@@ -1744,6 +1787,18 @@ pub(crate) fn unknown_numbered_variables(
         };
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
+            continue;
+        }
+        let number = &rest[..digits];
+        if number.starts_with('0') && number != "0"
+            || number.parse::<usize>().map_or(true, |n| n > MAX_NUMBERED)
+        {
+            problems.push(ConfigProblem {
+                key: name.clone(),
+                message: format!(
+                    "`{number}` is not a provider number: use 1 to {MAX_NUMBERED}, without leading zeros"
+                ),
+            });
             continue;
         }
         let suffix = rest[digits..].trim_start_matches('_');

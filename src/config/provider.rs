@@ -56,6 +56,7 @@ pub struct ProviderBuilder {
     pub(crate) token_auth: Option<Result<TokenAuthMethod, String>>,
     pub(crate) auto_provision: Option<Result<bool, String>>,
     pub(crate) trusted_audiences: Vec<String>,
+    pub(crate) role_map: Option<crate::role::RoleMap>,
 }
 
 impl fmt::Debug for ProviderBuilder {
@@ -180,6 +181,18 @@ impl ProviderBuilder {
     /// see [`OidcConfigBuilder::with_auto_provision`](crate::OidcConfigBuilder::with_auto_provision).
     pub fn with_auto_provision(mut self, yes: bool) -> Self {
         self.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// This provider's own role map, instead of the global one
+    /// ([`OidcConfigBuilder::with_role_map`](crate::OidcConfigBuilder::with_role_map), `[roles]`).
+    ///
+    /// # Security
+    /// A group name means something only at the issuer that sent it: when providers are run
+    /// by different parties (your company's IdP and a partner's), give each its own map, or a
+    /// group named `admins` at the partner's IdP gets your admins' role.
+    pub fn with_role_map(mut self, roles: crate::role::RoleMap) -> Self {
+        self.role_map = Some(roles);
         self
     }
 
