@@ -1,4 +1,4 @@
-//! Running database work as the user's [`PgRole`](crate::PgRole), and checking at startup that
+//! Running database work as the user's [`PgRole`], and checking at startup that
 //! every role of the [`RoleMap`](crate::RoleMap) can be used.
 //!
 //! The application connects with one LOGIN role (say `app`) that has been granted every role the

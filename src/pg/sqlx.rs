@@ -75,7 +75,7 @@ pub async fn begin_as(
 ///
 /// # Errors
 ///
-/// `f`'s error, or a [`sqlx::Error`](::sqlx::Error) from beginning, switching or committing.
+/// `f`'s error, or a [`sqlx::Error`] from beginning, switching or committing.
 pub async fn with_role<T, E>(
     pool: &PgPool,
     role: &PgRole,

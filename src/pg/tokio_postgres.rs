@@ -51,7 +51,7 @@ pub async fn begin_as<'c>(client: &'c mut Client, role: &PgRole) -> Result<Trans
 ///
 /// # Errors
 ///
-/// `f`'s error, or a [`tokio_postgres::Error`](::tokio_postgres::Error) from beginning, switching
+/// `f`'s error, or a [`tokio_postgres::Error`] from beginning, switching
 /// or committing.
 pub async fn with_role<T, E>(
     client: &mut Client,
