@@ -7,8 +7,9 @@
 //! With no variables set, a built-in development identity provider runs beside the app (at
 //! `{BASE_URL}/dev-idp`) with three test users: open <http://127.0.0.1:3000/> and pick one.
 //!
-//! With `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID` and `OIDC_CLIENT_SECRET` set, the app signs in
-//! against that provider instead; register `{BASE_URL}/auth/callback` there as a redirect URI.
+//! With `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID` and `OIDC_CLIENT_SECRET` set (or the numbered
+//! `OIDC_PROVIDER_N_*` ones), the app signs in against those providers instead; the banner
+//! prints the redirect URI to register at each.
 //! The other `OIDC_*` variables (scope, claims, `OIDC_COOKIE_KEY`, ...) apply as documented.
 //!
 //! The role map and access rules come from `examples/quickstart.toml` (alice gets the role
@@ -68,7 +69,10 @@ async fn main() -> ExitCode {
         .route("/public", get(public));
 
     let config_file = var("OIDC_CONFIG_FILE").unwrap_or_else(|| QUICKSTART_TOML.to_owned());
-    let (app, banner) = if var("OIDC_ISSUER_URL").is_some() {
+    let own_provider = ["OIDC_ISSUER_URL", "OIDC_ISSUER", "OIDC_PROVIDER_1_ISSUER"]
+        .iter()
+        .any(|k| var(k).is_some());
+    let (app, banner) = if own_provider {
         // Your provider: everything comes from the environment, BASE_URL and the role map file
         // defaulted.
         let config = OidcConfig::builder_from_lookup(|key| match key {
@@ -81,11 +85,19 @@ async fn main() -> ExitCode {
             Ok(config) => config,
             Err(err) => return config_error(&err),
         };
-        let banner = format!(
-            "  Identity provider: {issuer}\n  Redirect URI to register there: {redirect}\n\n  Open {base_url}/ and sign in.",
-            issuer = config.issuer(),
-            redirect = config.redirect_uri(),
-        );
+        let providers = config
+            .providers()
+            .map(|p| {
+                format!(
+                    "  Identity provider `{}`: {}\n    Redirect URI to register there: {}",
+                    p.slug(),
+                    p.issuer(),
+                    p.redirect_uri()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let banner = format!("{providers}\n\n  Open {base_url}/ and sign in.");
         (app.layer(OidcLayer::new(config)), banner)
     } else {
         // The built-in development IdP, nested in this same app under /dev-idp.

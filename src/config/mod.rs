@@ -578,7 +578,9 @@ impl OidcConfig {
         b
     }
 
-    /// The redirect URI to register at the identity provider: `{BASE_URL}{callback path}`.
+    /// The redirect URI to register at the (first) identity provider:
+    /// `{BASE_URL}{callback path}`, plus `/{slug}` for numbered providers. See
+    /// [`providers`](Self::providers) for each provider's.
     pub fn redirect_uri(&self) -> &str {
         &self.redirect_uri
     }
