@@ -421,34 +421,36 @@ async fn validate_id_token(
 /// (a scope, a claim mapper) is missing. Logged for the operator with the fix.
 fn warn_missing_claims(config: &ProviderConfig, claims: &Map<String, Value>) {
     let policy = &config.policy;
-    let mut needed: Vec<(&str, &str)> = Vec::new();
-    if policy.access.admin_group.is_some() || policy.roles.is_some() {
-        needed.push((policy.groups_claim.as_str(), "request the scope that releases it (often `groups`) or add a groups claim mapper at the provider"));
-    }
-    if let Some(map) = &policy.roles {
-        needed.push((
-            map.claim().as_str(),
-            "request the scope that releases it or add a claim mapper at the provider",
+    let mut missing: Vec<(&str, &str)> = Vec::new();
+    let groups = &policy.groups_claim;
+    if (policy.access.admin_group.is_some() || policy.roles.is_some())
+        && groups.lookup(claims).is_none()
+    {
+        missing.push((
+            groups.as_str(),
+            "request the scope that releases it (often `groups`) or add a groups claim mapper at the provider",
         ));
     }
-    if !policy.access.allowed_email_domains.is_empty() {
-        needed.push((policy.email_claim.as_str(), "request the `email` scope"));
-    }
-    needed.dedup_by_key(|(claim, _)| *claim);
-    for (claim, fix) in needed {
-        let present = crate::role::ClaimPath::new(claim)
-            .ok()
-            .and_then(|p| p.lookup(claims).map(|_| ()))
-            .is_some();
-        if !present {
-            tracing::warn!(
-                target: "tower_oidc",
-                event = "claim_missing",
-                provider = config.slug.as_str(),
-                claim,
-                "the `{claim}` claim is in neither the ID token nor userinfo: {fix}",
-            );
+    if let Some(map) = &policy.roles {
+        if map.claim() != groups && map.claim().lookup(claims).is_none() {
+            missing.push((
+                map.claim().as_str(),
+                "request the scope that releases it or add a claim mapper at the provider",
+            ));
         }
+    }
+    if !policy.access.allowed_email_domains.is_empty() && !claims.contains_key(&policy.email_claim)
+    {
+        missing.push((policy.email_claim.as_str(), "request the `email` scope"));
+    }
+    for (claim, fix) in missing {
+        tracing::warn!(
+            target: "tower_oidc",
+            event = "claim_missing",
+            provider = config.slug.as_str(),
+            claim,
+            "the `{claim}` claim is in neither the ID token nor userinfo: {fix}",
+        );
     }
 }
 

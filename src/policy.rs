@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::error::AuthErrorKind;
-use crate::role::{ClaimPath, GroupMatching, PgRole, RoleMap};
+use crate::role::{ClaimPath, GroupMatching, GroupsClaimError, PgRole, RoleMap};
 
 /// An email domain rule: `example.com` matches that domain only; `*.example.com` matches its
 /// subdomains (not `example.com` itself). Compared ignoring case.
@@ -131,12 +131,10 @@ impl Policy {
 
     /// Decides a login from its claims (ID token merged with userinfo).
     pub(crate) fn evaluate(&self, claims: &Map<String, Value>) -> Result<Grant, Refusal> {
-        let groups = self.groups_claim.groups(claims).map_err(|e| Refusal {
-            kind: AuthErrorKind::InvalidGroupsClaim,
-            reason:
-                "The identity provider sent your groups in a form this application cannot read.",
-            detail: e.to_string(),
-        })?;
+        let groups = self
+            .groups_claim
+            .groups(claims)
+            .map_err(unreadable_groups)?;
         let email = claims.get(&self.email_claim).and_then(Value::as_str);
         // `email_verified` vouches for the standard `email` claim only (OpenID Connect Core
         // 5.1): an address read from any other claim is never taken as verified.
@@ -178,14 +176,12 @@ impl Policy {
         let role = match &self.roles {
             None => None,
             Some(map) => {
-                let role_groups = if map.claim() == &self.groups_claim {
-                    groups.clone()
+                let own;
+                let role_groups: &[&str] = if map.claim() == &self.groups_claim {
+                    &groups
                 } else {
-                    map.claim().groups(claims).map_err(|e| Refusal {
-                        kind: AuthErrorKind::InvalidGroupsClaim,
-                        reason: "The identity provider sent your groups in a form this application cannot read.",
-                        detail: e.to_string(),
-                    })?
+                    own = map.claim().groups(claims).map_err(unreadable_groups)?;
+                    &own
                 };
                 match map.resolve_groups(role_groups.iter().copied()) {
                     Some(role) => Some(role.clone()),
@@ -244,6 +240,15 @@ impl Policy {
             admin: in_admin_group || admin_email || admin_domain,
             admin_detail,
         })
+    }
+}
+
+/// The refusal for a groups claim that is neither a string nor an array of strings.
+fn unreadable_groups(e: GroupsClaimError) -> Refusal {
+    Refusal {
+        kind: AuthErrorKind::InvalidGroupsClaim,
+        reason: "The identity provider sent your groups in a form this application cannot read.",
+        detail: e.to_string(),
     }
 }
 
