@@ -4,10 +4,14 @@
 #
 #   scripts/test.sh [extra cargo test args...]
 #
-# Steps: make sure a Node.js >= 20.19 is available (else install Node 22 from
-# npm into .tools/node), `npm ci` the provider, start it on a free port on
-# 127.0.0.1, start a throwaway PostgreSQL cluster (scripts/pg.sh), export
-# TOWER_OIDC_TEST_* and run `cargo test --all-features`.
+# Steps: make sure a Node.js >= 20.19 is available (scripts/node.sh: else install
+# Node 22 from npm into .tools/node), `npm ci` the provider, start it on a free
+# port on 127.0.0.1, start a throwaway PostgreSQL cluster (scripts/pg.sh), export
+# TOWER_OIDC_TEST_* and run `cargo test --all-features`; then, whatever cargo
+# test's outcome, run the browser tests (scripts/browser.sh: Debian chromium via
+# npm playwright-core, installed when missing; screenshots of every step under
+# target/browser-screenshots), and a short smoke run of each fuzz target
+# (scripts/fuzz.sh smoke). The script fails when any part fails.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,53 +24,9 @@ log() { printf '[test.sh] %s\n' "$*" >&2; }
 source "$ROOT/scripts/pg.sh"
 
 # --- Node.js -----------------------------------------------------------------
-# Succeeds when the given node binary is >= 20.19.
-node_ok() {
-  local v maj min
-  v=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
-  IFS=. read -r maj min _ <<<"$v"
-  ((maj > 20 || (maj == 20 && min >= 19)))
-}
-
-TOOLS=$ROOT/.tools/node
-case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) PLATFORM=linux-x64 ;;
-  Linux-aarch64 | Linux-arm64) PLATFORM=linux-arm64 ;;
-  Darwin-arm64) PLATFORM=darwin-arm64 ;;
-  Darwin-x86_64) PLATFORM=darwin-x64 ;;
-  *) PLATFORM=unknown ;;
-esac
-# `npm install node@22` leaves the real binary at node_modules/node/bin/node
-# (placed by the package's preinstall script). If npm ever refuses to run that
-# script, the platform package node-<os>-<arch> carries the same binary.
-NODE_CANDIDATES=("$TOOLS/node_modules/node/bin" "$TOOLS/node_modules/node-$PLATFORM/bin")
-
-use_local_node() {
-  local dir
-  for dir in "${NODE_CANDIDATES[@]}"; do
-    if [[ -x $dir/node ]] && node_ok "$dir/node"; then
-      export PATH="$dir:$PATH"
-      return 0
-    fi
-  done
-  return 1
-}
-
-if command -v node >/dev/null 2>&1 && node_ok node; then
-  :
-elif use_local_node; then
-  :
-else
-  command -v npm >/dev/null 2>&1 || { log "need Node.js >= 20.19 (or npm to install it)"; exit 1; }
-  log "system node missing or older than 20.19; installing Node 22 into .tools/node"
-  npm install --prefix "$TOOLS" --no-audit --no-fund --no-save node@22 >&2 || true
-  if ! use_local_node; then
-    log "node@22 gave no usable binary; trying node-$PLATFORM@22"
-    npm install --prefix "$TOOLS" --no-audit --no-fund --no-save "node-$PLATFORM@22" >&2 || true
-    use_local_node || { log "could not install a usable Node.js into .tools/node"; exit 1; }
-  fi
-fi
-log "using node $(node --version) ($(command -v node))"
+# shellcheck source=scripts/node.sh
+source "$ROOT/scripts/node.sh"
+node_ensure || exit 1
 
 # --- provider dependencies ---------------------------------------------------
 # npm ci on a fresh clone, or when the lock changed since the last install.
@@ -180,7 +140,28 @@ for pid in "${PROVIDER_PIDS[@]}"; do
   fi
 done
 if [[ $status -ne 0 ]]; then
-  log "tests failed (status $status); last provider log lines:"
+  log "cargo tests failed (status $status); last provider log lines:"
   for f in "${PROVIDER_LOGS[@]}"; do tail -n 20 "$f" >&2 || true; done
+fi
+
+# --- browser tests -----------------------------------------------------------
+# Run even when cargo test failed (they start their own provider and app); any
+# failure of either part fails this script.
+browser_status=0
+"$ROOT/scripts/browser.sh" || browser_status=$?
+if [[ $browser_status -ne 0 ]]; then
+  log "browser tests failed (status $browser_status)"
+  [[ $status -ne 0 ]] || status=$browser_status
+fi
+
+# --- fuzz smoke ----------------------------------------------------------------
+# Each cargo-fuzz target for a few seconds (scripts/fuzz.sh installs cargo-fuzz into
+# .tools/ and builds the targets on stable); a crash fails the run. The long campaigns
+# are run by hand: fuzz/README.md.
+fuzz_status=0
+"$ROOT/scripts/fuzz.sh" smoke "${FUZZ_SMOKE_SECS:-20}" || fuzz_status=$?
+if [[ $fuzz_status -ne 0 ]]; then
+  log "fuzz smoke failed (status $fuzz_status)"
+  [[ $status -ne 0 ]] || status=$fuzz_status
 fi
 exit "$status"

@@ -30,15 +30,15 @@ use crate::session::{
 
 /// The authorization response's query (RFC 6749 4.1.2, RFC 9207).
 #[derive(Deserialize, Default)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    iss: Option<String>,
-    error: Option<String>,
+pub(crate) struct CallbackQuery {
+    pub(crate) code: Option<String>,
+    pub(crate) state: Option<String>,
+    pub(crate) iss: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// Claims that describe the protocol exchange rather than the user; not kept in the session.
-const PROTOCOL_CLAIMS: &[&str] = &[
+pub(crate) const PROTOCOL_CLAIMS: &[&str] = &[
     "iss",
     "sub",
     "aud",
@@ -56,6 +56,37 @@ const PROTOCOL_CLAIMS: &[&str] = &[
     "email_verified",
     "typ",
 ];
+
+/// Reads the authorization response's query; a query that is not form-encoded text is refused.
+pub(crate) fn parse_query(query: Option<&str>) -> Result<CallbackQuery, AuthError> {
+    match query {
+        None => Ok(CallbackQuery::default()),
+        Some(q) => serde_urlencoded::from_str(q).map_err(|_| {
+            fail(
+                AuthErrorKind::MalformedCallback,
+                "The sign-in response could not be read.",
+            )
+        }),
+    }
+}
+
+/// The refusal for an error response from the provider: its `error` code is echoed only when
+/// it looks like one (letters, digits and `_`, at most 64 bytes; RFC 6749 4.1.2.1).
+pub(crate) fn provider_denied(error: &str) -> AuthError {
+    let code = if error
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && error.len() <= 64
+    {
+        error
+    } else {
+        "unrecognised_error"
+    };
+    fail(
+        AuthErrorKind::ProviderDenied,
+        format!("The identity provider did not sign you in ({code})."),
+    )
+}
 
 pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let names = &shared.cookies.names;
@@ -101,15 +132,7 @@ async fn run(
 ) -> Result<Page, AuthError> {
     let config = &shared.config;
     let cookies = &shared.cookies;
-    let query: CallbackQuery = match parts.uri.query() {
-        None => CallbackQuery::default(),
-        Some(q) => serde_urlencoded::from_str(q).map_err(|_| {
-            fail(
-                AuthErrorKind::MalformedCallback,
-                "The sign-in response could not be read.",
-            )
-        })?,
-    };
+    let query = parse_query(parts.uri.query())?;
 
     // 1. state: present, matching a login started in this browser, fresh, and unused.
     let state = query
@@ -204,19 +227,7 @@ async fn run(
     }
     // 3. An error from the provider ends here.
     if let Some(error) = query.error.as_deref() {
-        let code = if error
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && error.len() <= 64
-        {
-            error
-        } else {
-            "unrecognised_error"
-        };
-        return Err(fail(
-            AuthErrorKind::ProviderDenied,
-            format!("The identity provider did not sign you in ({code})."),
-        ));
+        return Err(provider_denied(error));
     }
 
     let code = query
@@ -419,7 +430,7 @@ async fn validate_id_token(
 
 /// Claims the configuration relies on but the provider did not send: a provider-side setting
 /// (a scope, a claim mapper) is missing. Logged for the operator with the fix.
-fn warn_missing_claims(config: &ProviderConfig, claims: &Map<String, Value>) {
+pub(crate) fn warn_missing_claims(config: &ProviderConfig, claims: &Map<String, Value>) {
     let policy = &config.policy;
     let mut missing: Vec<(&str, &str)> = Vec::new();
     let groups = &policy.groups_claim;
@@ -454,7 +465,7 @@ fn warn_missing_claims(config: &ProviderConfig, claims: &Map<String, Value>) {
     }
 }
 
-fn wants_userinfo(config: &ProviderConfig, claims: &Map<String, Value>) -> bool {
+pub(crate) fn wants_userinfo(config: &ProviderConfig, claims: &Map<String, Value>) -> bool {
     match config.userinfo {
         UserinfoPolicy::Always => true,
         UserinfoPolicy::Never => false,

@@ -10,6 +10,9 @@ pub mod dev_idp;
 mod error;
 mod extract;
 mod future;
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 mod hook;
 mod id_token;
 mod identity;

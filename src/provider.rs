@@ -421,10 +421,7 @@ impl Provider {
             return Err(ProviderError::Rejected(code));
         }
         if !status.is_success() {
-            return Err(ProviderError::BadResponse(format!(
-                "the token endpoint answered HTTP {}",
-                status.as_u16()
-            )));
+            return Err(status_error("token endpoint", status));
         }
         serde_json::from_slice(&bytes)
             .map_err(|_| ProviderError::BadResponse("the token response is not valid JSON".into()))
@@ -452,10 +449,7 @@ impl Provider {
             .is_some_and(|v| v.starts_with("application/jwt"));
         let bytes = read_limited(response, "userinfo response").await?;
         if !status.is_success() {
-            return Err(ProviderError::BadResponse(format!(
-                "the userinfo endpoint answered HTTP {}",
-                status.as_u16()
-            )));
+            return Err(status_error("userinfo endpoint", status));
         }
         if is_jwt {
             return Err(ProviderError::BadResponse(
@@ -483,12 +477,23 @@ impl Provider {
             )));
         }
         if !status.is_success() {
-            return Err(ProviderError::BadResponse(format!(
-                "the {what} answered HTTP {}",
-                status.as_u16()
-            )));
+            return Err(status_error(what, status));
         }
         read_limited(response, what).await
+    }
+}
+
+/// An unsuccessful status from the provider. 502, 503 and 504 say that the provider (or the
+/// proxy in front of it) is down for now, like a refused connection: the user gets the 503 page
+/// with `Retry-After`. Anything else is a broken answer: 502.
+fn status_error(what: &str, status: http::StatusCode) -> ProviderError {
+    let code = status.as_u16();
+    if matches!(code, 502..=504) {
+        ProviderError::Unreachable(format!(
+            "{what}: answered HTTP {code}, temporarily unavailable"
+        ))
+    } else {
+        ProviderError::BadResponse(format!("the {what} answered HTTP {code}"))
     }
 }
 

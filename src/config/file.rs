@@ -160,21 +160,21 @@ pub(crate) struct Parsed {
     pub(crate) provider_roles: Vec<Option<RoleMap>>,
 }
 
-/// A TOML error without the offending value: serde's "invalid type: string `...`" would echo
-/// whatever was written, a secret included.
+/// A TOML error without the offending value: serde's "invalid type: string \"...\", expected
+/// ..." would echo whatever was written, a secret included. The value may itself contain
+/// `, expected` or quotes, so the expectation is taken from the end (it is ours: a type name).
 fn without_value(message: &str) -> String {
-    match message.find("invalid type: ") {
-        Some(at) => {
-            let rest = &message[at + "invalid type: ".len()..];
-            let kind = rest.split([' ', ',']).next().unwrap_or_default();
-            let expected = rest
-                .find("expected")
-                .map(|i| format!(", {}", &rest[i..]))
-                .unwrap_or_default();
-            format!("{}invalid type: {kind}{expected}", &message[..at])
-        }
-        None => message.to_owned(),
+    for marker in ["invalid type: ", "invalid value: "] {
+        let Some(at) = message.find(marker) else {
+            continue;
+        };
+        let rest = &message[at + marker.len()..];
+        // `string "..."`, `integer `3``, `floating point `1.5``, `sequence`, `map`, ...
+        let kind = rest[..rest.find(['"', '`', ',']).unwrap_or(rest.len())].trim_end();
+        let expected = rest.rfind(", expected ").map_or("", |i| &rest[i..]);
+        return format!("{}{marker}{kind}{expected}", &message[..at]);
     }
+    message.to_owned()
 }
 
 /// Parses the file; `name` (its path) goes into every message.
@@ -335,6 +335,26 @@ role = "app_reader"
         assert!(dup.contains("line 7") && dup.contains("duplicate"), "{dup}");
         let nul = find("roles.rule[3].role");
         assert!(nul.contains("line 11") && nul.contains("NUL"), "{nul}");
+    }
+
+    #[test]
+    fn type_errors_never_quote_the_value() {
+        // Found by the role_map_file fuzzer: a value holding `expected` was partly echoed.
+        for text in [
+            "auto_provision = \"u\\u0000texpectedve?\\u0000v4lu3-Mk2Qz\"\n",
+            "public_paths = \"my, expected value v4lu3-Mk2Qz\"\n",
+            "[roles]\nignore_case = \"x \\\", expected v4lu3-Mk2Qz\"\n",
+            "[roles]\nignore_case = 1.5e3\n",
+        ] {
+            let err = parse("f.toml", text).err().unwrap();
+            let message = err[0].to_string();
+            assert!(
+                !message.contains("v4lu3") && !message.contains("1.5"),
+                "{message}"
+            );
+            assert!(message.contains("invalid type: "), "{message}");
+            assert!(message.contains(", expected a"), "{message}");
+        }
     }
 
     #[test]

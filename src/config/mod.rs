@@ -45,7 +45,7 @@ use crate::hook::{HookFn, LoginAttempt, LoginDecision};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::role::{ClaimPath, RoleMap};
 
-mod file;
+pub(crate) mod file;
 mod provider;
 
 pub(crate) use provider::Keys;

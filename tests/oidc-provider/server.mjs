@@ -9,6 +9,10 @@
 //                   lets a second, independent provider be started later
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
 //   ISSUER_LABEL    reserved, currently unused
+//   APP_ORIGINS     comma-separated app origins (e.g. http://127.0.0.1:41234) registered
+//                   besides the fixed http://127.0.0.1:3999: each adds the redirect URI
+//                   <origin>/auth/callback and the post-logout URIs <origin>/public and
+//                   <origin>/signed-out (for the browser tests, tests/browser)
 //
 // Once listening, prints exactly one line to stdout:
 //   ISSUER=http://127.0.0.1:<port>
@@ -23,6 +27,20 @@ const HOST = '127.0.0.1';
 const PORT = Number.parseInt(process.env.PORT ?? '0', 10) || 0;
 const USERS_SET = process.env.USERS_SET || 'a';
 const ACCESS_TOKEN_TTL = Number.parseInt(process.env.ACCESS_TOKEN_TTL ?? '3600', 10) || 3600;
+const APP_ORIGINS = (process.env.APP_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+for (const origin of APP_ORIGINS) {
+  let url;
+  try {
+    url = new URL(origin);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.origin !== origin.replace(/\/$/, '')) {
+    console.error(`APP_ORIGINS: \`${origin}\` is not an origin such as http://127.0.0.1:3000`);
+    process.exit(2);
+  }
+}
+const appOrigins = APP_ORIGINS.map((o) => o.replace(/\/$/, ''));
 
 // oidc-provider writes its "development-only" warnings with console.warn /
 // console.info; keep stdout reserved for the single ISSUER= line.
@@ -95,8 +113,12 @@ const commonClient = {
     'http://127.0.0.1:3999/auth/callback',
     'http://127.0.0.1:3999/auth/callback/staff',
     'http://127.0.0.1:3999/auth/callback/contractors',
+    ...appOrigins.map((o) => `${o}/auth/callback`),
   ],
-  post_logout_redirect_uris: ['http://127.0.0.1:3999/signed-out'],
+  post_logout_redirect_uris: [
+    'http://127.0.0.1:3999/signed-out',
+    ...appOrigins.flatMap((o) => [`${o}/public`, `${o}/signed-out`]),
+  ],
   id_token_signed_response_alg: 'RS256',
 };
 const clients = [

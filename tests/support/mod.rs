@@ -131,6 +131,15 @@ impl Reply {
             .map(|v| v.to_str().unwrap().to_owned())
             .collect()
     }
+    /// The error kind an error page names in its footer ("Error: <kind>"), or "".
+    pub fn kind(&self) -> String {
+        self.body
+            .split("Error: ")
+            .nth(1)
+            .map(|s| s.split('<').next().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -273,6 +282,109 @@ pub struct MockState {
     pub token_body: Option<String>,
     pub userinfo: Value,
     pub token_requests: Vec<(Option<String>, BTreeMap<String, String>)>,
+    /// Misbehaviour per endpoint (none by default).
+    pub faults: BTreeMap<Endpoint, Fault>,
+}
+
+/// The mock provider's endpoints, for [`MockState::faults`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Endpoint {
+    Discovery,
+    Jwks,
+    Token,
+    Userinfo,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::Discovery,
+        Endpoint::Jwks,
+        Endpoint::Token,
+        Endpoint::Userinfo,
+    ];
+
+    fn of(path: &str) -> Option<Self> {
+        Some(match path {
+            "/.well-known/openid-configuration" => Self::Discovery,
+            "/jwks" => Self::Jwks,
+            "/token" => Self::Token,
+            "/userinfo" => Self::Userinfo,
+            _ => return None,
+        })
+    }
+
+    fn hits(self, hits: &Hits) -> &AtomicU64 {
+        match self {
+            Self::Discovery => &hits.discovery,
+            Self::Jwks => &hits.jwks,
+            Self::Token => &hits.token,
+            Self::Userinfo => &hits.userinfo,
+        }
+    }
+}
+
+/// How the mock provider misbehaves at one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers this status with an HTML error page, as a failing proxy would.
+    Status(StatusCode),
+    /// Answers 200 `application/json` with a body that is not JSON.
+    Garbage,
+    /// Answers normally, after this long.
+    Delay(Duration),
+    /// Sends a 200 and its headers, then never a byte of the body.
+    StallBody,
+}
+
+/// A response body that never yields a frame.
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+async fn inject_faults(
+    State((s, hits)): State<Mock>,
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let Some(endpoint) = Endpoint::of(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    // Every request is counted, whether it is answered, delayed or faulted.
+    endpoint.hits(&hits).fetch_add(1, Ordering::SeqCst);
+    let fault = s.lock().unwrap().faults.get(&endpoint).cloned();
+    match fault {
+        None => next.run(req).await,
+        Some(Fault::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            next.run(req).await
+        }
+        Some(Fault::Status(status)) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>Internal Server Error</h1></body></html>",
+        )
+            .into_response(),
+        Some(Fault::Garbage) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "<html>\u{0}{\"keys\": [tru",
+        )
+            .into_response(),
+        Some(Fault::StallBody) => Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::new(Stalled))
+            .unwrap(),
+    }
 }
 
 #[derive(Clone)]
@@ -307,8 +419,7 @@ impl Hits {
 
 type Mock = (Arc<Mutex<MockState>>, Arc<Hits>);
 
-async fn discovery(State((s, hits)): State<Mock>) -> Response<Body> {
-    hits.discovery.fetch_add(1, Ordering::SeqCst);
+async fn discovery(State((s, _)): State<Mock>) -> Response<Body> {
     let s = s.lock().unwrap();
     if let Some(body) = &s.discovery_body {
         return (
@@ -334,8 +445,7 @@ async fn discovery(State((s, hits)): State<Mock>) -> Response<Body> {
     .into_response()
 }
 
-async fn jwks(State((s, hits)): State<Mock>) -> Response<Body> {
-    hits.jwks.fetch_add(1, Ordering::SeqCst);
+async fn jwks(State((s, _)): State<Mock>) -> Response<Body> {
     let s = s.lock().unwrap();
     match &s.jwks_body {
         Some(body) => body.clone().into_response(),
@@ -344,11 +454,10 @@ async fn jwks(State((s, hits)): State<Mock>) -> Response<Body> {
 }
 
 async fn token(
-    State((s, hits)): State<Mock>,
+    State((s, _)): State<Mock>,
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response<Body> {
-    hits.token.fetch_add(1, Ordering::SeqCst);
     let mut s = s.lock().unwrap();
     let auth = headers
         .get(header::AUTHORIZATION)
@@ -369,8 +478,7 @@ async fn token(
     (s.token_status, Json(body)).into_response()
 }
 
-async fn userinfo(State((s, hits)): State<Mock>, headers: HeaderMap) -> Response<Body> {
-    hits.userinfo.fetch_add(1, Ordering::SeqCst);
+async fn userinfo(State((s, _)): State<Mock>, headers: HeaderMap) -> Response<Body> {
     if headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -398,6 +506,7 @@ impl MockIdp {
             token_body: None,
             userinfo: json!({}),
             token_requests: Vec::new(),
+            faults: BTreeMap::new(),
         }));
         let hits = Arc::new(Hits::default());
         let router = Router::new()
@@ -405,6 +514,10 @@ impl MockIdp {
             .route("/jwks", get(jwks))
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
+            .layer(axum::middleware::from_fn_with_state(
+                (state.clone(), hits.clone()),
+                inject_faults,
+            ))
             .with_state((state.clone(), hits.clone()));
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         Self {
