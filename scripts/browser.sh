@@ -38,25 +38,10 @@ if [[ ! -x $CHROMIUM ]]; then
     log "CHROMIUM=$CHROMIUM is not an executable file"
     exit 1
   fi
-  command -v apt-get >/dev/null 2>&1 || {
-    log "chromium is not installed and apt-get is not available: install Chromium and set CHROMIUM=/path/to/it"
-    exit 1
-  }
-  SUDO=()
-  if [[ $(id -u) -ne 0 ]]; then
-    if command -v sudo >/dev/null 2>&1; then
-      SUDO=(sudo)
-    else
-      log "chromium is not installed, and installing it needs root (no sudo here);"
-      log "run: apt-get install chromium   (as root), or set CHROMIUM=/path/to/chromium"
-      exit 1
-    fi
-  fi
-  log "/usr/bin/chromium is missing; installing Debian's chromium package"
+  # shellcheck source=scripts/apt.sh
+  source "$ROOT/scripts/apt.sh"
   t0=$SECONDS
-  "${SUDO[@]}" apt-get update >&2 || { log "apt-get update failed"; exit 1; }
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2 ||
-    { log "apt-get install chromium failed"; exit 1; }
+  apt_install /usr/bin/chromium "set CHROMIUM=/path/to/chromium" chromium || exit 1
   [[ -x $CHROMIUM ]] || { log "apt-get installed chromium, but $CHROMIUM is still missing"; exit 1; }
   log "chromium installed in $((SECONDS - t0)) s"
 fi

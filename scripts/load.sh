@@ -10,14 +10,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if ! command -v wrk >/dev/null 2>&1; then
-  sudo=
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || { echo "load.sh: wrk is missing; install it (apt-get install wrk)" >&2; exit 1; }
-    sudo=sudo
-  fi
-  echo "load.sh: installing wrk with apt-get" >&2
-  $sudo apt-get update -qq >&2
-  $sudo apt-get install -y -qq wrk >&2
+  # shellcheck source=scripts/apt.sh
+  source scripts/apt.sh
+  apt_install wrk "install wrk another way" wrk || exit 1
 fi
 
 exec cargo bench --bench load

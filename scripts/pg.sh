@@ -16,6 +16,9 @@
 # Functions return non-zero with a message on stderr (and the server log when the
 # server does not start); they do not rely on `set -e`.
 
+# shellcheck source=scripts/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+
 PG_BINDIR=${PG_BINDIR:-}
 PG_DIR=
 PG_PORT=
@@ -53,31 +56,8 @@ _pg_find_bindir() {
 # Installs Debian's `postgresql` package (server binaries only; its own cluster,
 # if the package creates one, is left alone).
 _pg_install() {
-  local -a sudo=()
-  if ! command -v apt-get >/dev/null 2>&1; then
-    _pg_log "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found and apt-get is not available;"
-    _pg_log "install the PostgreSQL server (e.g. Debian/Ubuntu: apt-get install postgresql) or set PG_BINDIR"
-    return 1
-  fi
-  if [[ $(id -u) -ne 0 ]]; then
-    if command -v sudo >/dev/null 2>&1; then
-      sudo=(sudo)
-    else
-      _pg_log "PostgreSQL server binaries not found, and installing them needs root (no sudo here);"
-      _pg_log "run: apt-get install postgresql   (as root), or set PG_BINDIR"
-      return 1
-    fi
-  fi
-  _pg_log "PostgreSQL server binaries not found; installing Debian's postgresql package"
-  if ! "${sudo[@]}" apt-get update >&2; then
-    _pg_log "apt-get update failed"
-    return 1
-  fi
-  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends postgresql >&2; then
-    _pg_log "apt-get install postgresql failed"
-    return 1
-  fi
+  apt_install "the PostgreSQL server (initdb, pg_ctl, postgres)" "set PG_BINDIR" \
+    postgresql --no-install-recommends
 }
 
 # Runs a command as the cluster's owner ($PG_RUNAS when root, else as ourselves).

@@ -46,12 +46,10 @@ async fn setup() -> Setup {
 
 /// A jar holding a session minted for `subject`, as if signed in before the trouble started.
 fn signed_in(s: &Setup, subject: &str) -> Jar {
-    let who = Identity::builder(s.idp.issuer.clone(), subject).build();
-    let cookie = s.layer.session_cookie(&who);
-    let (name, value) = cookie.split_once('=').unwrap();
-    let mut jar = Jar::default();
-    jar.0.insert(name.to_owned(), value.to_owned());
-    jar
+    Jar::signed_in(
+        &s.layer,
+        &Identity::builder(s.idp.issuer.clone(), subject).build(),
+    )
 }
 
 /// Strips the claims that make the app ask the userinfo endpoint for them.
@@ -116,12 +114,7 @@ fn later(failing: Endpoint) -> &'static [Endpoint] {
 }
 
 fn hits(idp: &MockIdp, e: Endpoint) -> u64 {
-    match e {
-        Endpoint::Discovery => idp.hits.discovery(),
-        Endpoint::Jwks => idp.hits.jwks(),
-        Endpoint::Token => idp.hits.token(),
-        Endpoint::Userinfo => idp.hits.userinfo(),
-    }
+    e.count(&idp.hits)
 }
 
 #[tokio::test]

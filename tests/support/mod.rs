@@ -191,6 +191,13 @@ impl Jar {
     }
 
     /// Sends a request to the app as a browser navigation, with this jar's cookies.
+    /// A jar holding a session minted by `layer` for `who`, as a finished login would leave.
+    pub fn signed_in(layer: &OidcLayer, who: &Identity) -> Self {
+        let cookie = layer.session_cookie(who);
+        let (name, value) = cookie.split_once('=').unwrap();
+        Self(BTreeMap::from([(name.to_owned(), value.to_owned())]))
+    }
+
     pub async fn get(&mut self, app: &Router, path: &str) -> Reply {
         self.send(
             app,
@@ -311,6 +318,11 @@ impl Endpoint {
             "/userinfo" => Self::Userinfo,
             _ => return None,
         })
+    }
+
+    /// How many requests this endpoint has had.
+    pub fn count(self, hits: &Hits) -> u64 {
+        self.hits(hits).load(Ordering::SeqCst)
     }
 
     fn hits(self, hits: &Hits) -> &AtomicU64 {
