@@ -29,7 +29,7 @@ use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
 
 use crate::identity::Identity;
-use crate::role::PgRole;
+use crate::policy::PgRole;
 
 /// Put on every request the layer lets through without an identity, so the extractor can tell
 /// "not signed in" from "the layer is not installed".

@@ -6,22 +6,22 @@
 
 use serde_json::{Map, Value};
 
-use crate::callback;
 use crate::config::{file, OidcConfig};
 use crate::error::{AuthError, AuthErrorKind, ConfigProblem};
+use crate::flow::callback;
+use crate::flow::return_to;
 use crate::id_token::{self, Expected};
 use crate::identity::{Identity, IdentityData};
-use crate::login;
+use crate::policy::{PgRole, RoleMap};
 use crate::provider::{self, VerifyKey};
-use crate::role::{PgRole, RoleMap};
-use crate::service::Shared;
 use crate::session::{self, CookieCodec, CookieNames, LoginRecord, Purpose};
+use crate::shared::Shared;
 
 /// The longest cookie value the codec accepts (and ever issues).
 pub const MAX_COOKIE_VALUE: usize = session::MAX_COOKIE_VALUE;
 
 /// The claims that describe the protocol exchange and are never kept in a session.
-pub const PROTOCOL_CLAIMS: &[&str] = callback::PROTOCOL_CLAIMS;
+pub const PROTOCOL_CLAIMS: &[&str] = callback::issue::PROTOCOL_CLAIMS;
 
 /// How long a login may take, in seconds, from the redirect to the callback.
 pub const LOGIN_TTL_SECS: u64 = session::LOGIN_TTL_SECS;
@@ -262,7 +262,7 @@ pub struct CallbackParams {
 
 /// The callback's query parser.
 pub fn parse_callback_query(query: Option<&str>) -> Result<CallbackParams, AuthError> {
-    callback::parse_query(query).map(|q| CallbackParams {
+    callback::query::parse(query).map(|q| CallbackParams {
         code: q.code,
         state: q.state,
         iss: q.iss,
@@ -272,12 +272,12 @@ pub fn parse_callback_query(query: Option<&str>) -> Result<CallbackParams, AuthE
 
 /// The refusal the callback makes of an `error=...` response.
 pub fn provider_denied(error: &str) -> AuthError {
-    callback::provider_denied(error)
+    callback::query::provider_denied(error)
 }
 
 /// The return-to check: `Some(target)` only for a same-origin path of `base`.
 pub fn safe_return_to(base: &url::Url, raw: &str) -> Option<String> {
-    login::safe_return_to(base, raw)
+    return_to::safe_return_to(base, raw)
 }
 
 /// A provider's signature keys, parsed from its JWKS document.
@@ -382,7 +382,7 @@ impl LoginSteps {
     /// taken modulo the number of providers).
     pub fn wants_userinfo(&self, provider: usize, claims: &Map<String, Value>) -> bool {
         let p = &self.shared.providers[provider % self.providers()];
-        callback::wants_userinfo(&p.config, claims)
+        callback::userinfo::wants_userinfo(&p.config, claims)
     }
 
     /// The callback's steps 7 and 8: the access policy and role map decide, and the claims
@@ -394,14 +394,14 @@ impl LoginSteps {
         now: u64,
     ) -> Result<SessionFields, Refused> {
         let p = &self.shared.providers[provider % self.providers()];
-        callback::warn_missing_claims(&p.config, &claims);
+        callback::admission::warn_missing_claims(&p.config, &claims);
         let grant = p.config.policy.evaluate(&claims).map_err(|r| Refused {
             kind: r.kind,
             reason: r.reason,
             detail: r.detail,
         })?;
         let lifetime = self.shared.config.session_lifetime.as_secs();
-        Ok(callback::identity_from_claims(p, claims, grant, now, lifetime).into())
+        Ok(callback::issue::identity_from_claims(p, claims, grant, now, lifetime).into())
     }
 }
 

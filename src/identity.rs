@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::role::PgRole;
+use crate::policy::PgRole;
 
 /// The signed-in user of a request, inserted into request extensions by the layer.
 ///
@@ -166,6 +166,33 @@ impl Identity {
     /// A random identifier of this session, new at every login.
     pub fn session_id(&self) -> &str {
         &self.0.session_id
+    }
+}
+
+#[cfg(test)]
+impl IdentityData {
+    /// A signed-in user with `groups` groups, for the session module's tests.
+    pub(crate) fn sample(groups: usize) -> Self {
+        Self {
+            subject: "248289761001".into(),
+            issuer: "https://id.example.com".into(),
+            provider: "default".into(),
+            email: Some("jane@example.com".into()),
+            email_verified: true,
+            name: Some("Jane Doe".into()),
+            preferred_username: Some("jane".into()),
+            groups: (0..groups)
+                .map(|i| format!("department-{}-team-{}", i % 17, i))
+                .collect(),
+            role: Some(crate::policy::PgRole::new("app_reader").unwrap()),
+            admin: true,
+            claims_json: String::new(),
+            app_json: String::new(),
+            authenticated_at: 1_000,
+            expires_at: 2_000,
+            session_id: crate::random::random_token(16),
+            claims: Default::default(),
+        }
     }
 }
 

@@ -2,13 +2,13 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod body;
-mod callback;
 mod clock;
 mod config;
 #[cfg(feature = "dev-idp")]
 pub mod dev_idp;
 mod error;
 mod extract;
+mod flow;
 mod future;
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
@@ -17,15 +17,15 @@ mod hook;
 mod id_token;
 mod identity;
 mod layer;
-mod login;
-mod logout;
 mod pages;
 pub mod pg;
 mod policy;
 mod provider;
-mod role;
+mod random;
+mod route;
 mod service;
 mod session;
+mod shared;
 
 pub use body::ResponseBody;
 pub use clock::{Clock, SystemClock};
@@ -42,7 +42,7 @@ pub use identity::Identity;
 #[cfg(feature = "test-util")]
 pub use identity::IdentityBuilder;
 pub use layer::OidcLayer;
-pub use role::{
+pub use policy::{
     ClaimPath, GroupMatching, GroupsClaimError, InvalidRoleName, PgRole, RoleMap, RoleMapBuilder,
     RoleRule, MAX_ROLE_NAME_BYTES,
 };

@@ -57,7 +57,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::ConfigProblem;
-use crate::role::{RoleMap, RoleSource, RuleLines};
+use crate::policy::{RoleMap, RoleSource, RuleLines};
 
 /// The file's contents, before validation. No `Debug`: it may hold secrets.
 #[derive(Default, Deserialize)]

@@ -43,7 +43,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::hook::{HookFn, LoginAttempt, LoginDecision};
 use crate::policy::{AccessRules, DomainPattern, Policy};
-use crate::role::{ClaimPath, RoleMap};
+use crate::policy::{ClaimPath, RoleMap};
 
 pub(crate) mod file;
 mod provider;
@@ -203,7 +203,7 @@ impl CookieKey {
 
     fn random() -> Self {
         let mut key = [0u8; 32];
-        crate::session::fill_random(&mut key);
+        crate::random::fill_random(&mut key);
         Self(Arc::from(&key[..]))
     }
 

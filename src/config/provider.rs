@@ -56,7 +56,7 @@ pub struct ProviderBuilder {
     pub(crate) token_auth: Option<Result<TokenAuthMethod, String>>,
     pub(crate) auto_provision: Option<Result<bool, String>>,
     pub(crate) trusted_audiences: Vec<String>,
-    pub(crate) role_map: Option<crate::role::RoleMap>,
+    pub(crate) role_map: Option<crate::policy::RoleMap>,
 }
 
 impl fmt::Debug for ProviderBuilder {
@@ -191,7 +191,7 @@ impl ProviderBuilder {
     /// A group name means something only at the issuer that sent it: when providers are run
     /// by different parties (your company's IdP and a partner's), give each its own map, or a
     /// group named `admins` at the partner's IdP gets your admins' role.
-    pub fn with_role_map(mut self, roles: crate::role::RoleMap) -> Self {
+    pub fn with_role_map(mut self, roles: crate::policy::RoleMap) -> Self {
         self.role_map = Some(roles);
         self
     }

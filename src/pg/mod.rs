@@ -62,7 +62,7 @@ pub mod sqlx;
 #[cfg(feature = "tokio-postgres")]
 pub mod tokio_postgres;
 
-pub(crate) use crate::role::quote_ident;
+pub(crate) use crate::policy::quote_ident;
 
 /// Why the roles of a [`RoleMap`](crate::RoleMap) cannot all be used; returned by the
 /// `check_roles` function of `pg::sqlx` and `pg::tokio_postgres`.

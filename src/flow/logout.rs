@@ -5,10 +5,10 @@ use http::header;
 use http::request::Parts;
 
 use crate::pages::{self, Page};
-use crate::service::Shared;
 use crate::session::{
     decode_session, request_cookie, request_cookies, Purpose, MAX_PENDING_LOGINS,
 };
+use crate::shared::Shared;
 
 /// Whether the logout request comes from our own pages (or from no page at all: a typed URL, a
 /// bookmark, a non-browser client). A cross-site request may not sign the user out by itself:

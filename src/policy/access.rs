@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::claim_path::{ClaimPath, GroupsClaimError};
+use super::pg_role::PgRole;
+use super::role_map::{GroupMatching, RoleMap};
 use crate::error::AuthErrorKind;
-use crate::role::{ClaimPath, GroupMatching, GroupsClaimError, PgRole, RoleMap};
 
 /// An email domain rule: `example.com` matches that domain only; `*.example.com` matches its
 /// subdomains (not `example.com` itself). Compared ignoring case.

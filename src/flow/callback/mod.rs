@@ -1,0 +1,91 @@
+//! The redirect URI handler, as typed steps run in order:
+//!
+//! 1. [`login_record`]: the `state`, the login record it names, and the callback route;
+//! 2. [`issuer`]: the RFC 9207 `iss` parameter (and the provider's `error`), before anything
+//!    is redeemed;
+//! 3. [`exchange`]: the code, redeemed with the PKCE verifier;
+//! 4. [`verify`]: the ID token's signature and claims;
+//! 5. [`userinfo`]: userinfo, merged in when the ID token lacks claims we need;
+//! 6. [`admission`]: the access rules and role map, then the app's login hook;
+//! 7. [`issue`]: the identity, the session cookie and the redirect back.
+//!
+//! After any failed check nothing else is called: no token request after a bad `state` or
+//! `iss`, no userinfo request after a bad ID token.
+
+use http::header;
+use http::request::Parts;
+
+use crate::error::AuthError;
+use crate::pages::{self, Page};
+use crate::shared::Shared;
+
+pub(crate) mod admission;
+pub(crate) mod exchange;
+pub(crate) mod issue;
+pub(crate) mod issuer;
+pub(crate) mod login_record;
+pub(crate) mod query;
+pub(crate) mod userinfo;
+pub(crate) mod verify;
+
+pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
+    let names = &shared.cookies.names;
+    // The login cookie found for this callback, removed in every outcome.
+    let mut used_cookie: Option<String> = None;
+    let result = run(shared, parts, &mut used_cookie).await;
+    let mut page = match result {
+        Ok(page) => page,
+        Err(err) => {
+            tracing::warn!(
+                target: "tower_oidc",
+                event = "login_failed",
+                kind = err.kind().as_str(),
+                reason = %err.reason(),
+            );
+            pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path)
+        }
+    };
+    if let Some(name) = used_cookie {
+        page.headers_mut()
+            .append(header::SET_COOKIE, names.remove(&name));
+    }
+    if page.status() == http::StatusCode::FORBIDDEN {
+        // Not admitted: whatever session this browser held before (perhaps another user's)
+        // must not carry on as if nothing happened.
+        page.headers_mut()
+            .append(header::SET_COOKIE, names.remove(&names.session));
+        // ... nor its logout hint, which names that earlier user to their provider.
+        page.headers_mut()
+            .append(header::SET_COOKIE, names.remove(&names.logout));
+    }
+    page
+}
+
+/// The steps, in order; the first failure ends the callback.
+async fn run(
+    shared: &Shared,
+    parts: &Parts,
+    used_cookie: &mut Option<String>,
+) -> Result<Page, AuthError> {
+    let now = shared.config.clock.unix_seconds();
+    let query = query::parse(parts.uri.query())?;
+    let login = login_record::open(shared, parts, &query, now, used_cookie)?;
+    let provider = login.provider;
+    let metadata = provider.metadata().await.map_err(|e| e.to_auth_error())?;
+    let code = issuer::check(shared, provider, &metadata, &query)?;
+    let tokens = exchange::redeem(provider, &metadata, code, &login.record).await?;
+    let claims = verify::validate(
+        shared,
+        provider,
+        &metadata,
+        &tokens.id_token,
+        &login.record,
+        now,
+    )
+    .await?;
+    let claims =
+        userinfo::merge(provider, &metadata, tokens.access_token.as_deref(), claims).await?;
+    let grant = admission::evaluate(provider, &claims)?;
+    let data = admission::admit(shared, provider, claims, grant, now).await?;
+    issue::session(shared, data, &tokens.id_token, &login.record.return_to)
+}

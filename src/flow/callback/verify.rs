@@ -1,0 +1,108 @@
+//! Step 4: the ID token, verified against the provider's keys (refetched once, single-flight and
+//! rate-limited, when it names a key we do not have) and checked claim by claim
+//! ([`crate::id_token`]).
+
+use serde_json::{Map, Value};
+
+use crate::error::{AuthError, AuthErrorKind};
+use crate::id_token::{self, Expected, IdTokenError};
+use crate::provider::{Metadata, Provider, ProviderError};
+use crate::session::LoginRecord;
+use crate::shared::Shared;
+
+/// The ID token's claims, once every check passed.
+pub(crate) async fn validate(
+    shared: &Shared,
+    provider: &Provider,
+    metadata: &Metadata,
+    token: &str,
+    record: &LoginRecord,
+    now: u64,
+) -> Result<Map<String, Value>, AuthError> {
+    let expected = Expected {
+        issuer: provider.config.issuer.as_str(),
+        client_id: provider.config.client_id.as_str(),
+        trusted_audiences: &provider.config.trusted_audiences,
+        nonce: &record.nonce,
+        now,
+        leeway: shared.config.leeway.as_secs(),
+    };
+    verify(provider, &metadata.signing_algs, token, &expected)
+        .await
+        .map_err(|e| match e {
+            Ok(err) => AuthError::new(AuthErrorKind::InvalidIdToken, format!("{err}.")),
+            Err(provider_err) => provider_err.to_auth_error(),
+        })
+}
+
+/// The outer `Err` is `Ok(validation failure)` or `Err(provider failure)`.
+async fn verify(
+    provider: &Provider,
+    advertised: &[jsonwebtoken::Algorithm],
+    token: &str,
+    expected: &Expected<'_>,
+) -> Result<Map<String, Value>, Result<IdTokenError, ProviderError>> {
+    let header = id_token::header(token, advertised).map_err(Ok)?;
+    let keys = provider.keys().await.map_err(Err)?;
+    let key = match id_token::select_key(&keys, &header) {
+        Ok(key) => key.clone(),
+        Err(IdTokenError::UnknownKey) => {
+            // The provider may have rotated its keys: refetch once (single-flight, rate-limited).
+            let fresh = provider.refresh_keys(Some(&keys)).await.map_err(Err)?;
+            id_token::select_key(&fresh, &header).map_err(Ok)?.clone()
+        }
+        Err(e) => return Err(Ok(e)),
+    };
+    let claims = id_token::verify_signature(token, &header, &key).map_err(Ok)?;
+    id_token::check_claims(&claims, expected).map_err(Ok)?;
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::test_support::shared;
+
+    fn record() -> LoginRecord {
+        LoginRecord {
+            state: "s".into(),
+            nonce: "n".into(),
+            verifier: "v".into(),
+            issuer: String::new(),
+            provider: String::new(),
+            return_to: "/".into(),
+            created_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_or_unsigned_token_is_refused_before_any_key_is_fetched() {
+        let s = shared();
+        let p = &s.providers[0];
+        let metadata = p.cached_metadata();
+        assert!(metadata.is_none(), "nothing was fetched yet");
+        let m = crate::provider::discovery::parse_metadata(
+            br#"{"issuer":"https://id.example.com","authorization_endpoint":"https://id.example.com/a",
+                 "token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k",
+                 "id_token_signing_alg_values_supported":["RS256"]}"#,
+            &p.config.issuer,
+        )
+        .unwrap();
+        // `{"alg":"none"}` and `{"alg":"HS256"}`, unsigned.
+        for token in [
+            "not a jwt",
+            "eyJhbGciOiJub25lIn0.e30.",
+            "eyJhbGciOiJIUzI1NiJ9.e30.x",
+        ] {
+            let err = validate(&s, p, &m, token, &record(), 1_000)
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), AuthErrorKind::InvalidIdToken, "{token}");
+        }
+        assert_eq!(
+            p.jwks_fetches(),
+            0,
+            "no key was fetched for a token refused by its header"
+        );
+    }
+}

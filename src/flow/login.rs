@@ -1,0 +1,107 @@
+//! Starting a login: the authorization request (RFC 6749 4.1.1 with PKCE, RFC 7636) and the
+//! per-login cookie that remembers it.
+
+use http::header;
+use http::request::Parts;
+
+use crate::pages::{self, Page};
+use crate::provider::Provider;
+use crate::random::{login_secrets, sha256_b64};
+use crate::session::{request_cookies, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
+use crate::shared::Shared;
+
+/// Sends the browser to the provider. `return_to` must already be a safe same-origin path.
+pub(crate) async fn start(
+    shared: &Shared,
+    provider: &Provider,
+    parts: &Parts,
+    return_to: String,
+) -> Page {
+    let metadata = match provider.metadata().await {
+        Ok(m) => m,
+        Err(err) => {
+            let err = err.to_auth_error();
+            tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
+            return pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path);
+        }
+    };
+    let now = shared.config.clock.unix_seconds();
+    // The verifier has 64 characters: within RFC 7636's 43 to 128, with 384 bits of entropy.
+    let [state, nonce, verifier] = login_secrets();
+    let record = LoginRecord {
+        state,
+        nonce,
+        verifier,
+        issuer: provider.config.issuer.as_str().to_owned(),
+        provider: provider.config.slug.as_str().to_owned(),
+        return_to,
+        created_at: now,
+    };
+    let challenge = sha256_b64(record.verifier.as_bytes());
+
+    // The parameters that never change are encoded once, at startup; state, nonce and
+    // challenge are base64url, which needs no percent-encoding.
+    let endpoint = metadata.authorization_endpoint.as_str();
+    let mut url = String::with_capacity(endpoint.len() + provider.static_auth_query.len() + 200);
+    url.push_str(endpoint);
+    url.push(if metadata.authorization_endpoint.query().is_some() {
+        '&'
+    } else {
+        '?'
+    });
+    url.push_str(&provider.static_auth_query);
+    for (key, value) in [
+        ("state", &record.state),
+        ("nonce", &record.nonce),
+        ("code_challenge", &challenge),
+    ] {
+        url.push('&');
+        url.push_str(key);
+        url.push('=');
+        url.push_str(value);
+    }
+    url.push_str("&code_challenge_method=S256");
+
+    let names = &shared.cookies.names;
+    let name = names.login(&record.state);
+    let value = record.seal(&shared.cookies.codec, &name);
+    let mut page = pages::redirect(&url);
+    let headers = page.headers_mut();
+    for stale in stale_logins(shared, parts, now) {
+        headers.append(header::SET_COOKIE, names.remove(&stale));
+    }
+    headers.append(header::SET_COOKIE, names.set(&name, &value, LOGIN_TTL_SECS));
+    page
+}
+
+/// The login cookies to expire so that, with the new one, at most [`MAX_PENDING_LOGINS`]
+/// remain: expired or unreadable ones first, then the oldest.
+fn stale_logins(shared: &Shared, parts: &Parts, now: u64) -> Vec<String> {
+    let names = &shared.cookies.names;
+    let mut pending: Vec<(u64, &str)> = request_cookies(&parts.headers)
+        .filter(|(n, _)| n.starts_with(names.login_prefix.as_str()))
+        // A request stuffed with login cookies costs at most this many AEAD opens and
+        // deletions; the rest are left to expire by themselves.
+        .take(4 * MAX_PENDING_LOGINS)
+        .map(|(n, v)| {
+            let created = LoginRecord::open(&shared.cookies.codec, n, v)
+                .map(|r| r.created_at)
+                .filter(|t| t.saturating_add(LOGIN_TTL_SECS) > now)
+                .unwrap_or(0);
+            (created, n)
+        })
+        .collect();
+    pending.sort_unstable();
+    pending.dedup_by(|a, b| a.1 == b.1);
+    let keep = MAX_PENDING_LOGINS - 1;
+    let excess = pending
+        .iter()
+        .filter(|(t, _)| *t == 0)
+        .count()
+        .max(pending.len().saturating_sub(keep));
+    pending
+        .into_iter()
+        .take(excess)
+        .map(|(_, n)| n.to_owned())
+        .collect()
+}

@@ -1,0 +1,47 @@
+//! The layer's own routes and the login redirect: [`run`] carries out a [`Route`] that is not a
+//! pass-through. Each flow is its own module: [`login`] (to the provider), [`callback`] (back
+//! from it), [`logout`].
+
+use http::request::Parts;
+
+use crate::pages;
+use crate::route::Route;
+use crate::shared::Shared;
+
+pub(crate) mod callback;
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod return_to;
+
+/// Carries out `route` (anything but [`Route::Pass`]) and returns the page to send.
+pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::Page {
+    let config = &shared.config;
+    let base = &config.base_url;
+    match route {
+        Route::Callback => callback::handle(shared, &parts).await,
+        Route::Logout => logout::handle(shared, &parts).await,
+        Route::Providers => pages::providers_json(config),
+        Route::UnknownProvider => pages::unknown_provider(config, parts.uri.path()),
+        Route::Login(Some(i)) => {
+            let return_to = return_to::requested_return_to(base, &parts);
+            login::start(shared, &shared.providers[i], &parts, return_to).await
+        }
+        Route::Login(None) => {
+            let return_to = return_to::requested_return_to(base, &parts);
+            if config.offers_choice() {
+                return pages::chooser(config, &return_to);
+            }
+            login::start(shared, shared.default_provider(), &parts, return_to).await
+        }
+        Route::Redirect => {
+            let return_to = return_to::current_target(base, &parts);
+            if config.offers_choice() {
+                return pages::chooser(config, &return_to);
+            }
+            login::start(shared, shared.default_provider(), &parts, return_to).await
+        }
+        Route::Unauthorized | Route::Pass { .. } => {
+            pages::unauthorized_json(&shared.config.login_path)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! [`ProviderError`]: what can go wrong talking to the provider.
+
+use std::fmt;
+
+use crate::error::{AuthError, AuthErrorKind};
+
+/// A failure talking to the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProviderError {
+    /// Connection refused, DNS failure or timeout.
+    Unreachable(String),
+    /// The provider answered, but not with something usable.
+    BadResponse(String),
+    /// The token endpoint refused the request with an OAuth error code.
+    Rejected(String),
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable(m) => write!(f, "identity provider unreachable: {m}"),
+            Self::BadResponse(m) => write!(f, "bad response from identity provider: {m}"),
+            Self::Rejected(code) => write!(f, "identity provider refused the request: {code}"),
+        }
+    }
+}
+
+impl ProviderError {
+    /// The error shown to the user for this failure.
+    pub(crate) fn to_auth_error(&self) -> AuthError {
+        match self {
+        ProviderError::Unreachable(m) => AuthError::new(
+            AuthErrorKind::ProviderUnreachable,
+            format!("The identity provider could not be reached ({m})."),
+        ),
+        ProviderError::BadResponse(m) => AuthError::new(
+            AuthErrorKind::BadProviderResponse,
+            format!("The identity provider gave an unusable answer: {m}."),
+        ),
+        ProviderError::Rejected(code) => AuthError::new(
+            AuthErrorKind::CodeRejected,
+            format!("The identity provider refused the sign-in code ({code}); it may have expired or been used already."),
+        ),
+    }
+    }
+}

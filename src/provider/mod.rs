@@ -1,0 +1,99 @@
+//! The identity provider: one [`Provider`] per configured provider, with its cached discovery
+//! document and keys. Only this module talks HTTP to the provider.
+//!
+//! - [`http`]: the client (no redirects, timeouts, capped bodies);
+//! - [`discovery`]: the metadata, fetched lazily and cached;
+//! - [`jwks`]: the signing keys, cached, refetched once for an unknown `kid`;
+//! - [`token`]: the code exchange and userinfo;
+//! - [`error`]: what can go wrong.
+
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use crate::clock::Clock;
+use crate::config::{OidcConfig, ProviderConfig};
+
+pub(crate) mod discovery;
+pub(crate) mod error;
+pub(crate) mod http;
+pub(crate) mod jwks;
+pub(crate) mod token;
+
+pub(crate) use discovery::Metadata;
+pub(crate) use error::ProviderError;
+pub(crate) use jwks::{parse_jwks, VerifyKey};
+pub(crate) use token::TokenResponse;
+
+use self::http::HttpClient;
+
+#[derive(Default)]
+pub(super) struct Cache {
+    pub(super) metadata: Option<(Arc<Metadata>, SystemTime)>,
+    pub(super) failure: Option<(ProviderError, SystemTime)>,
+    pub(super) keys: Option<(Arc<Vec<VerifyKey>>, SystemTime)>,
+}
+
+/// One identity provider, with its cached discovery document and keys.
+pub(crate) struct Provider {
+    pub(crate) config: ProviderConfig,
+    /// `response_type`, `client_id`, `redirect_uri` and `scope`, form-encoded once.
+    pub(crate) static_auth_query: String,
+    pub(super) http: HttpClient,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) jwks_cooldown: Duration,
+    // Locks: `cache` is a std lock held only for reads and swaps, never across an await;
+    // the async mutexes make fetches single-flight.
+    pub(super) cache: RwLock<Cache>,
+    pub(super) discovery_flight: tokio::sync::Mutex<()>,
+    pub(super) jwks_flight: tokio::sync::Mutex<()>,
+    pub(super) jwks_fetches: AtomicU64,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.config.issuer)
+            .field("slug", &self.config.slug)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    pub(crate) fn new(config: &ProviderConfig, global: &OidcConfig) -> Self {
+        let http = HttpClient::new(global.http_timeout);
+        let static_auth_query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", config.client_id.as_str())
+            .append_pair("redirect_uri", &config.redirect_uri)
+            .append_pair("scope", &config.scope)
+            .finish();
+        Self {
+            config: config.clone(),
+            static_auth_query,
+            http,
+            clock: global.clock.clone(),
+            jwks_cooldown: global.jwks_refetch_cooldown,
+            cache: RwLock::new(Cache::default()),
+            discovery_flight: tokio::sync::Mutex::new(()),
+            jwks_flight: tokio::sync::Mutex::new(()),
+            jwks_fetches: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn age(&self, at: SystemTime) -> Duration {
+        self.clock
+            .now()
+            .duration_since(at)
+            .unwrap_or(Duration::ZERO)
+    }
+}

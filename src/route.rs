@@ -1,0 +1,333 @@
+//! [`decide`]: the pure per-request decision, from the request's head alone: pass the request
+//! on (with the identity of a valid session), or hand it to one of the layer's flows.
+
+use http::request::Parts;
+use http::{header, HeaderValue};
+
+use crate::identity::Identity;
+use crate::session::{decode_session, request_cookie};
+use crate::shared::Shared;
+
+/// What to do with a request. Computed without I/O by [`decide`].
+#[derive(Debug)]
+pub(crate) enum Route {
+    /// Forward to the inner service, with the identity when there is a valid session.
+    /// `protected` marks responses that must not be cached.
+    Pass {
+        identity: Option<Identity>,
+        protected: bool,
+    },
+    /// The explicit login route: with a provider (its index), or without (the default
+    /// provider, or the chooser page when there is a choice).
+    Login(Option<usize>),
+    /// `/auth/login/{slug}` with a slug no provider has.
+    UnknownProvider,
+    /// The providers as JSON.
+    Providers,
+    /// The redirect URI.
+    Callback,
+    /// The logout route.
+    Logout,
+    /// No session, browser navigation: redirect to the provider.
+    Redirect,
+    /// No session, anything else: 401.
+    Unauthorized,
+}
+
+/// Decides what to do with a request, from its head alone. The hot path (a valid session)
+/// reads one cookie and opens it: no I/O, no lock.
+pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
+    let config = &shared.config;
+    let path = parts.uri.path();
+    if let Some(rest) = path.strip_prefix(config.callback_path.as_str()) {
+        // `/auth/callback`, or a provider's `/auth/callback/{slug}`; the callback checks that
+        // the route belongs to the provider its login was started with.
+        if rest.is_empty() || rest.starts_with('/') {
+            return Route::Callback;
+        }
+    }
+    if path == config.logout_path {
+        return Route::Logout;
+    }
+    if path == config.providers_path {
+        return Route::Providers;
+    }
+    if let Some(rest) = path.strip_prefix(config.login_path.as_str()) {
+        if rest.is_empty() {
+            return Route::Login(None);
+        }
+        if let Some(slug) = rest.strip_prefix('/') {
+            return match config
+                .providers
+                .iter()
+                .position(|p| p.slug.as_str() == slug)
+            {
+                Some(i) => Route::Login(Some(i)),
+                None => Route::UnknownProvider,
+            };
+        }
+    }
+    let identity = request_cookie(&parts.headers, &shared.cookies.names.session)
+        .and_then(|value| session(shared, value));
+    let public = config.is_public(path);
+    match identity {
+        Some(identity) => Route::Pass {
+            identity: Some(identity),
+            protected: !public,
+        },
+        None if public || !config.require_session => Route::Pass {
+            identity: None,
+            protected: false,
+        },
+        // AUTH_METHOD=both: the app's own login recognises this request.
+        None if config
+            .local_session
+            .as_ref()
+            .is_some_and(|is_signed_in| is_signed_in(parts)) =>
+        {
+            Route::Pass {
+                identity: None,
+                protected: true,
+            }
+        }
+        None if is_navigation(parts) => Route::Redirect,
+        None => Route::Unauthorized,
+    }
+}
+
+/// The identity of a session cookie value: from the cache, or opened and then cached.
+fn session(shared: &Shared, value: &str) -> Option<Identity> {
+    let cookies = &shared.cookies;
+    let now = shared.config.clock.unix_seconds();
+    if let Some(identity) = cookies.cache.get(value, now) {
+        return Some(identity);
+    }
+    let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
+    shared.provider_for(&data.provider, &data.issuer)?;
+    if cookies.revoked.is_revoked(&data.session_id) {
+        return None;
+    }
+    let identity = Identity::from_data(data);
+    cookies.cache.insert(value, identity.clone(), now);
+    // A logout may have revoked the session between the check above and the insert; it
+    // revokes before it removes the cache entry, so checking again after inserting closes the
+    // window.
+    if cookies.revoked.is_revoked(identity.session_id()) {
+        cookies.cache.remove(value);
+        return None;
+    }
+    Some(identity)
+}
+
+/// Whether the request is a top-level browser navigation, which may be redirected to the
+/// provider. Everything else (fetch/XHR, JSON clients, non-GET) gets a 401 instead: a redirect
+/// would only confuse a script and could start a login from a cross-site request.
+pub(crate) fn is_navigation(parts: &Parts) -> bool {
+    if parts.method != http::Method::GET && parts.method != http::Method::HEAD {
+        return false;
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(mode) = header("sec-fetch-mode") {
+        return mode.eq_ignore_ascii_case("navigate");
+    }
+    if header("x-requested-with").is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest")) {
+        return false;
+    }
+    parts
+        .headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v: &HeaderValue| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::identity::IdentityData;
+    use crate::session::encode_session;
+    use crate::shared::test_support::{app, shared, shared_with, ISSUER};
+    use crate::ProviderBuilder;
+
+    fn request(path: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = http::Request::get(path);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    /// A `Cookie` header with a valid session of `shared`'s provider.
+    fn session_cookie(shared: &Shared) -> String {
+        let now = shared.config.clock.unix_seconds();
+        let mut data = IdentityData::sample(1);
+        data.issuer = ISSUER.into();
+        data.authenticated_at = now;
+        data.expires_at = now + 60;
+        let names = &shared.cookies.names;
+        let value = encode_session(&shared.cookies.codec, names, &mut data).unwrap();
+        format!("{}={value}", names.session)
+    }
+
+    const HTML: (&str, &str) = ("accept", "text/html");
+
+    #[test]
+    fn the_layers_own_routes_are_recognised_by_path() {
+        let s = shared();
+        let route = |path: &str| decide(&s, &request(path, &[HTML]));
+        assert!(matches!(route("/auth/callback"), Route::Callback));
+        assert!(matches!(route("/auth/callback/default"), Route::Callback));
+        assert!(matches!(route("/auth/logout"), Route::Logout));
+        assert!(matches!(route("/auth/providers"), Route::Providers));
+        assert!(matches!(route("/auth/login"), Route::Login(None)));
+        assert!(matches!(
+            route("/auth/login/default"),
+            Route::Login(Some(0))
+        ));
+        assert!(matches!(
+            route("/auth/login/nobody"),
+            Route::UnknownProvider
+        ));
+        // Only whole path segments: `/auth/callbackx` is an ordinary protected path.
+        assert!(matches!(route("/auth/callbackx"), Route::Redirect));
+        assert!(matches!(route("/auth/loginx"), Route::Redirect));
+    }
+
+    #[test]
+    fn a_numbered_provider_is_found_by_its_slug() {
+        let s = app(|b| {
+            b.add_provider(
+                ProviderBuilder::new("staff")
+                    .with_issuer(ISSUER)
+                    .with_client_id("a"),
+            )
+            .add_provider(
+                ProviderBuilder::new("guests")
+                    .with_issuer("https://guests.example.com")
+                    .with_client_id("b"),
+            )
+        });
+        let route = decide(&s, &request("/auth/login/guests", &[]));
+        assert!(matches!(route, Route::Login(Some(1))));
+    }
+
+    #[test]
+    fn a_valid_session_passes_with_its_identity_and_is_marked_protected() {
+        let s = shared_with(|b| b.add_public_path("/health"));
+        let cookie = session_cookie(&s);
+        let Route::Pass {
+            identity,
+            protected,
+        } = decide(&s, &request("/", &[("cookie", &cookie)]))
+        else {
+            panic!("not passed");
+        };
+        assert_eq!(identity.unwrap().subject(), "248289761001");
+        assert!(protected);
+        // Cached after the first open: the second request is answered from the cache.
+        assert!(s
+            .cookies
+            .cache
+            .get(
+                cookie.split_once('=').unwrap().1,
+                s.config.clock.unix_seconds()
+            )
+            .is_some());
+        let Route::Pass {
+            identity,
+            protected,
+        } = decide(&s, &request("/health", &[("cookie", &cookie)]))
+        else {
+            panic!("not passed");
+        };
+        assert!(
+            identity.is_some(),
+            "a public path still sees who is signed in"
+        );
+        assert!(!protected);
+    }
+
+    #[test]
+    fn without_a_session_navigation_is_redirected_and_anything_else_gets_401() {
+        let s = shared_with(|b| b.add_public_path("/health"));
+        assert!(matches!(
+            decide(&s, &request("/reports", &[HTML])),
+            Route::Redirect
+        ));
+        let api = request("/api/me", &[("accept", "application/json")]);
+        assert!(matches!(decide(&s, &api), Route::Unauthorized));
+        let forged = request("/", &[HTML, ("cookie", "oidc-session=forged")]);
+        assert!(matches!(decide(&s, &forged), Route::Redirect));
+        let public = decide(&s, &request("/health", &[HTML]));
+        assert!(matches!(
+            public,
+            Route::Pass {
+                identity: None,
+                protected: false
+            }
+        ));
+        // A dot segment never makes a path public.
+        let dotted = decide(&s, &request("/health/../admin", &[HTML]));
+        assert!(matches!(dotted, Route::Redirect));
+    }
+
+    #[test]
+    fn an_optional_session_passes_anonymous_requests() {
+        let s = shared_with(|b| b.require_session(false));
+        let route = decide(&s, &request("/", &[HTML]));
+        assert!(matches!(
+            route,
+            Route::Pass {
+                identity: None,
+                protected: false
+            }
+        ));
+    }
+
+    #[test]
+    fn a_session_of_a_provider_no_longer_configured_is_refused() {
+        let s = shared();
+        let cookie = session_cookie(&s);
+        let other = app(|b| {
+            b.with_issuer("https://other.example.com")
+                .with_client_id("app")
+                .with_client_secret("secret")
+        });
+        // Same cookie key, other issuer: the session names a provider `other` does not have.
+        let route = decide(&other, &request("/", &[HTML, ("cookie", &cookie)]));
+        assert!(matches!(route, Route::Redirect));
+    }
+
+    #[test]
+    fn detects_navigation() {
+        let parts = |method: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::builder().method(method).uri("/");
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            b.body(()).unwrap().into_parts().0
+        };
+        assert!(is_navigation(&parts("GET", &[("accept", "text/html,*/*")])));
+        assert!(is_navigation(&parts(
+            "GET",
+            &[("sec-fetch-mode", "navigate"), ("accept", "*/*")]
+        )));
+        assert!(!is_navigation(&parts(
+            "GET",
+            &[("sec-fetch-mode", "cors"), ("accept", "text/html")]
+        )));
+        assert!(!is_navigation(&parts(
+            "GET",
+            &[("accept", "application/json")]
+        )));
+        assert!(!is_navigation(&parts("POST", &[("accept", "text/html")])));
+        assert!(!is_navigation(&parts(
+            "GET",
+            &[
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest")
+            ]
+        )));
+    }
+}

@@ -1,0 +1,109 @@
+//! The session cookie's payload: an identity, postcard-encoded, deflated when large, sealed.
+
+use crate::identity::IdentityData;
+
+use super::codec::{CookieCodec, Purpose, MAX_COOKIE_VALUE, MAX_DECODED};
+use super::cookie::CookieNames;
+
+/// Plaintext is stored as is below this size, deflated above it.
+const COMPRESS_ABOVE: usize = 1024;
+/// The largest inflated session accepted (bounds the work a forged-but-valid cookie can cause).
+const MAX_INFLATED: usize = 64 * 1024;
+
+/// Encodes a session; `None` if it cannot fit in a cookie even without its extra claims.
+pub(crate) fn encode_session(
+    codec: &CookieCodec,
+    names: &CookieNames,
+    data: &mut IdentityData,
+) -> Option<String> {
+    let attempt = |data: &IdentityData| {
+        let json = postcard::to_allocvec(data).ok()?;
+        if json.len() > MAX_INFLATED {
+            // The decoder would refuse it.
+            return None;
+        }
+        let mut plain = Vec::with_capacity(json.len() + 1);
+        if json.len() > COMPRESS_ABOVE {
+            let deflated = miniz_oxide::deflate::compress_to_vec(&json, 6);
+            if deflated.len() < json.len() {
+                plain.push(1);
+                plain.extend_from_slice(&deflated);
+            }
+        }
+        if plain.is_empty() {
+            plain.push(0);
+            plain.extend_from_slice(&json);
+        }
+        let value = codec.seal(Purpose::Session, &names.session, &plain);
+        (value.len() <= MAX_COOKIE_VALUE).then_some(value)
+    };
+    if let Some(v) = attempt(data) {
+        return Some(v);
+    }
+    if !data.claims_json.is_empty() {
+        tracing::warn!(
+            target: "tower_oidc",
+            bytes = data.claims_json.len(),
+            "session too large for a cookie: dropping the extra claims from the session"
+        );
+        data.claims_json.clear();
+        return attempt(data);
+    }
+    None
+}
+
+/// Decodes a session cookie value; `None` when forged, malformed or expired at `now`.
+pub(crate) fn decode_session(
+    codec: &CookieCodec,
+    names: &CookieNames,
+    value: &str,
+    now: u64,
+) -> Option<IdentityData> {
+    let mut buf = [0u8; MAX_DECODED];
+    let plain = codec.open_into(Purpose::Session, &names.session, value, &mut buf)?;
+    let (&flag, body) = plain.split_first()?;
+    let data: IdentityData = match flag {
+        0 => postcard::from_bytes(body).ok()?,
+        1 => {
+            let json =
+                miniz_oxide::inflate::decompress_to_vec_with_limit(body, MAX_INFLATED).ok()?;
+            postcard::from_bytes(&json).ok()?
+        }
+        _ => return None,
+    };
+    (data.expires_at > now && data.authenticated_at <= now.saturating_add(300)).then_some(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::IdentityData;
+
+    fn data(groups: usize) -> IdentityData {
+        IdentityData::sample(groups)
+    }
+
+    #[test]
+    fn session_with_hundreds_of_groups_stays_under_4_kb() {
+        let codec = CookieCodec::new(&[1u8; 32]);
+        let names = CookieNames::new(true);
+        let mut d = data(300);
+        let value = encode_session(&codec, &names, &mut d).expect("fits");
+        let header = names.set(&names.session, &value, 3600);
+        assert!(header.len() < 4096, "Set-Cookie is {} bytes", header.len());
+        let back = decode_session(&codec, &names, &value, 1_500).unwrap();
+        assert_eq!(back.groups.len(), 300);
+        assert_eq!(back.groups[299], "department-10-team-299");
+        assert_eq!(back.role.as_ref().map(|r| r.as_str()), Some("app_reader"));
+        assert!(back.admin, "the role and admin flag travel in the session");
+    }
+
+    #[test]
+    fn expired_session_is_refused() {
+        let codec = CookieCodec::new(&[1u8; 32]);
+        let names = CookieNames::new(false);
+        let value = encode_session(&codec, &names, &mut data(2)).unwrap();
+        assert!(decode_session(&codec, &names, &value, 1_999).is_some());
+        assert!(decode_session(&codec, &names, &value, 2_000).is_none());
+    }
+}

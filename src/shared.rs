@@ -1,0 +1,103 @@
+//! [`Shared`]: what the layer, its services and the flows share, built once per layer.
+
+use std::fmt;
+
+use crate::config::OidcConfig;
+use crate::provider::Provider;
+use crate::session::Cookies;
+
+/// What the layer and its services share: configuration, providers and cookie keys.
+pub(crate) struct Shared {
+    pub(crate) config: OidcConfig,
+    pub(crate) providers: Vec<Provider>,
+    pub(crate) cookies: Cookies,
+}
+
+impl Shared {
+    pub(crate) fn new(config: OidcConfig) -> Self {
+        // jsonwebtoken panics at first use when it cannot tell which crypto backend to use
+        // (for example when another crate enables its other backend too); choose ours.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+        );
+        let providers = config
+            .providers
+            .iter()
+            .map(|p| Provider::new(p, &config))
+            .collect();
+        let cookies = Cookies::new(&config);
+        for p in &config.providers {
+            tracing::info!(
+                target: "tower_oidc",
+                provider = p.slug.as_str(),
+                issuer = p.issuer.as_str(),
+                redirect_uri = %p.redirect_uri,
+                "register this redirect URI at the identity provider",
+            );
+        }
+        Self {
+            config,
+            providers,
+            cookies,
+        }
+    }
+
+    pub(crate) fn default_provider(&self) -> &Provider {
+        // `OidcConfigBuilder::build` always produces at least one provider.
+        &self.providers[0]
+    }
+
+    /// The provider a login record or session names, matched by slug and issuer together.
+    pub(crate) fn provider_for(&self, slug: &str, issuer: &str) -> Option<&Provider> {
+        self.providers
+            .iter()
+            .find(|p| p.config.slug.as_str() == slug && p.config.issuer.as_str() == issuer)
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! A layer's shared state for unit tests: no I/O happens until a test asks the provider for
+    //! something.
+
+    use crate::config::OidcConfig;
+    use crate::shared::Shared;
+
+    pub(crate) const ISSUER: &str = "https://id.example.com";
+    pub(crate) const CLIENT_ID: &str = "app";
+
+    pub(crate) fn shared() -> Shared {
+        shared_with(|b| b)
+    }
+
+    /// The single provider at [`ISSUER`], with `edit` applied to the builder.
+    pub(crate) fn shared_with(
+        edit: impl FnOnce(crate::OidcConfigBuilder) -> crate::OidcConfigBuilder,
+    ) -> Shared {
+        app(|b| {
+            edit(
+                b.with_issuer(ISSUER)
+                    .with_client_id(CLIENT_ID)
+                    .with_client_secret("secret"),
+            )
+        })
+    }
+
+    /// An app with only what `edit` configures for its providers.
+    pub(crate) fn app(
+        edit: impl FnOnce(crate::OidcConfigBuilder) -> crate::OidcConfigBuilder,
+    ) -> Shared {
+        let builder = OidcConfig::builder()
+            .with_base_url("https://app.example.com")
+            .with_cookie_key("0123456789abcdef0123456789abcdef0123456789");
+        Shared::new(edit(builder).build().expect("a valid test configuration"))
+    }
+}
