@@ -109,7 +109,7 @@ impl Provider {
 /// Discovery 1.0 section 4.3), every endpoint must be an https URL (http only for an http
 /// issuer, which the configuration allows on loopback alone).
 pub(crate) fn parse_metadata(body: &[u8], issuer: &IssuerUrl) -> Result<Metadata, ProviderError> {
-    let raw: RawMetadata = serde_json::from_slice(&body).map_err(|e| {
+    let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| {
         ProviderError::BadResponse(format!("the discovery document is not valid: {e}"))
     })?;
     if raw.issuer != issuer.as_str() {
@@ -153,4 +153,72 @@ pub(crate) fn parse_metadata(body: &[u8], issuer: &IssuerUrl) -> Result<Metadata
             .unwrap_or(false),
         signing_algs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer(s: &str) -> IssuerUrl {
+        let config = crate::config::OidcConfig::builder()
+            .with_issuer(s)
+            .with_client_id("app")
+            .with_base_url("http://127.0.0.1:3000")
+            .insecure_allow_http_issuer(true)
+            .build()
+            .expect("a valid test configuration");
+        config.providers[0].issuer.clone()
+    }
+
+    fn doc(issuer: &str, endpoint_base: &str) -> String {
+        format!(
+            r#"{{"issuer":"{issuer}","authorization_endpoint":"{endpoint_base}/auth",
+                "token_endpoint":"{endpoint_base}/token","jwks_uri":"{endpoint_base}/jwks",
+                "id_token_signing_alg_values_supported":["RS256","HS256","none","ES256"],
+                "authorization_response_iss_parameter_supported":true}}"#
+        )
+    }
+
+    #[test]
+    fn reads_the_endpoints_and_defaults() {
+        let id = "https://id.example.com";
+        let m = parse_metadata(doc(id, id).as_bytes(), &issuer(id)).unwrap();
+        assert_eq!(m.token_endpoint.as_str(), "https://id.example.com/token");
+        assert_eq!(m.userinfo_endpoint, None);
+        assert!(m.iss_parameter_supported);
+        assert_eq!(
+            m.token_auth_methods,
+            ["client_secret_basic"],
+            "RFC 8414's default"
+        );
+        // `none` is no algorithm at all; HS256 parses here and is refused by the ID token check.
+        assert_eq!(
+            m.signing_algs,
+            [Algorithm::RS256, Algorithm::HS256, Algorithm::ES256]
+        );
+    }
+
+    #[test]
+    fn the_issuer_must_match_exactly() {
+        let id = "https://id.example.com";
+        let err =
+            parse_metadata(doc(id, id).as_bytes(), &issuer("https://id.example.com/")).unwrap_err();
+        let ProviderError::BadResponse(m) = err else {
+            panic!("not a bad response: {err:?}");
+        };
+        assert!(m.contains("must match exactly"), "{m}");
+    }
+
+    #[test]
+    fn endpoints_must_be_https_unless_the_issuer_is_http() {
+        let id = "https://id.example.com";
+        let err = parse_metadata(doc(id, "http://id.example.com").as_bytes(), &issuer(id));
+        assert!(
+            matches!(err, Err(ProviderError::BadResponse(m)) if m.contains("must be an https URL"))
+        );
+        let local = "http://127.0.0.1:9000";
+        assert!(parse_metadata(doc(local, local).as_bytes(), &issuer(local)).is_ok());
+        let junk = parse_metadata(b"<html>", &issuer(id));
+        assert!(matches!(junk, Err(ProviderError::BadResponse(m)) if m.contains("not valid")));
+    }
 }

@@ -44,3 +44,31 @@ impl ProviderError {
     }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failure_has_its_page() {
+        let kind = |e: ProviderError| e.to_auth_error().kind();
+        assert_eq!(
+            kind(ProviderError::Unreachable("x".into())),
+            AuthErrorKind::ProviderUnreachable
+        );
+        assert_eq!(
+            kind(ProviderError::BadResponse("x".into())),
+            AuthErrorKind::BadProviderResponse
+        );
+        assert_eq!(
+            kind(ProviderError::Rejected("invalid_grant".into())),
+            AuthErrorKind::CodeRejected
+        );
+        assert_eq!(
+            ProviderError::Unreachable("x".into())
+                .to_auth_error()
+                .status(),
+            http::StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}

@@ -120,3 +120,27 @@ pub(crate) async fn read_limited(
     }
     Ok(body.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_errors_mean_unreachable_and_other_statuses_a_bad_answer() {
+        for code in [502, 503, 504] {
+            let status = http::StatusCode::from_u16(code).unwrap();
+            assert!(
+                matches!(status_error("JWKS", status), ProviderError::Unreachable(_)),
+                "{code}"
+            );
+        }
+        for code in [400, 404, 500, 501] {
+            let status = http::StatusCode::from_u16(code).unwrap();
+            let err = status_error("JWKS", status);
+            assert_eq!(
+                err,
+                ProviderError::BadResponse(format!("the JWKS answered HTTP {code}"))
+            );
+        }
+    }
+}

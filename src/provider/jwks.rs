@@ -147,3 +147,50 @@ fn signing_alg(a: KeyAlgorithm) -> Option<Algorithm> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSA_N: &str = "m3L6kicPMEOvuyWn4fwyvjX8F447dHqr74cvC7D0Qejs26kw2XxuoOJ52gtZD6dtyqQb48niPm-vbbZkw_3MYjD1tIF9fQ5CsMYTxl_0mFA90SnjQfH4urjSFpaspRW5Bl04hfWA3Erwu7BEQC2wVptK2j_myo_KQ4pIfY8ramHuXUqeWMEgy3jIGyrlpVswVYLupDFe1PyR9-6v3LCoHsnXC9rlHiZi4xc6taM3QKuHBO2o_8GrttGU-qaY6m69ZunwPraMu2DnPiENT5RbKlyarIkXbYLL0ujO8DF5dGubf05Pdw7n52jYFHi9QBflXMUGmZ2pnuGNXmTahqq3fQ";
+
+    #[test]
+    fn keeps_signature_keys_and_skips_secrets_encryption_keys_and_junk() {
+        let body = format!(
+            r#"{{"keys":[
+                {{"kty":"RSA","kid":"sig","use":"sig","alg":"RS256","n":"{RSA_N}","e":"AQAB"}},
+                {{"kty":"RSA","kid":"enc","use":"enc","n":"{RSA_N}","e":"AQAB"}},
+                {{"kty":"oct","kid":"hmac","k":"c2VjcmV0"}},
+                {{"kty":"RSA","kid":"odd-alg","alg":"RSA-OAEP","n":"{RSA_N}","e":"AQAB"}},
+                {{"kty":"nonsense"}}
+            ]}}"#
+        );
+        let keys = parse_jwks(body.as_bytes()).unwrap();
+        let kids: Vec<_> = keys.iter().map(|k| k.kid.as_deref()).collect();
+        assert_eq!(kids, [Some("sig")]);
+        assert_eq!(keys[0].alg, Some(Algorithm::RS256));
+        assert_eq!(keys[0].family, AlgorithmFamily::Rsa);
+        assert!(
+            !format!("{:?}", keys[0]).contains(RSA_N),
+            "Debug shows no key material"
+        );
+    }
+
+    #[test]
+    fn a_set_without_a_usable_key_is_refused() {
+        for body in [
+            r#"{"keys":[]}"#,
+            r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#,
+            "[]",
+            "x",
+        ] {
+            assert!(
+                matches!(
+                    parse_jwks(body.as_bytes()),
+                    Err(ProviderError::BadResponse(_))
+                ),
+                "{body}"
+            );
+        }
+    }
+}

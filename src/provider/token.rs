@@ -154,3 +154,26 @@ fn safe_code(code: &str) -> String {
         "unrecognised error".into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_error_codes_are_echoed_only_when_they_look_like_one() {
+        assert_eq!(safe_code("invalid_grant"), "invalid_grant");
+        assert_eq!(safe_code("urn.example-code_1"), "urn.example-code_1");
+        for bad in ["", "has space", "<b>", "quote\"", &"x".repeat(65)] {
+            assert_eq!(safe_code(bad), "unrecognised error", "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_response_debug_redacts_the_tokens() {
+        let r: TokenResponse =
+            serde_json::from_str(r#"{"access_token":"AT-secret","id_token":"ID-secret"}"#).unwrap();
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+    }
+}
