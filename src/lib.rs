@@ -5,8 +5,6 @@ mod body;
 mod callback;
 mod clock;
 mod config;
-#[cfg(feature = "dev-idp")]
-pub mod dev_idp;
 mod error;
 mod extract;
 mod future;
