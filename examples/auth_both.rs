@@ -45,8 +45,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use tower_oidc::dev_idp::{DevClient, DevIdp, RunningDevIdp};
 use tower_oidc::{AuthMethod, ConfigError, Identity, OidcConfig, OidcConfigBuilder, OidcLayer};
+use tower_oidc_dev_idp::{DevClient, DevIdp, RunningDevIdp};
 
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 /// The only local account: the app's own administrator.

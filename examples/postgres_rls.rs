@@ -28,8 +28,8 @@ use axum::{Json, Router};
 use serde::Serialize;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
-use tower_oidc::dev_idp::{DevClient, DevIdp};
 use tower_oidc::{pg, Identity, OidcConfig, OidcLayer, PgRole};
+use tower_oidc_dev_idp::{DevClient, DevIdp};
 
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 const ROLE_MAP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.toml");

@@ -4,7 +4,7 @@
 //! ```text
 //! psql "postgres://postgres@127.0.0.1:5432/postgres" -f examples/provisioning.sql
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
-//!     cargo run --example provisioning --features sqlx,dev-idp
+//!     cargo run --example provisioning --features sqlx
 //! ```
 //!
 //! Then open <http://127.0.0.1:3000/> and sign in as alice, bob or mallory: the first login
@@ -31,8 +31,8 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use tower_oidc::dev_idp::{DevClient, DevIdp};
 use tower_oidc::{Identity, LoginAttempt, LoginDecision, OidcConfig, OidcConfigBuilder, OidcLayer};
+use tower_oidc_dev_idp::{DevClient, DevIdp};
 
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 

@@ -32,8 +32,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{json, Value};
-use tower_oidc::dev_idp::{DevClient, DevIdp};
 use tower_oidc::{Identity, OidcConfig, OidcLayer};
+use tower_oidc_dev_idp::{DevClient, DevIdp};
 use tracing_subscriber::EnvFilter;
 use url::Url;
 

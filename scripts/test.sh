@@ -7,9 +7,10 @@
 # Steps: make sure a Node.js >= 20.19 is available (scripts/node.sh: else install
 # Node 22 from npm into .tools/node), `npm ci` the provider, start it on a free
 # port on 127.0.0.1, start a throwaway PostgreSQL cluster (scripts/pg.sh), export
-# TOWER_OIDC_TEST_* and run `cargo test --all-features`; then, whatever cargo
-# test's outcome, run the browser tests (scripts/browser.sh: Debian chromium via
-# npm playwright-core, installed when missing; screenshots of every step under
+# TOWER_OIDC_TEST_* and run `cargo test --workspace --all-features` (every crate of
+# the workspace: tower-oidc and the development IdP in dev-idp/); then, whatever
+# cargo test's outcome, run the browser tests (scripts/browser.sh: Debian chromium
+# via npm playwright-core, installed when missing; screenshots of every step under
 # target/browser-screenshots), and a short smoke run of each fuzz target
 # (scripts/fuzz.sh smoke). The script fails when any part fails.
 set -euo pipefail
@@ -130,7 +131,7 @@ export TOWER_OIDC_TEST_BASE_URL=http://127.0.0.1:3999
 export TOWER_OIDC_TEST_POST_LOGOUT_URI=http://127.0.0.1:3999/signed-out
 
 status=0
-cargo test --all-features "$@" || status=$?
+cargo test --workspace --all-features "$@" || status=$?
 
 for pid in "${PROVIDER_PIDS[@]}"; do
   if ! kill -0 "$pid" 2>/dev/null; then

@@ -4,8 +4,6 @@
 mod body;
 mod clock;
 mod config;
-#[cfg(feature = "dev-idp")]
-pub mod dev_idp;
 mod error;
 mod extract;
 mod flow;

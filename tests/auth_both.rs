@@ -15,8 +15,8 @@ use example::LocalLogin;
 use reqwest::redirect::Policy;
 use support::*;
 use tower::ServiceExt;
-use tower_oidc::dev_idp::RunningDevIdp;
 use tower_oidc::OidcConfig;
+use tower_oidc_dev_idp::RunningDevIdp;
 
 const PASSWORD: &str = "correct horse battery staple";
 

@@ -6,8 +6,8 @@ mod support;
 use axum::http::StatusCode;
 use reqwest::redirect::Policy;
 use support::*;
-use tower_oidc::dev_idp::{DevClient, DevIdp};
 use tower_oidc::{OidcConfig, OidcLayer};
+use tower_oidc_dev_idp::{DevClient, DevIdp};
 
 async fn sign_in_as(user: &str) -> serde_json::Value {
     let idp = DevIdp::spawn(|idp| {
