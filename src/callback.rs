@@ -22,10 +22,10 @@ use crate::login::{provider_error, safe_return_to};
 use crate::pages::{self, Page};
 use crate::policy::{email_verified, Grant};
 use crate::provider::Provider;
+use crate::random::random_token;
 use crate::service::Shared;
 use crate::session::{
-    encode_session, random_token, request_cookie, LoginRecord, Purpose, LOGIN_TTL_SECS,
-    MAX_COOKIE_VALUE,
+    encode_session, request_cookie, LoginRecord, Purpose, LOGIN_TTL_SECS, MAX_COOKIE_VALUE,
 };
 
 /// The authorization response's query (RFC 6749 4.1.2, RFC 9207).

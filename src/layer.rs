@@ -63,7 +63,7 @@ impl OidcLayer {
         data.authenticated_at = now;
         data.expires_at = now + shared.config.session_lifetime.as_secs();
         if data.session_id.is_empty() {
-            data.session_id = crate::session::random_token(16);
+            data.session_id = crate::random::random_token(16);
         }
         let names = &shared.cookies.names;
         let value = crate::session::encode_session(&shared.cookies.codec, names, &mut data)

@@ -23,6 +23,7 @@ mod pages;
 pub mod pg;
 mod policy;
 mod provider;
+mod random;
 mod role;
 mod service;
 mod session;

@@ -8,10 +8,9 @@ use url::Url;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::pages::{self, Page};
 use crate::provider::{Provider, ProviderError};
+use crate::random::{login_secrets, sha256_b64};
 use crate::service::Shared;
-use crate::session::{
-    login_secrets, request_cookies, sha256_b64, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS,
-};
+use crate::session::{request_cookies, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
 
 /// Turns a provider failure into the error shown to the user.
 pub(crate) fn provider_error(err: &ProviderError) -> AuthError {

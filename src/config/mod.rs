@@ -203,7 +203,7 @@ impl CookieKey {
 
     fn random() -> Self {
         let mut key = [0u8; 32];
-        crate::session::fill_random(&mut key);
+        crate::random::fill_random(&mut key);
         Self(Arc::from(&key[..]))
     }
 
