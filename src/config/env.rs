@@ -263,6 +263,7 @@ mod tests {
     use crate::config::testing::{temp_file, vars, with_base};
 
     #[test]
+    #[allow(deprecated)] // `OidcConfig::issuer` must keep working
     fn reads_the_tududi_style_variables() {
         let cfg = OidcConfig::from_lookup(vars(&[
             ("OIDC_ISSUER_URL", "https://id.example.com/realms/main"),

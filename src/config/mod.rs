@@ -144,6 +144,11 @@ impl<'a> ConfiguredProvider<'a> {
     pub fn auto_provision(&self) -> bool {
         self.config.auto_provision
     }
+
+    /// This provider's role map (its own, or else the global one), if one is configured.
+    pub fn role_map(&self) -> Option<&'a RoleMap> {
+        self.config.policy.roles.as_deref()
+    }
 }
 
 /// A validated configuration for [`OidcLayer`](crate::OidcLayer).
@@ -206,26 +211,50 @@ impl OidcConfig {
         OidcConfigBuilder::default()
     }
 
-    /// The redirect URI to register at the (first) identity provider:
-    /// `{BASE_URL}{callback path}`, plus `/{slug}` for numbered providers. See
-    /// [`providers`](Self::providers) for each provider's.
+    /// The provider used when there is no choice to make: the first one configured (the
+    /// unnumbered `OIDC_*` provider, or `OIDC_PROVIDER_1_*`). See
+    /// [`providers`](Self::providers) for all of them.
+    pub fn default_provider(&self) -> ConfiguredProvider<'_> {
+        // `build` never makes a configuration without a provider.
+        ConfiguredProvider {
+            config: &self.providers[0],
+            login_path: &self.login_path,
+        }
+    }
+
+    /// The redirect URI to register at the identity provider, of the default provider
+    /// ([`default_provider`](Self::default_provider)): `{BASE_URL}{callback path}`, plus
+    /// `/{slug}` for numbered providers. See [`providers`](Self::providers) for each
+    /// provider's.
     pub fn redirect_uri(&self) -> &str {
         &self.redirect_uri
     }
 
-    /// The issuer of the (first) provider.
+    /// The issuer of the default provider.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `default_provider().issuer()`, or `providers()` for each provider's"
+    )]
     pub fn issuer(&self) -> &IssuerUrl {
-        &self.providers[0].issuer
+        self.default_provider().issuer()
     }
 
-    /// The client id at the (first) provider.
+    /// The client id at the default provider.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `default_provider().client_id()`, or `providers()` for each provider's"
+    )]
     pub fn client_id(&self) -> &ClientId {
-        &self.providers[0].client_id
+        self.default_provider().client_id()
     }
 
-    /// The display name of the (first) provider (`OIDC_PROVIDER_NAME`).
+    /// The display name of the default provider (`OIDC_PROVIDER_NAME`).
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `default_provider().name()`, or `providers()` for each provider's"
+    )]
     pub fn provider_name(&self) -> &str {
-        &self.providers[0].name
+        self.default_provider().name()
     }
 
     /// Every configured provider, in order.
@@ -262,9 +291,10 @@ impl OidcConfig {
         self.providers.len() > 1 || self.auth_method == AuthMethod::Both
     }
 
-    /// The role map of the (first) provider, if one is configured.
+    /// The role map of the default provider ([`default_provider`](Self::default_provider)),
+    /// if one is configured. See [`providers`](Self::providers) for each provider's.
     pub fn role_map(&self) -> Option<&RoleMap> {
-        self.providers[0].policy.roles.as_deref()
+        self.default_provider().role_map()
     }
 
     /// Whether cookies are marked `Secure` and `__Host-` prefixed (`BASE_URL` is https).
@@ -380,5 +410,48 @@ mod tests {
         assert!(!cfg.is_public("/static/../admin"));
         assert!(!cfg.is_public("/static/%2e%2E/admin"));
         assert!(!cfg.is_public("/static/./x"));
+    }
+
+    #[test]
+    fn the_default_provider_is_the_first_one() {
+        let map = |role: &str| RoleMap::builder().add_rule("g", role).build().unwrap();
+        let cfg = OidcConfig::builder()
+            .with_base_url("https://app.example.com")
+            .with_role_map(map("global_role"))
+            .add_provider(
+                crate::ProviderBuilder::new("first")
+                    .with_name("First")
+                    .with_issuer("https://first.example.com")
+                    .with_client_id("app-1"),
+            )
+            .add_provider(
+                crate::ProviderBuilder::new("second")
+                    .with_issuer("https://second.example.com")
+                    .with_client_id("app-2")
+                    .with_role_map(map("own_role")),
+            )
+            .build()
+            .unwrap();
+        let first = cfg.default_provider();
+        assert_eq!(first.slug(), "first");
+        assert_eq!(first.name(), "First");
+        assert_eq!(first.issuer().as_str(), "https://first.example.com");
+        assert_eq!(first.client_id().as_str(), "app-1");
+        assert_eq!(cfg.redirect_uri(), first.redirect_uri());
+        assert_eq!(
+            first.redirect_uri(),
+            "https://app.example.com/auth/callback/first"
+        );
+        let role =
+            |p: ConfiguredProvider<'_>| p.role_map().unwrap().rules()[0].role().as_str().to_owned();
+        assert_eq!(role(first), "global_role", "inherited");
+        assert_eq!(role(cfg.provider("second").unwrap()), "own_role");
+        assert_eq!(
+            cfg.role_map().unwrap().rules()[0].role().as_str(),
+            "global_role"
+        );
+        #[allow(deprecated)]
+        let old = (cfg.issuer(), cfg.client_id(), cfg.provider_name());
+        assert_eq!(old, (first.issuer(), first.client_id(), first.name()));
     }
 }
