@@ -56,6 +56,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::provider::ProviderDraft;
+use super::types::TokenAuthMethod;
 use crate::error::ConfigProblem;
 use crate::policy::{RoleMap, RoleSource, RuleLines};
 
@@ -142,6 +144,64 @@ pub(crate) struct FileRoles {
 struct FileRule {
     group: Spanned<String>,
     role: Spanned<String>,
+}
+
+impl FileConfig {
+    /// The top-level per-provider keys (`issuer_url`, `scope`, `[claims]`, `[access]`, ...)
+    /// as a `[[providers]]` entry: the defaults draft's part of the file. The top-level
+    /// `[roles]` is parsed separately ([`Parsed::roles`]).
+    pub(crate) fn take_defaults(&mut self) -> FileProvider {
+        FileProvider {
+            slug: self.provider_slug.take(),
+            name: self.provider_name.take(),
+            issuer: self.issuer_url.take(),
+            client_id: self.client_id.take(),
+            client_secret: self.client_secret.take(),
+            scope: self.scope.take(),
+            token_endpoint_auth_method: self.token_endpoint_auth_method.take(),
+            auto_provision: self.auto_provision.take(),
+            claims: std::mem::take(&mut self.claims),
+            access: std::mem::take(&mut self.access),
+            roles: None,
+        }
+    }
+}
+
+impl FileProvider {
+    /// Writes every key this entry sets into `draft`, with `roles` its parsed role map; a key
+    /// left out keeps the draft's value.
+    pub(crate) fn fill(self, draft: &mut ProviderDraft, roles: Option<RoleMap>) {
+        fn set<T>(slot: &mut Option<T>, value: Option<T>) {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        set(&mut draft.slug, self.slug);
+        set(&mut draft.name, self.name);
+        set(&mut draft.issuer, self.issuer);
+        set(&mut draft.client_id, self.client_id);
+        set(&mut draft.client_secret, self.client_secret);
+        set(&mut draft.scope, self.scope);
+        let token_auth = self.token_endpoint_auth_method;
+        set(
+            &mut draft.token_auth,
+            token_auth.map(|m| TokenAuthMethod::parse(&m).ok_or(m)),
+        );
+        set(&mut draft.auto_provision, self.auto_provision.map(Ok));
+        set(&mut draft.username_claim, self.claims.username);
+        set(&mut draft.email_claim, self.claims.email);
+        set(&mut draft.groups_claim, self.claims.groups);
+        set(&mut draft.full_name_claim, self.claims.full_name);
+        let access = self.access;
+        set(
+            &mut draft.allowed_email_domains,
+            access.allowed_email_domains,
+        );
+        set(&mut draft.admin_group, access.admin_group);
+        set(&mut draft.admin_emails, access.admin_emails);
+        set(&mut draft.admin_email_domains, access.admin_email_domains);
+        set(&mut draft.role_map, roles);
+    }
 }
 
 /// The 1-based line of a byte offset.

@@ -1,0 +1,451 @@
+//! [`OidcConfigBuilder`]: every setting as written, in the defaults draft (the single
+//! provider, or what numbered providers inherit), one draft per added provider, and the
+//! application-wide settings; [`build`](OidcConfigBuilder::build) validates them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::provider::{push, ProviderDraft, DEFAULT_SCOPE};
+use super::types::{AuthMethod, ClaimNames, TokenAuthMethod, UserinfoPolicy};
+use super::{file, validate, LocalSession, OidcConfig, ProviderBuilder};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{ConfigError, ConfigProblem};
+use crate::hook::{HookFn, LoginAttempt, LoginDecision};
+use crate::policy::RoleMap;
+
+/// Builds an [`OidcConfig`]. Every setter takes raw values; [`build`](Self::build) validates
+/// them all and reports every problem at once.
+#[derive(Clone)]
+#[must_use]
+pub struct OidcConfigBuilder {
+    /// The unnumbered per-provider settings (`with_issuer`, `with_admin_group`, `OIDC_*`,
+    /// the file's top level): the provider itself, or the defaults of numbered ones.
+    pub(super) defaults: ProviderDraft,
+    /// The numbered providers (`add_provider`, `OIDC_PROVIDER_N_*`, `[[providers]]`).
+    pub(super) providers: Vec<ProviderDraft>,
+    /// Problems found while reading the config file and the variables, reported by `build`.
+    pub(super) problems: Vec<ConfigProblem>,
+    pub(super) base_url: Option<String>,
+    /// `OIDC_REDIRECT_URI`: BASE_URL and the callback path in one.
+    pub(super) redirect_uri: Option<String>,
+    pub(super) callback_path: String,
+    pub(super) login_path: String,
+    pub(super) logout_path: String,
+    pub(super) providers_path: String,
+    pub(super) public_paths: Vec<String>,
+    pub(super) cookie_key: Option<String>,
+    pub(super) leeway: Duration,
+    pub(super) session_lifetime: Duration,
+    pub(super) post_logout_redirect_uri: Option<String>,
+    pub(super) jwks_refetch_cooldown: Duration,
+    pub(super) http_timeout: Duration,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) insecure_http_issuer: bool,
+    pub(super) auth_method: Result<AuthMethod, String>,
+    pub(super) local_session: Option<LocalSession>,
+    pub(super) local_login_url: Option<String>,
+    pub(super) require_session: bool,
+    pub(super) login_hook: Option<HookFn>,
+}
+
+impl Default for OidcConfigBuilder {
+    fn default() -> Self {
+        Self {
+            defaults: ProviderDraft::default(),
+            providers: Vec::new(),
+            problems: Vec::new(),
+            base_url: None,
+            redirect_uri: None,
+            callback_path: "/auth/callback".into(),
+            login_path: "/auth/login".into(),
+            logout_path: "/auth/logout".into(),
+            providers_path: "/auth/providers".into(),
+            public_paths: Vec::new(),
+            cookie_key: None,
+            leeway: Duration::from_secs(60),
+            session_lifetime: Duration::from_secs(8 * 3600),
+            post_logout_redirect_uri: None,
+            jwks_refetch_cooldown: Duration::from_secs(30),
+            http_timeout: Duration::from_secs(10),
+            clock: Arc::new(SystemClock),
+            insecure_http_issuer: false,
+            auth_method: Ok(AuthMethod::Oidc),
+            local_session: None,
+            local_login_url: None,
+            require_session: true,
+            login_hook: None,
+        }
+    }
+}
+
+impl fmt::Debug for OidcConfigBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = &self.defaults;
+        f.debug_struct("OidcConfigBuilder")
+            .field("issuer", &d.issuer)
+            .field("client_id", &d.client_id)
+            .field(
+                "client_secret",
+                &d.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &d.scope.as_deref().unwrap_or(DEFAULT_SCOPE))
+            .field("base_url", &self.base_url)
+            .field(
+                "cookie_key",
+                &self.cookie_key.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcConfigBuilder {
+    /// The issuer URL (`OIDC_ISSUER_URL`). Discovery must report exactly this issuer.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.defaults.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The client id registered at the provider (`OIDC_CLIENT_ID`).
+    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.defaults.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The client secret (`OIDC_CLIENT_SECRET`). Without one the client is public and relies on
+    /// PKCE alone (token endpoint authentication `none`).
+    pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.defaults.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Space-separated scopes (`OIDC_SCOPE`, default `openid profile email`); must contain `openid`.
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.defaults.scope = Some(scope.into());
+        self
+    }
+
+    /// The app's public origin (`BASE_URL`), e.g. `https://app.example.com`. It decides the
+    /// redirect URI and whether cookies are `Secure`; request headers never do.
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// A display name for the provider (`OIDC_PROVIDER_NAME`).
+    pub fn with_provider_name(mut self, name: impl Into<String>) -> Self {
+        self.defaults.name = Some(name.into());
+        self
+    }
+
+    /// The provider's slug (`OIDC_PROVIDER_SLUG`, default `default`).
+    pub fn with_provider_slug(mut self, slug: impl Into<String>) -> Self {
+        self.defaults.slug = Some(slug.into());
+        self
+    }
+
+    /// Which claims hold username, email, groups and display name.
+    pub fn with_claim_names(mut self, claims: ClaimNames) -> Self {
+        let d = &mut self.defaults;
+        d.username_claim = Some(claims.username);
+        d.email_claim = Some(claims.email);
+        d.groups_claim = Some(claims.groups);
+        d.full_name_claim = Some(claims.full_name);
+        self
+    }
+
+    /// When to call the userinfo endpoint.
+    pub fn with_userinfo(mut self, policy: UserinfoPolicy) -> Self {
+        self.defaults.userinfo = Some(policy);
+        self
+    }
+
+    /// How to authenticate at the token endpoint (`OIDC_TOKEN_ENDPOINT_AUTH_METHOD`: `auto`,
+    /// `client_secret_basic` or `client_secret_post`). Use it when the provider registered the
+    /// client for one method and also advertises the other.
+    pub fn with_token_auth_method(mut self, method: TokenAuthMethod) -> Self {
+        self.defaults.token_auth = Some(Ok(method));
+        self
+    }
+
+    /// An extra audience the ID token may carry besides our client id.
+    ///
+    /// # Security
+    /// An ID token whose `aud` holds an audience that is neither our client id nor trusted is
+    /// refused (OpenID Connect Core 3.1.3.7, step 3).
+    pub fn add_trusted_audience(mut self, audience: impl Into<String>) -> Self {
+        self.defaults.trusted_audiences.push(audience.into());
+        self
+    }
+
+    /// The callback route (default `/auth/callback`).
+    pub fn with_callback_path(mut self, path: impl Into<String>) -> Self {
+        self.callback_path = path.into();
+        self
+    }
+
+    /// The route that starts a login explicitly (default `/auth/login`, takes `?return_to=`).
+    pub fn with_login_path(mut self, path: impl Into<String>) -> Self {
+        self.login_path = path.into();
+        self
+    }
+
+    /// The logout route (default `/auth/logout`).
+    pub fn with_logout_path(mut self, path: impl Into<String>) -> Self {
+        self.logout_path = path.into();
+        self
+    }
+
+    /// A path served without a session (an `Identity` is still attached when there is one).
+    /// A path ending in `/` covers everything below it.
+    pub fn add_public_path(mut self, path: impl Into<String>) -> Self {
+        self.public_paths.push(path.into());
+        self
+    }
+
+    /// The key material for cookie encryption (`OIDC_COOKIE_KEY`): base64 of at least 32
+    /// random bytes, or a string of at least 32 bytes. Without one a random key is made per
+    /// process, so sessions do not survive a restart and do not work across replicas.
+    pub fn with_cookie_key(mut self, key: impl Into<String>) -> Self {
+        self.cookie_key = Some(key.into());
+        self
+    }
+
+    /// Leeway for `exp` and `iat` (default 60 s, at most 5 minutes, OpenID Connect Core 3.1.3.7).
+    pub fn with_clock_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The absolute session lifetime (default 8 hours, as mod_auth_openidc's
+    /// `OIDCSessionMaxDuration`); after it the user signs in again.
+    pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_lifetime = lifetime;
+        self
+    }
+
+    /// Where the provider sends the browser after logout (`OIDC_POST_LOGOUT_REDIRECT_URI`).
+    /// It must be registered at the provider.
+    ///
+    /// # Security
+    /// Only configuration decides this target, never a request parameter (no open redirect).
+    pub fn with_post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// The least time between two JWKS refetches caused by an unknown `kid` (default 30 s).
+    pub fn with_jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks_refetch_cooldown = cooldown;
+        self
+    }
+
+    /// The timeout of each HTTP request to the provider (default 10 s).
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// The clock used for every time decision (default: the system clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Reads the TOML file at `path` (what `OIDC_CONFIG_FILE` names): claim names, access rules
+    /// and the role map. Settings made on the builder afterwards win over the file's. A file
+    /// that cannot be read or parsed is reported by [`build`](Self::build), with the path, the
+    /// key and the line.
+    pub fn with_config_file(self, path: impl AsRef<std::path::Path>) -> Self {
+        let path = path.as_ref();
+        match std::fs::read_to_string(path) {
+            Ok(text) => self.with_config_toml(&path.display().to_string(), &text),
+            Err(e) => {
+                let mut b = self;
+                b.problems.push(ConfigProblem {
+                    key: "OIDC_CONFIG_FILE".into(),
+                    message: format!("cannot read {}: {e}", path.display()),
+                });
+                b
+            }
+        }
+    }
+
+    /// Like [`with_config_file`](Self::with_config_file), from the file's text; `name` stands
+    /// for the file in error messages.
+    pub fn with_config_toml(mut self, name: &str, text: &str) -> Self {
+        let file::Parsed {
+            mut file,
+            roles,
+            provider_roles,
+        } = match file::parse(name, text) {
+            Ok(parsed) => parsed,
+            Err(problems) => {
+                self.problems.extend(problems);
+                return self;
+            }
+        };
+        file.take_defaults().fill(&mut self.defaults, roles);
+        for (p, roles) in file.providers.into_iter().zip(provider_roles) {
+            let mut draft = ProviderDraft::default();
+            p.fill(&mut draft, roles);
+            self.providers.push(draft);
+        }
+        for (slot, value) in [
+            (&mut self.base_url, file.base_url),
+            (&mut self.redirect_uri, file.redirect_uri),
+            (
+                &mut self.post_logout_redirect_uri,
+                file.post_logout_redirect_uri,
+            ),
+            (&mut self.cookie_key, file.cookie_key),
+        ] {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        if let Some(m) = file.auth_method {
+            self.auth_method = AuthMethod::parse(&m);
+        }
+        if let Some(paths) = file.public_paths {
+            self.public_paths.extend(paths);
+        }
+        self
+    }
+
+    /// The role map: which PostgreSQL role each user acts as, from their groups. With one, a
+    /// user whose groups match no rule (and no default) is refused at login with 403.
+    pub fn with_role_map(mut self, roles: RoleMap) -> Self {
+        self.defaults.role_map = Some(roles);
+        self
+    }
+
+    /// Admits only users whose verified email is in `domain` (`OIDC_ALLOWED_EMAIL_DOMAINS`):
+    /// `example.com` exactly (ignoring case), or `*.example.com` for its subdomains.
+    ///
+    /// # Security
+    /// An unverified email never passes (OpenID Connect Core 5.7: unverified claims must not be
+    /// trusted), and `evil-example.com` or `example.com.evil.test` never match `example.com`.
+    pub fn add_allowed_email_domain(mut self, domain: impl Into<String>) -> Self {
+        push(&mut self.defaults.allowed_email_domains, domain.into());
+        self
+    }
+
+    /// Members of this group are administrators (`OIDC_ADMIN_GROUP`), compared as the role map
+    /// compares groups.
+    pub fn with_admin_group(mut self, group: impl Into<String>) -> Self {
+        self.defaults.admin_group = Some(group.into());
+        self
+    }
+
+    /// A user with this verified email is an administrator (`OIDC_ADMIN_EMAILS`, ignoring case).
+    pub fn add_admin_email(mut self, email: impl Into<String>) -> Self {
+        push(&mut self.defaults.admin_emails, email.into());
+        self
+    }
+
+    /// Users with a verified email in this domain are administrators
+    /// (`OIDC_ADMIN_EMAIL_DOMAINS`; `*.example.com` for subdomains).
+    pub fn add_admin_email_domain(mut self, domain: impl Into<String>) -> Self {
+        push(&mut self.defaults.admin_email_domains, domain.into());
+        self
+    }
+
+    /// Adds a provider; with more than one, each gets its own routes (`/auth/login/{slug}`,
+    /// `/auth/callback/{slug}`) and unauthenticated browsers get a chooser page. The n-th
+    /// provider added is `OIDC_PROVIDER_{n}_*` in error messages. Do not combine with
+    /// [`with_issuer`](Self::with_issuer).
+    pub fn add_provider(mut self, provider: ProviderBuilder) -> Self {
+        self.providers.push(provider.draft);
+        self
+    }
+
+    /// Which sign-ins are accepted (`AUTH_METHOD`, default `oidc`).
+    pub fn with_auth_method(mut self, method: AuthMethod) -> Self {
+        self.auth_method = Ok(method);
+        self
+    }
+
+    /// How to recognise a request signed in through the app's own login, for
+    /// `AUTH_METHOD=both` (for example a password login kept for the app's administrators).
+    /// Such a request passes without an SSO session; the app's own extractors then identify
+    /// it. The check runs on every request without an SSO session, so keep it cheap and free of
+    /// I/O (read a cookie, or an extension set by an outer layer).
+    ///
+    /// # Security
+    /// Whatever this returns `true` for is let through unauthenticated by the layer: the app's
+    /// own login must authenticate those requests itself.
+    pub fn with_local_session(
+        mut self,
+        is_signed_in: impl Fn(&http::request::Parts) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.local_session = Some(Arc::new(is_signed_in));
+        self
+    }
+
+    /// The app's own login page, linked from the chooser page when `AUTH_METHOD=both`.
+    pub fn with_local_login_url(mut self, url: impl Into<String>) -> Self {
+        self.local_login_url = Some(url.into());
+        self
+    }
+
+    /// Whether protected routes demand a session (default `true`). With `false` every request
+    /// passes and carries an [`Identity`](crate::Identity) when it has a session: the app
+    /// decides per route with `Identity` or `Option<Identity>` extractors.
+    pub fn require_session(mut self, yes: bool) -> Self {
+        self.require_session = yes;
+        self
+    }
+
+    /// The route answering `GET` with the providers as JSON (default `/auth/providers`).
+    pub fn with_providers_path(mut self, path: impl Into<String>) -> Self {
+        self.providers_path = path.into();
+        self
+    }
+
+    /// Whether users the login hook does not know may enter (`OIDC_AUTO_PROVISION`, default
+    /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
+    pub fn with_auto_provision(mut self, yes: bool) -> Self {
+        self.defaults.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// An async function called after every successful login (after the access rules and the
+    /// role map), with the identity, its claims and the auto-provision setting. It may refuse
+    /// the login (`403` with its message) or add to the identity's claims; this is where an
+    /// app provisions users on first login or links accounts, keyed by `(issuer, subject)`.
+    ///
+    /// ```
+    /// use tower_oidc::{LoginDecision, OidcConfig};
+    ///
+    /// let builder = OidcConfig::builder().with_login_hook(|login| async move {
+    ///     if login.identity().email().is_some_and(|e| e.ends_with("@blocked.example")) {
+    ///         return LoginDecision::refuse("This account is blocked.");
+    ///     }
+    ///     LoginDecision::Allow
+    /// });
+    /// ```
+    pub fn with_login_hook<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(LoginAttempt) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = LoginDecision> + Send + 'static,
+    {
+        self.login_hook = Some(Arc::new(move |attempt| Box::pin(hook(attempt))));
+        self
+    }
+
+    /// Accepts an `http` issuer on a non-loopback host.
+    ///
+    /// # Security
+    /// Discovery, keys and tokens then travel in clear text and can be replaced by anyone on
+    /// the path. Use only on an isolated test network.
+    pub fn insecure_allow_http_issuer(mut self, allow: bool) -> Self {
+        self.insecure_http_issuer = allow;
+        self
+    }
+
+    /// Validates every setting. The error lists all problems, each naming its variable.
+    pub fn build(self) -> Result<OidcConfig, ConfigError> {
+        validate::build(self)
+    }
+}

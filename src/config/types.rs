@@ -1,0 +1,275 @@
+//! The configuration's vocabulary: protocol values parsed once into types that cannot be
+//! invalid ([`IssuerUrl`], [`ClientId`], [`ClientSecret`], [`ProviderSlug`], the cookie key),
+//! and the setting enums ([`UserinfoPolicy`], [`TokenAuthMethod`], [`AuthMethod`],
+//! [`ClaimNames`]).
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use url::Url;
+
+const MIN_COOKIE_KEY_BYTES: usize = 32;
+
+/// An issuer identifier: an absolute `https` URL (or `http` on a loopback host), kept exactly as
+/// configured because OpenID Connect compares it byte for byte (Discovery 1.0 section 4.3).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IssuerUrl(String);
+
+impl IssuerUrl {
+    /// The issuer exactly as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The discovery document's URL: the issuer without a trailing `/`, then
+    /// `/.well-known/openid-configuration` (Discovery 1.0 section 4).
+    pub fn discovery_url(&self) -> String {
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.0.trim_end_matches('/')
+        )
+    }
+
+    pub(super) fn parse(raw: &str, allow_http: bool) -> Result<Self, String> {
+        let url = Url::parse(raw).map_err(|e| format!("not an absolute URL ({e})"))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err("an issuer has no query or fragment".into());
+        }
+        if url.host_str().is_none() {
+            return Err("the URL has no host".into());
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_http || is_loopback(&url) => {}
+            "http" => {
+                return Err(
+                    "must use https (http is accepted only for 127.0.0.1, ::1 and localhost)"
+                        .into(),
+                )
+            }
+            other => return Err(format!("unsupported scheme `{other}`, use https")),
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+impl fmt::Debug for IssuerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IssuerUrl").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for IssuerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// An OAuth 2.0 client identifier.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(pub(super) String);
+
+impl ClientId {
+    /// The identifier.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ClientId").field(&self.0).finish()
+    }
+}
+
+/// An OAuth 2.0 client secret. Prints `[redacted]`; deliberately not `PartialEq`.
+#[derive(Clone)]
+pub struct ClientSecret(pub(super) String);
+
+impl ClientSecret {
+    /// The secret itself, for sending to the token endpoint.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([redacted])")
+    }
+}
+
+/// A short machine name for a provider, used in logs, routes and [`Identity::provider`].
+///
+/// Lowercase ASCII letters, digits, `-` and `_`; 1 to 32 characters.
+///
+/// [`Identity::provider`]: crate::Identity::provider
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ProviderSlug(String);
+
+impl ProviderSlug {
+    /// The slug.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(super) fn parse(raw: &str) -> Result<Self, String> {
+        let ok = (1..=32).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("use 1 to 32 characters from a-z, 0-9, `-` and `_`".into())
+        }
+    }
+}
+
+impl fmt::Debug for ProviderSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ProviderSlug").field(&self.0).finish()
+    }
+}
+
+/// Key material for the cookie encryption keys. Prints `[redacted]`; not `PartialEq`.
+#[derive(Clone)]
+pub(crate) struct CookieKey(Arc<[u8]>);
+
+impl CookieKey {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(super) fn random() -> Self {
+        let mut key = [0u8; 32];
+        crate::random::fill_random(&mut key);
+        Self(Arc::from(&key[..]))
+    }
+
+    /// Accepts base64 (standard or URL-safe, padded or not) of at least 32 bytes, or else the
+    /// string's own bytes when it is at least 32 bytes long.
+    pub(super) fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let engines = [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        for engine in engines {
+            if let Ok(bytes) = engine.decode(raw) {
+                if bytes.len() >= MIN_COOKIE_KEY_BYTES {
+                    return Ok(Self(Arc::from(bytes)));
+                }
+            }
+        }
+        if raw.len() >= MIN_COOKIE_KEY_BYTES {
+            return Ok(Self(Arc::from(raw.as_bytes())));
+        }
+        Err(format!(
+            "too short: use at least {MIN_COOKIE_KEY_BYTES} random bytes, for example the output of `openssl rand -base64 48`"
+        ))
+    }
+}
+
+impl fmt::Debug for CookieKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CookieKey([redacted])")
+    }
+}
+
+/// When to call the userinfo endpoint after the code exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UserinfoPolicy {
+    /// Only when the ID token lacks a claim the identity needs (email, name, username or groups)
+    /// and the provider has a userinfo endpoint.
+    #[default]
+    WhenClaimsMissing,
+    /// At every login.
+    Always,
+    /// Never; the ID token alone describes the user.
+    Never,
+}
+
+/// How the client authenticates at the token endpoint (OpenID Connect Core 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TokenAuthMethod {
+    /// `client_secret_basic` when the provider lists it (or lists nothing), else
+    /// `client_secret_post`; `none` for a client without a secret.
+    #[default]
+    Auto,
+    /// HTTP Basic with the form-encoded client id and secret (RFC 6749 2.3.1).
+    ClientSecretBasic,
+    /// The client id and secret in the form body.
+    ClientSecretPost,
+}
+
+impl TokenAuthMethod {
+    pub(super) fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "auto" => Some(Self::Auto),
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
+/// Which claims hold the user's name, email, username and groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimNames {
+    /// The username claim (`OIDC_USERNAME_CLAIM`, default `preferred_username`).
+    pub username: String,
+    /// The email claim (`OIDC_EMAIL_CLAIM`, default `email`).
+    pub email: String,
+    /// The groups claim (`OIDC_GROUPS_CLAIM`, default `groups`).
+    pub groups: String,
+    /// The display name claim (`OIDC_FULL_NAME_CLAIM`, default `name`).
+    pub full_name: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            username: "preferred_username".into(),
+            email: "email".into(),
+            groups: "groups".into(),
+            full_name: "name".into(),
+        }
+    }
+}
+
+/// Which sign-ins the layer accepts (`AUTH_METHOD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// `oidc`: every protected request needs an SSO session.
+    #[default]
+    Oidc,
+    /// `both`: a request the app's own login recognises (see
+    /// [`OidcConfigBuilder::with_local_session`](crate::OidcConfigBuilder::with_local_session)) passes too; everyone else is offered SSO.
+    Both,
+}
+
+impl AuthMethod {
+    pub(super) fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "oidc" => Ok(Self::Oidc),
+            "both" => Ok(Self::Both),
+            _ => Err(raw.trim().to_owned()),
+        }
+    }
+}
