@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::provider::{push, ProviderDraft, DEFAULT_SCOPE};
+use super::draft::{push, ProviderDraft, DEFAULT_SCOPE};
 use super::types::{AuthMethod, ClaimNames, TokenAuthMethod, UserinfoPolicy};
 use super::{file, validate, LocalSession, OidcConfig, ProviderBuilder};
 use crate::clock::{Clock, SystemClock};

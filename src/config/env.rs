@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::builder::OidcConfigBuilder;
-use super::provider::ProviderDraft;
+use super::draft::ProviderDraft;
 use super::types::{AuthMethod, TokenAuthMethod};
 use super::OidcConfig;
 use crate::error::{ConfigError, ConfigProblem};

@@ -56,7 +56,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::provider::ProviderDraft;
+use super::draft::ProviderDraft;
 use super::types::TokenAuthMethod;
 use crate::error::ConfigProblem;
 use crate::policy::{RoleMap, RoleSource, RuleLines};

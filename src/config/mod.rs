@@ -3,7 +3,7 @@
 //! Every setting is validated once, in [`OidcConfigBuilder::build`]; all problems are reported
 //! together, each naming the environment variable (or setting) to change.
 //!
-//! The files: `types.rs` the protocol newtypes and setting enums; `provider.rs` the one
+//! The files: `types.rs` the protocol newtypes and setting enums; `draft.rs` the one
 //! per-provider settings draft (and where to add a setting) and [`ProviderBuilder`];
 //! `builder.rs` [`OidcConfigBuilder`]; `env.rs` the variables, numbered ones included;
 //! `file.rs` the `OIDC_CONFIG_FILE` TOML file; `validate.rs` drafts to the runtime types; and
@@ -50,15 +50,15 @@ use crate::policy::Policy;
 use crate::policy::RoleMap;
 
 mod builder;
+mod draft;
 mod env;
 pub(crate) mod file;
-mod provider;
 mod types;
 mod validate;
 
 pub use builder::OidcConfigBuilder;
+pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
-pub use provider::{ProviderBuilder, DEFAULT_SCOPE};
 use types::CookieKey;
 pub use types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,

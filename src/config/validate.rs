@@ -8,8 +8,8 @@ use std::time::Duration;
 use url::Url;
 
 use super::builder::OidcConfigBuilder;
+use super::draft::{ProviderDraft, DEFAULT_SCOPE};
 use super::env::Keys;
-use super::provider::{ProviderDraft, DEFAULT_SCOPE};
 use super::types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, CookieKey, IssuerUrl, ProviderSlug,
     TokenAuthMethod,
