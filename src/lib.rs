@@ -26,6 +26,8 @@ mod session;
 mod shared;
 
 pub use body::ResponseBody;
+#[cfg(feature = "test-util")]
+pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
 pub use config::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, IssuerUrl, OidcConfig,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Form, State};
@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use tower_oidc::{Clock, Identity, OidcConfig, OidcConfigBuilder, OidcLayer, PgRole};
+use tower_oidc::{Identity, OidcConfig, OidcConfigBuilder, OidcLayer, PgRole};
 
 #[cfg(feature = "sqlx")]
 pub mod pg;
@@ -27,31 +27,8 @@ pub const CLIENT_ID: &str = "app";
 pub const CLIENT_SECRET: &str = "app-secret-0123456789";
 pub const BASE_URL: &str = "http://127.0.0.1:3999";
 
-/// A clock the test moves by hand.
-#[derive(Debug)]
-pub struct TestClock(AtomicU64);
-
-impl TestClock {
-    pub fn new() -> Arc<Self> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        Arc::new(Self(AtomicU64::new(now)))
-    }
-    pub fn secs(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-    pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_secs(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.secs())
-    }
-}
+/// The crate's own test clock (feature `test-util`).
+pub use tower_oidc::TestClock;
 
 /// The app used by the tests: `/` and `/reports` are protected, `/public` is open.
 pub fn app(layer: OidcLayer) -> Router {

@@ -1,51 +1,82 @@
-//! What the fuzz targets share: a fixed clock, the configurations under test, a recorder that
-//! keeps every log line (to prove no secret is logged), and one tokio runtime.
+//! What the fuzz targets share: the input decoding, a fixed clock, the configurations under test,
+//! a recorder that keeps every log line (to prove no secret is logged), one tokio runtime, and
+//! the application behind the layer with the checks that hold for every answer.
 //!
 //! Nothing here leaves the process: the issuers point at a closed loopback port, so discovery
 //! fails at once (and, with the fixed clock, is never retried).
 
 use std::fmt::{self, Write as _};
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
-use tower_oidc::{Clock, OidcConfig, RoleMap};
+use arbitrary::{Arbitrary, Unstructured};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 
+use crate::clock::TestClock;
+use crate::config::OidcConfig;
+use crate::identity::Identity;
+use crate::layer::OidcLayer;
+use crate::policy::PgRole;
+use crate::session::{CookieCodec, CookieNames};
+
 /// "Now" for every target, in seconds since the epoch.
-pub const NOW: u64 = 1_750_000_000;
+pub(super) const NOW: u64 = 1_750_000_000;
 /// The client secret of every configuration: it must never appear in a log, page or message.
-pub const CLIENT_SECRET: &str = "fuzz-client-secret-7Hq2Lx9VbN4mWc";
+pub(super) const CLIENT_SECRET: &str = "fuzz-client-secret-7Hq2Lx9VbN4mWc";
 /// The cookie key of every configuration: it must never appear anywhere either.
-pub const COOKIE_KEY: &str = "fuzz-cookie-key-long-enough-Zr5Tq8Wm3Kp0";
+pub(super) const COOKIE_KEY: &str = "fuzz-cookie-key-long-enough-Zr5Tq8Wm3Kp0";
 /// A closed port on the loopback interface: discovery fails with "connection refused".
-pub const ISSUER: &str = "http://127.0.0.1:1/realms/staff";
+pub(super) const ISSUER: &str = "http://127.0.0.1:1/realms/staff";
 /// The second provider's issuer (same closed port).
-pub const ISSUER_2: &str = "http://127.0.0.1:1/realms/partners";
+pub(super) const ISSUER_2: &str = "http://127.0.0.1:1/realms/partners";
 /// The client id.
-pub const CLIENT_ID: &str = "fuzz-app";
+pub(super) const CLIENT_ID: &str = "fuzz-app";
 /// The https application's origin.
-pub const BASE_HTTPS: &str = "https://app.example.com";
+pub(super) const BASE_HTTPS: &str = "https://app.example.com";
 /// The http application's origin.
-pub const BASE_HTTP: &str = "http://127.0.0.1:3000";
+pub(super) const BASE_HTTP: &str = "http://127.0.0.1:3000";
 /// The post-logout target: the only absolute URL the layer may redirect to.
-pub const POST_LOGOUT: &str = "https://app.example.com/bye";
+pub(super) const POST_LOGOUT: &str = "https://app.example.com/bye";
 
-/// A clock that never moves, so that every run of an input behaves the same.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub u64);
+/// Decodes a structured input the way `libfuzzer_sys::fuzz_target!` decodes a typed one
+/// (`arbitrary_take_rest`, and inputs shorter than the type's minimum skipped), so corpora of
+/// the typed targets keep their meaning. `None`: not an input of this target.
+///
+/// With `TOWER_OIDC_FUZZ_DEBUG` set, prints the decoded input to stderr first (what
+/// `RUST_LIBFUZZER_DEBUG_PATH` did for the typed targets).
+pub(super) fn decode<'a, T: Arbitrary<'a> + fmt::Debug>(data: &'a [u8]) -> Option<T> {
+    static DEBUG: OnceLock<bool> = OnceLock::new();
+    if data.len() < T::size_hint(0).0 {
+        return None;
+    }
+    let case = T::arbitrary_take_rest(Unstructured::new(data));
+    if *DEBUG.get_or_init(|| std::env::var_os("TOWER_OIDC_FUZZ_DEBUG").is_some()) {
+        match &case {
+            Ok(case) => eprintln!("{case:#?}"),
+            Err(e) => eprintln!("not an input of this target: {e}"),
+        }
+    }
+    case.ok()
+}
 
-impl Clock for FixedClock {
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0)
+/// What a cookie stores (a session's identity, a login record), as a JSON object: compared
+/// field by field, and printed whole when a check fails.
+pub(super) fn view<T: Serialize>(stored: &T) -> Map<String, Value> {
+    match serde_json::to_value(stored) {
+        Ok(Value::Object(map)) => map,
+        // Strings, numbers, booleans and lists: always a JSON object.
+        other => panic!("a cookie's contents did not serialize as an object: {other:?}"),
     }
 }
 
 /// The global role map and access rules of the single-provider (https) configuration.
-pub const SINGLE_TOML: &str = r#"
+pub(super) const SINGLE_TOML: &str = r#"
 [claims]
 groups = "groups"
 
@@ -71,7 +102,7 @@ role = "app_unicode"
 "#;
 
 /// Two providers with their own claims and role maps (the http configuration).
-pub const MULTI_TOML: &str = r#"
+pub(super) const MULTI_TOML: &str = r#"
 [[providers]]
 slug = "staff"
 name = "Staff"
@@ -96,11 +127,12 @@ access = { allowed_email_domains = ["partner.example"] }
 "#;
 
 /// The configuration under test: https with one provider and a global role map, or http with
-/// two providers (each its own claims and rules).
-pub fn config(https: bool) -> OidcConfig {
+/// two providers (each its own claims and rules). The clock never moves, so that every run of
+/// an input behaves the same.
+pub(super) fn config(https: bool) -> OidcConfig {
     let builder = OidcConfig::builder()
         .with_cookie_key(COOKIE_KEY)
-        .with_clock(Arc::new(FixedClock(NOW)))
+        .with_clock(TestClock::at(NOW))
         .insecure_allow_http_issuer(true)
         .with_http_timeout(Duration::from_secs(2))
         .add_public_path("/public/")
@@ -117,30 +149,21 @@ pub fn config(https: bool) -> OidcConfig {
             .with_base_url(BASE_HTTP)
             .with_config_toml("multi.toml", MULTI_TOML)
     };
-    builder.build().expect("the fuzz configuration is valid")
-}
-
-/// The role map of [`SINGLE_TOML`], built through the builder.
-pub fn role_map() -> RoleMap {
-    RoleMap::builder()
-        .ignore_case(true)
-        .strip_leading_slash(true)
-        .add_rule("admins", "app_admin")
-        .add_rule("Readers", "app_reader")
-        .with_default_role("app_viewer")
-        .build()
-        .expect("valid role map")
+    match builder.build() {
+        Ok(config) => config,
+        Err(e) => panic!("the fuzz configuration is invalid: {e}"),
+    }
 }
 
 /// The runtime every target drives its futures on: current-thread, made once.
-pub fn block_on<F: Future>(future: F) -> F::Output {
+pub(super) fn block_on<F: Future>(future: F) -> F::Output {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .expect("a tokio runtime")
+                .expect("a tokio runtime (the fuzz targets cannot run without one)")
         })
         .block_on(future)
 }
@@ -202,20 +225,23 @@ impl Subscriber for Recorder {
 }
 
 /// Installs the log recorder (once per process).
-pub fn record_logs() {
+pub(super) fn record_logs() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        tracing::subscriber::set_global_default(Recorder).expect("no other subscriber");
+        // Without the recorder the secret checks on the log would pass vacuously.
+        if tracing::subscriber::set_global_default(Recorder).is_err() {
+            panic!("another tracing subscriber is installed: the fuzz targets cannot see the log");
+        }
     });
 }
 
 /// Everything logged since the last call.
-pub fn take_logs() -> String {
+pub(super) fn take_logs() -> String {
     std::mem::take(&mut *log())
 }
 
 /// Panics if `text` (a log, page or message) contains one of `secrets`.
-pub fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
+pub(super) fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
     for secret in secrets {
         assert!(
             secret.is_empty() || !text.contains(secret),
@@ -226,24 +252,26 @@ pub fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
 
 /// An application behind the layer, with the routes the extractors serve.
 #[derive(Debug)]
-pub struct App {
+pub(super) struct App {
     /// The layer (for `session_cookie`).
-    pub layer: tower_oidc::OidcLayer,
+    pub(super) layer: OidcLayer,
     /// The router, layer included.
-    pub router: axum::Router,
-    /// The cookie codec with the layer's keys (to mint login cookies).
-    pub jar: tower_oidc::fuzz::CookieJar,
+    pub(super) router: axum::Router,
+    /// The cookie codec with the layer's keys (to mint login cookies, to open sessions).
+    pub(super) codec: CookieCodec,
+    /// The layer's cookie names.
+    pub(super) names: CookieNames,
     /// Whether `BASE_URL` is https (`__Host-` cookies).
-    pub https: bool,
+    pub(super) https: bool,
 }
 
 /// What the identity routes answer: `identity:` then the subject, issuer, provider and session
 /// id, one per line.
-async fn whoami(identity: tower_oidc::Identity) -> String {
+async fn whoami(identity: Identity) -> String {
     describe(&identity)
 }
 
-fn describe(identity: &tower_oidc::Identity) -> String {
+fn describe(identity: &Identity) -> String {
     format!(
         "identity:\n{}\n{}\n{}\n{}",
         identity.subject(),
@@ -253,15 +281,15 @@ fn describe(identity: &tower_oidc::Identity) -> String {
     )
 }
 
-async fn maybe(identity: Option<tower_oidc::Identity>) -> String {
+async fn maybe(identity: Option<Identity>) -> String {
     identity.map_or_else(|| "anonymous".to_owned(), |i| describe(&i))
 }
 
-async fn role(role: tower_oidc::PgRole) -> String {
+async fn role(role: PgRole) -> String {
     role.set_local_role()
 }
 
-async fn not_found(identity: Option<tower_oidc::Identity>) -> (http::StatusCode, String) {
+async fn not_found(identity: Option<Identity>) -> (http::StatusCode, String) {
     (
         http::StatusCode::NOT_FOUND,
         identity.map_or_else(|| "anonymous".to_owned(), |i| describe(&i)),
@@ -269,15 +297,16 @@ async fn not_found(identity: Option<tower_oidc::Identity>) -> (http::StatusCode,
 }
 
 /// The https (single provider) or http (two providers) application, built once.
-pub fn app(https: bool) -> &'static App {
+pub(super) fn app(https: bool) -> &'static App {
     static HTTPS: OnceLock<App> = OnceLock::new();
     static HTTP: OnceLock<App> = OnceLock::new();
     let cell = if https { &HTTPS } else { &HTTP };
     cell.get_or_init(|| {
         record_logs();
         let config = config(https);
-        let jar = tower_oidc::fuzz::CookieJar::for_config(&config);
-        let layer = tower_oidc::OidcLayer::new(config);
+        let codec = CookieCodec::new(config.cookie_key.bytes());
+        let names = CookieNames::new(config.secure_cookies);
+        let layer = OidcLayer::new(config);
         use axum::routing::get;
         let router = axum::Router::new()
             .route("/", get(whoami).post(whoami))
@@ -289,19 +318,20 @@ pub fn app(https: bool) -> &'static App {
         App {
             layer,
             router,
-            jar,
+            codec,
+            names,
             https,
         }
     })
 }
 
 /// A response, its body read.
-pub type Answer = http::Response<bytes::Bytes>;
+pub(super) type Answer = http::Response<bytes::Bytes>;
 
 /// Sends `request` through the application.
-pub fn send(app: &App, request: http::Request<axum::body::Body>) -> Answer {
+pub(super) fn send(app: &App, request: http::Request<axum::body::Body>) -> Answer {
     use tower::ServiceExt as _;
-    let response = block_on(async {
+    block_on(async {
         let response = app
             .router
             .clone()
@@ -309,17 +339,17 @@ pub fn send(app: &App, request: http::Request<axum::body::Body>) -> Answer {
             .await
             .unwrap_or_else(|e| match e {});
         let (parts, body) = response.into_parts();
-        let body = axum::body::to_bytes(body, 1 << 20)
-            .await
-            .expect("a body under 1 MiB");
+        let body = match axum::body::to_bytes(body, 1 << 20).await {
+            Ok(body) => body,
+            Err(e) => panic!("an answer's body is not readable or over 1 MiB: {e}"),
+        };
         http::Response::from_parts(parts, body)
-    });
-    response
+    })
 }
 
 /// Percent-encodes what may not stand in a URI's path or query, so that most inputs make a
 /// valid request target.
-pub fn uri_safe(raw: &str) -> String {
+pub(super) fn uri_safe(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         if (0x21..0x7f).contains(&b)
@@ -339,7 +369,7 @@ pub fn uri_safe(raw: &str) -> String {
 /// Checks that hold for every answer of the layer: no server error, only cookie removals
 /// (no login can complete here), redirects to same-origin paths or the configured post-logout
 /// target only, and no secret in the answer or the log. Returns the log.
-pub fn check_answer(answer: &Answer, secrets: &[&str]) -> String {
+pub(super) fn check_answer(answer: &Answer, secrets: &[&str]) -> String {
     let status = answer.status().as_u16();
     assert!(
         !matches!(status, 500 | 502),
@@ -347,15 +377,21 @@ pub fn check_answer(answer: &Answer, secrets: &[&str]) -> String {
         answer.body()
     );
     for set in answer.headers().get_all(http::header::SET_COOKIE) {
-        let set = set.to_str().expect("Set-Cookie is ASCII");
-        let (_, rest) = set.split_once('=').expect("name=value");
+        let Ok(set) = set.to_str() else {
+            panic!("a Set-Cookie header is not ASCII: {set:?}");
+        };
+        let Some((_, rest)) = set.split_once('=') else {
+            panic!("a Set-Cookie header is not name=value: {set}");
+        };
         assert!(
             rest.starts_with(';') && set.contains("Max-Age=0"),
             "a cookie was set, not removed: {set}"
         );
     }
     if let Some(location) = answer.headers().get(http::header::LOCATION) {
-        let location = location.to_str().expect("Location is ASCII");
+        let Ok(location) = location.to_str() else {
+            panic!("the Location header is not ASCII: {location:?}");
+        };
         assert!(
             location == POST_LOGOUT
                 || (location.starts_with('/')
