@@ -142,7 +142,7 @@ pub fn safe_return_to(base: &url::Url, raw: &str) -> Option<String> {
 /// The JWKS parser: how many usable signature keys the document holds (never 0); `Err`
 /// carries the message a provider failure would show.
 pub fn parse_jwks(jwks: &[u8]) -> Result<usize, String> {
-    provider::parse_jwks(jwks)
+    provider::jwks::parse_jwks(jwks)
         .map(|keys| keys.len())
         .map_err(|e| e.to_string())
 }
@@ -156,7 +156,7 @@ pub fn verify_id_token(
     jwks: &[u8],
     advertised: &[&str],
 ) -> Result<Map<String, Value>, String> {
-    let keys = provider::parse_jwks(jwks).map_err(|e| e.to_string())?;
+    let keys = provider::jwks::parse_jwks(jwks).map_err(|e| e.to_string())?;
     let advertised: Vec<jsonwebtoken::Algorithm> =
         advertised.iter().filter_map(|a| a.parse().ok()).collect();
     super::id_token::verify(token, &keys, &advertised)

@@ -94,7 +94,8 @@ fn keys() -> &'static Keys {
             {"kty": "RSA", "kid": "rsa-1", "alg": "RS256", "n": RSA_N, "e": "AQAB"},
             {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
         ]});
-        let jwks = provider::parse_jwks(jwks.to_string().as_bytes()).expect("our JWKS parses");
+        let jwks =
+            provider::jwks::parse_jwks(jwks.to_string().as_bytes()).expect("our JWKS parses");
         assert_eq!(jwks.len(), 3, "the oct key is never a verification key");
         let input = format!(
             "{}.{}",
@@ -566,7 +567,7 @@ pub(super) fn run(data: &[u8]) {
             }
         }
         1 => {
-            if let Ok(jwks) = provider::parse_jwks(rest) {
+            if let Ok(jwks) = provider::jwks::parse_jwks(rest) {
                 assert!(!jwks.is_empty(), "a JWKS without a usable key was accepted");
                 // The fuzzer cannot know our key: our token never verifies against its JWKS.
                 assert!(

@@ -23,7 +23,7 @@ pub(crate) mod token;
 
 pub(crate) use discovery::Metadata;
 pub(crate) use error::ProviderError;
-pub(crate) use jwks::{parse_jwks, VerifyKey};
+pub(crate) use jwks::VerifyKey;
 pub(crate) use token::TokenResponse;
 
 use self::http::HttpClient;

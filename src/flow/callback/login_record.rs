@@ -126,7 +126,7 @@ mod tests {
     }
 
     fn kind(r: Result<StartedLogin<'_>, AuthError>) -> AuthErrorKind {
-        r.err().expect("refused").kind()
+        r.expect_err("refused").kind()
     }
 
     #[test]
