@@ -6,7 +6,7 @@
 //! panics when a property does not hold, with a message saying which. The programs in
 //! `fuzz/fuzz_targets/` only hand the bytes over:
 //!
-//! ```ignore
+//! ```text
 //! fuzz_target!(|data: &[u8]| tower_oidc::fuzz::session_cookie(data));
 //! ```
 //!
