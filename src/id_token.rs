@@ -5,11 +5,13 @@
 //! has its own reason.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
+use crate::config::ProviderConfig;
 use crate::provider::VerifyKey;
 
 /// Signature algorithms accepted for ID tokens: asymmetric ones only. `none` cannot even be
@@ -87,6 +89,25 @@ pub(crate) struct Expected<'a> {
     pub(crate) nonce: &'a str,
     pub(crate) now: u64,
     pub(crate) leeway: u64,
+}
+
+impl<'a> Expected<'a> {
+    /// What an ID token of `provider` must say for the login with `nonce`, at `now`.
+    pub(crate) fn for_login(
+        provider: &'a ProviderConfig,
+        nonce: &'a str,
+        now: u64,
+        leeway: Duration,
+    ) -> Self {
+        Self {
+            issuer: provider.issuer.as_str(),
+            client_id: provider.client_id.as_str(),
+            trusted_audiences: &provider.trusted_audiences,
+            nonce,
+            now,
+            leeway: leeway.as_secs(),
+        }
+    }
 }
 
 /// Reads the header and checks the algorithm against the allowlist (ours, narrowed to what the

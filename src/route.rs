@@ -34,8 +34,9 @@ pub(crate) enum Route {
     Unauthorized,
 }
 
-/// Decides what to do with a request, from its head alone. The hot path (a valid session)
-/// reads one cookie and opens it: no I/O, no lock.
+/// Decides what to do with a request, from its head alone. The hot path (a session seen
+/// before) reads one cookie and finds it in the session cache: no I/O, and the cache's shard
+/// lock is held only for the lookup, never across an await.
 pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     let config = &shared.config;
     let path = parts.uri.path();
@@ -122,7 +123,7 @@ fn session(shared: &Shared, value: &str) -> Option<Identity> {
 /// Whether the request is a top-level browser navigation, which may be redirected to the
 /// provider. Everything else (fetch/XHR, JSON clients, non-GET) gets a 401 instead: a redirect
 /// would only confuse a script and could start a login from a cross-site request.
-pub(crate) fn is_navigation(parts: &Parts) -> bool {
+fn is_navigation(parts: &Parts) -> bool {
     if parts.method != http::Method::GET && parts.method != http::Method::HEAD {
         return false;
     }

@@ -122,27 +122,53 @@ fn root_exports() -> BTreeMap<String, String> {
     out
 }
 
-/// The top-level modules a file's code (comments aside) refers to through `crate::`.
+/// The top-level modules a file's code (comments aside) refers to through `crate::`, including
+/// each name of a grouped `use crate::{a::B, C};`.
 fn imports(text: &str, exports: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut out = BTreeSet::new();
-    for line in text.lines() {
-        let code = line.split("//").next().unwrap_or_default();
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            let before = rest[..at].chars().last();
-            rest = &rest[at + "crate::".len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue; // `tower_oidc_crate::`, not ours
+    let mut add = |name: &str| {
+        if name.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.insert(name.to_owned());
+        } else if let Some(module) = exports.get(name) {
+            out.insert(module.clone());
+        }
+    };
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        let before = rest[..at].chars().last();
+        rest = &rest[at + "crate::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // `tower_oidc_crate::`, not ours
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            // Each top-level item of the group: after `{` and after every `,` at depth 0.
+            let mut depth = 0usize;
+            let mut start = true;
+            for (i, c) in group.char_indices() {
+                if start && !c.is_whitespace() {
+                    add(&ident(&group[i..]));
+                    start = false;
+                }
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => start = true,
+                    _ => {}
+                }
             }
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if name.starts_with(|c: char| c.is_ascii_lowercase()) {
-                out.insert(name);
-            } else if let Some(module) = exports.get(&name) {
-                out.insert(module.clone());
-            }
+        } else {
+            add(&ident(rest));
         }
     }
     out
@@ -239,6 +265,14 @@ fn the_checks_see_imports_and_layers() {
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),
         ["identity", "session"]
+    );
+    let grouped = imports(
+        "use crate::{\n    policy::{PgRole, RoleMap},\n    Identity,\n};",
+        &exports,
+    );
+    assert_eq!(
+        grouped.into_iter().collect::<Vec<_>>(),
+        ["identity", "policy"]
     );
     let layers = layers(&read(&root().join(MAP)));
     assert!(layers["clock"] < layers["service"], "{layers:?}");

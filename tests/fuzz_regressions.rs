@@ -191,7 +191,7 @@ fn login_record(
 /// callback_query, `crash-331b56e21b9a15d16022b9fd525e243480c4a0f7`: the return-to check
 /// percent-decoded with a form parser, which cut the target at a decoded `&` and checked only
 /// what came before it, so `/%26F2%00` (a NUL once decoded) passed as "/". Fixed by plain
-/// percent-decoding (src/login.rs `percent_decode`).
+/// percent-decoding (src/flow/return_to.rs `percent_decode`).
 #[tokio::test]
 async fn return_to_with_a_control_character_behind_a_decoded_ampersand_is_refused() {
     let base = url::Url::parse(BASE).unwrap();

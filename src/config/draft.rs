@@ -5,8 +5,8 @@
 //! compiler then points at [`ProviderDraft::inherit`] (say whether numbered providers inherit
 //! it) and at `validate::provider` (validate it into a new [`ProviderConfig`] field, naming
 //! `keys.key(SUFFIX)` in its problems). Then one line per reader: its suffix in
-//! `env::VARIABLES` (which reads `OIDC_{SUFFIX}` and `OIDC_PROVIDER_N_{SUFFIX}` and reports
-//! misspellings), its key in `file.rs` (the field in `FileProvider` and `FileConfig`, a line in
+//! `env::VARIABLES` (read as `OIDC_PROVIDER_N_{SUFFIX}` and under the unnumbered name
+//! `Keys::key` gives, mostly `OIDC_{SUFFIX}`; misspelt numbered variables are reported), its key in `file.rs` (the field in `FileProvider` and `FileConfig`, a line in
 //! `FileProvider::fill` and in `FileConfig::take_defaults`; keys under `[claims]` or `[access]`
 //! need only the shared table's field and the `fill` line), and a setter on [`ProviderBuilder`]
 //! and on [`OidcConfigBuilder`] writing the field.
@@ -24,7 +24,8 @@ pub const DEFAULT_SCOPE: &str = "openid profile email";
 
 /// One provider's settings, each unset until a reader sets it: the environment
 /// (`OIDC_*` or `OIDC_PROVIDER_N_*`), the config file (the top level or a `[[providers]]`
-/// entry), or the builders. A later write wins over an earlier one. Raw values: only
+/// entry), or the builders. A later write of a value wins over an earlier one (the `add_*`
+/// setters append to a list). Raw values: only
 /// `validate` decides what is wrong with them, so that every problem is reported at once.
 ///
 /// The unnumbered settings are one draft too, the defaults: it is the provider itself when no

@@ -70,7 +70,7 @@ type Fill = fn(&mut ProviderDraft, String);
 const ALIASES: &[(&str, &str)] = &[("ISSUER", "OIDC_ISSUER"), ("SCOPE", "OIDC_SCOPES")];
 
 /// The most numbered providers read from variables.
-pub(crate) const MAX_NUMBERED: usize = 64;
+const MAX_NUMBERED: usize = 64;
 
 fn suffixes() -> impl Iterator<Item = &'static str> {
     VARIABLES.iter().map(|(suffix, _)| *suffix)

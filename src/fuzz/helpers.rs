@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::support::view;
 use crate::config::{file, OidcConfig};
 use crate::error::{AuthError, ConfigProblem};
-use crate::flow::callback::{admission, issue, query};
+use crate::flow::callback::{admission, identity, query};
 use crate::flow::return_to;
 use crate::id_token::{self, Expected};
 use crate::identity::{Identity, IdentityData};
@@ -173,14 +173,7 @@ pub fn check_claims(
     let Some(provider) = config.providers.first() else {
         return Err("the configuration has no provider".into());
     };
-    let expected = Expected {
-        issuer: provider.issuer.as_str(),
-        client_id: provider.client_id.as_str(),
-        trusted_audiences: &provider.trusted_audiences,
-        nonce,
-        now: config.clock.unix_seconds(),
-        leeway: config.leeway.as_secs(),
-    };
+    let expected = Expected::for_login(provider, nonce, config.clock.unix_seconds(), config.leeway);
     id_token::check_claims(claims, &expected).map_err(|e| e.to_string())
 }
 
@@ -196,7 +189,7 @@ pub fn admit(
     let grant = admission::evaluate(provider, &claims)?;
     let now = shared.config.clock.unix_seconds();
     let lifetime = shared.config.session_lifetime.as_secs();
-    let data = issue::identity_from_claims(provider, claims, grant, now, lifetime);
+    let data = identity::identity_from_claims(provider, claims, grant, now, lifetime);
     Ok(view(&data))
 }
 

@@ -31,7 +31,7 @@ use super::support::{
     ISSUER, NOW,
 };
 use crate::error::AuthErrorKind;
-use crate::flow::callback::{admission, issue, userinfo};
+use crate::flow::callback::{admission, identity, userinfo};
 use crate::id_token::{self, Expected};
 use crate::identity::Identity;
 use crate::provider::{self, VerifyKey};
@@ -294,7 +294,8 @@ fn admit(shared: &Shared, provider: usize, claims: &Map<String, Value>, rules: &
     match p.config.policy.evaluate(claims) {
         Ok(grant) => {
             let lifetime = shared.config.session_lifetime.as_secs();
-            let mut fields = issue::identity_from_claims(p, claims.clone(), grant, NOW, lifetime);
+            let mut fields =
+                identity::identity_from_claims(p, claims.clone(), grant, NOW, lifetime);
             let Some(groups) = groups else {
                 panic!("admitted with an unreadable groups claim");
             };
@@ -352,7 +353,10 @@ fn admit(shared: &Shared, provider: usize, claims: &Map<String, Value>, rules: &
                 else {
                     panic!("the kept claims are not a JSON object");
                 };
-                for c in issue::PROTOCOL_CLAIMS.iter().chain([&rules.groups_claim]) {
+                for c in identity::PROTOCOL_CLAIMS
+                    .iter()
+                    .chain([&rules.groups_claim])
+                {
                     assert!(!kept.contains_key(*c), "kept the `{c}` claim");
                 }
             }

@@ -10,8 +10,10 @@
 //! fuzz_target!(|data: &[u8]| tower_oidc::fuzz::session_cookie(data));
 //! ```
 //!
-//! Being inside the crate, the targets call its internals directly, so they run exactly the
-//! code the layer runs. Beside the targets, thin helpers (`helpers.rs`, re-exported here) give
+//! Being inside the crate, the targets call its internals directly: the same parsers, codecs,
+//! checks and policy the layer runs. (The ID token target runs the header, key and signature
+//! checks in the callback's order without the callback's JWKS refetch, which needs a provider.)
+//! Beside the targets, thin helpers (`helpers.rs`, re-exported here) give
 //! `tests/fuzz_regressions.rs` the same functions with plain types in and out, to pin findings
 //! down.
 //!

@@ -113,11 +113,10 @@ pub(crate) fn parse_metadata(body: &[u8], issuer: &IssuerUrl) -> Result<Metadata
         ProviderError::BadResponse(format!("the discovery document is not valid: {e}"))
     })?;
     if raw.issuer != issuer.as_str() {
+        let named: String = raw.issuer.chars().take(200).collect();
         return Err(ProviderError::BadResponse(format!(
-                "the discovery document names issuer `{}` but OIDC_ISSUER_URL is `{}`; they must match exactly",
-                raw.issuer.chars().take(200).collect::<String>(),
-                issuer
-            )));
+            "the discovery document names issuer `{named}` but OIDC_ISSUER_URL is `{issuer}`; they must match exactly"
+        )));
     }
     let allow_http = issuer.as_str().starts_with("http://");
     let endpoint = |name: &str, raw: &str| -> Result<Url, ProviderError> {

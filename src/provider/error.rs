@@ -29,19 +29,21 @@ impl ProviderError {
     /// The error shown to the user for this failure.
     pub(crate) fn to_auth_error(&self) -> AuthError {
         match self {
-        ProviderError::Unreachable(m) => AuthError::new(
-            AuthErrorKind::ProviderUnreachable,
-            format!("The identity provider could not be reached ({m})."),
-        ),
-        ProviderError::BadResponse(m) => AuthError::new(
-            AuthErrorKind::BadProviderResponse,
-            format!("The identity provider gave an unusable answer: {m}."),
-        ),
-        ProviderError::Rejected(code) => AuthError::new(
-            AuthErrorKind::CodeRejected,
-            format!("The identity provider refused the sign-in code ({code}); it may have expired or been used already."),
-        ),
-    }
+            ProviderError::Unreachable(m) => AuthError::new(
+                AuthErrorKind::ProviderUnreachable,
+                format!("The identity provider could not be reached ({m})."),
+            ),
+            ProviderError::BadResponse(m) => AuthError::new(
+                AuthErrorKind::BadProviderResponse,
+                format!("The identity provider gave an unusable answer: {m}."),
+            ),
+            ProviderError::Rejected(code) => AuthError::new(
+                AuthErrorKind::CodeRejected,
+                format!(
+                    "The identity provider refused the sign-in code ({code}); it may have expired or been used already."
+                ),
+            ),
+        }
     }
 }
 

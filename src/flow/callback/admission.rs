@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::issue::identity_from_claims;
+use super::identity::identity_from_claims;
 use crate::config::ProviderConfig;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::hook::{LoginAttempt, LoginDecision};

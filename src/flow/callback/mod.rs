@@ -21,6 +21,7 @@ use crate::shared::Shared;
 
 pub(crate) mod admission;
 pub(crate) mod exchange;
+pub(crate) mod identity;
 pub(crate) mod issue;
 pub(crate) mod issuer;
 pub(crate) mod login_record;

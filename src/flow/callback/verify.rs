@@ -19,14 +19,7 @@ pub(crate) async fn validate(
     record: &LoginRecord,
     now: u64,
 ) -> Result<Map<String, Value>, AuthError> {
-    let expected = Expected {
-        issuer: provider.config.issuer.as_str(),
-        client_id: provider.config.client_id.as_str(),
-        trusted_audiences: &provider.config.trusted_audiences,
-        nonce: &record.nonce,
-        now,
-        leeway: shared.config.leeway.as_secs(),
-    };
+    let expected = Expected::for_login(&provider.config, &record.nonce, now, shared.config.leeway);
     verify(provider, &metadata.signing_algs, token, &expected)
         .await
         .map_err(|e| match e {
