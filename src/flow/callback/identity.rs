@@ -99,12 +99,13 @@ pub(crate) fn identity_from_claims(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::shared::test_support::shared;
     use serde_json::json;
 
-    fn grant() -> Grant {
+    /// What the policy grants a reader; for the tests of this step and the next.
+    pub(crate) fn grant() -> Grant {
         Grant {
             role: Some(crate::PgRole::new("app_reader").unwrap()),
             admin: false,

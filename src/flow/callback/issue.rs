@@ -71,18 +71,10 @@ pub(crate) fn session(
 mod tests {
     use super::*;
     use crate::flow::callback::identity::identity_from_claims;
-    use crate::policy::Grant;
+    use crate::flow::callback::identity::tests::grant;
     use crate::session::decode_session;
     use crate::shared::test_support::shared;
     use serde_json::json;
-
-    fn grant() -> Grant {
-        Grant {
-            role: Some(crate::PgRole::new("app_reader").unwrap()),
-            admin: false,
-            admin_detail: String::new(),
-        }
-    }
 
     #[test]
     fn the_session_cookie_opens_to_the_identity_and_the_target_is_kept_only_when_safe() {
