@@ -6,42 +6,20 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
-use support::real::{sign_in, Browser};
+use support::real::{sign_in, Browser, RealProvider};
 use support::*;
 use tower_oidc::{AuthErrorKind, Identity, OidcConfig, OidcLayer};
 
-#[derive(Clone)]
-struct Setup {
-    idp: MockIdp,
-    clock: Arc<TestClock>,
-    app: axum::Router,
-    layer: OidcLayer,
-}
+type Setup = MockApp;
 
 /// An app in front of a fresh mock provider, with a 1 s HTTP timeout.
 async fn setup() -> Setup {
-    let idp = MockIdp::start().await;
-    let clock = TestClock::new();
-    let config = idp
-        .config(&clock)
-        .with_http_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap();
-    let layer = OidcLayer::new(config);
-    let app = app(layer.clone());
-    Setup {
-        idp,
-        clock,
-        app,
-        layer,
-    }
+    MockApp::start(|b| b.with_http_timeout(Duration::from_secs(1))).await
 }
 
 /// A jar holding a session minted for `subject`, as if signed in before the trouble started.
@@ -250,7 +228,7 @@ async fn random_kid_floods_fetch_the_jwks_at_most_once_per_cooldown() {
     assert_login_works(&s, "warm-up").await;
     assert_eq!(s.idp.hits.jwks(), 1);
     for round in 1..=3u64 {
-        // Past the 30 s cooldown, 16 concurrent logins each with a token naming a new kid.
+        // Past the refetch floor, 16 concurrent logins each with a token naming a new kid.
         s.clock.advance(Duration::from_secs(31));
         let logins: Vec<_> = (0..16)
             .map(|i| {
@@ -273,44 +251,6 @@ async fn random_kid_floods_fetch_the_jwks_at_most_once_per_cooldown() {
     // The known key still works throughout.
     assert_login_works(&s, "after the floods").await;
     assert_eq!(s.idp.hits.jwks(), 4, "a known kid needs no fetch");
-}
-
-/// A real `oidc-provider` process of this test's own, on a port chosen before it starts.
-struct RealProvider {
-    child: Child,
-}
-
-impl RealProvider {
-    fn start(port: u16) -> Self {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-provider");
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            .env("PORT", port.to_string())
-            .env("USERS_SET", "a")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node (scripts/test.sh puts it on PATH) and tests/oidc-provider/node_modules");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), format!("ISSUER=http://127.0.0.1:{port}"));
-        Self { child }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RealProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

@@ -1,6 +1,9 @@
 //! Driving the real OpenID provider (npm `oidc-provider`, started by `scripts/test.sh`) as a
 //! browser would: its login and consent forms, and the app's answer to the callback.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
 use axum::http::{header, StatusCode};
 use reqwest::redirect::Policy;
 
@@ -123,4 +126,73 @@ pub async fn sign_in(
     assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
     let back = browser.authorize(start.location(), user).await;
     jar.get(app, &path_of(&back)).await
+}
+
+/// A real `oidc-provider` process of a test's own (`tests/oidc-provider/server.mjs`, users of set
+/// `a`), stopped when dropped. Each start signs with a fresh RS256 key.
+pub struct RealProvider {
+    child: Child,
+    port: u16,
+}
+
+impl RealProvider {
+    /// Starts one on `port` (0: any free port) under the default key id.
+    pub fn start(port: u16) -> Self {
+        Self::start_signing(port, None)
+    }
+
+    /// Starts one on `port` (0: any free port) whose fresh key has the id `kid` (`None`: the
+    /// default, `test-rs256-a`).
+    pub fn start_signing(port: u16, kid: Option<&str>) -> Self {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-provider");
+        let mut command = Command::new("node");
+        command
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("PORT", port.to_string())
+            .env("USERS_SET", "a")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(kid) = kid {
+            command.env("SIGNING_KID", kid);
+        }
+        let mut child = command
+            .spawn()
+            .expect("node (scripts/test.sh puts it on PATH) and tests/oidc-provider/node_modules");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("ISSUER=http://127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the provider announced `{}`", line.trim()));
+        Self { child, port }
+    }
+
+    /// Its issuer, `http://127.0.0.1:<port>`.
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it and starts it again on the same port (so with the same issuer), with a fresh
+    /// key whose id is `kid`: a provider restarted, or rotated to a new key.
+    pub fn restart(self, kid: Option<&str>) -> Self {
+        let port = self.port;
+        self.stop();
+        Self::start_signing(port, kid)
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RealProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
