@@ -78,7 +78,7 @@ fn bench(c: &mut Criterion) {
             .with_client_id("bench")
             .with_client_secret("bench-secret")
             .with_base_url("https://app.example.com")
-            .with_cookie_key("bench-cookie-key-0123456789abcdef0123456789")
+            .with_cookie_key("L9eEm4S/PxayXYq9k6bJphFbxMsl1/T8xrf3R5eUrVE=")
             .build()
             .unwrap(),
     );

@@ -194,7 +194,8 @@ async fn main() -> ExitCode {
             .with_client_id("postgres-rls")
             .with_client_secret(secret)
             .with_base_url(&base_url)
-            .with_cookie_key(format!("{secret}-cookie-key-for-this-demo-only"));
+            // Sessions live as long as this demo: a random key for this process.
+            .allow_random_cookie_key(true);
         dev_idp = Some(idp);
         builder
     };

@@ -317,11 +317,10 @@ async fn main() -> ExitCode {
             "OIDC_ISSUER_URL" => Some(issuer.clone()),
             "OIDC_CLIENT_ID" => Some("provisioning".to_owned()),
             "OIDC_CLIENT_SECRET" => Some(secret.to_owned()),
-            "OIDC_COOKIE_KEY" => {
-                var(key).or_else(|| Some(format!("{secret}-cookie-key-for-this-demo-only")))
-            }
             _ => var(key),
         })
+        // Without OIDC_COOKIE_KEY, sessions live as long as this demo: a random key.
+        .allow_random_cookie_key(true)
     };
     let config = match with_provisioning(builder, pool.clone()).build() {
         Ok(config) => config,

@@ -6,11 +6,16 @@
 //!
 //! With no variables set, a built-in development identity provider runs beside the app (at
 //! `{BASE_URL}/dev-idp`) with three test users: open <http://127.0.0.1:3000/> and pick one.
+//! It signs anyone in without a password, so it never starts by mistake: when a provider
+//! variable is set (`OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, any `OIDC_PROVIDER_N_*`) but no
+//! issuer, or when `BASE_URL` is not a loopback address (127.0.0.1, [::1], localhost), the
+//! quickstart exits with a message naming what is missing instead.
 //!
 //! With `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID` and `OIDC_CLIENT_SECRET` set (or the numbered
 //! `OIDC_PROVIDER_N_*` ones), the app signs in against those providers instead; the banner
 //! prints the redirect URI to register at each.
-//! The other `OIDC_*` variables (scope, claims, `OIDC_COOKIE_KEY`, ...) apply as documented.
+//! The other `OIDC_*` variables (scope, claims, `OIDC_COOKIE_KEY`, ...) apply as documented;
+//! an https `BASE_URL` needs `OIDC_COOKIE_KEY` (`openssl rand -base64 32`).
 //!
 //! The role map and access rules come from `examples/quickstart.toml` (alice gets the role
 //! `app_admin` and is an administrator, bob gets `app_reader`, mallory has no role and is
@@ -69,9 +74,21 @@ async fn main() -> ExitCode {
         .route("/public", get(public));
 
     let config_file = var("OIDC_CONFIG_FILE").unwrap_or_else(|| QUICKSTART_TOML.to_owned());
-    let own_provider = ["OIDC_ISSUER_URL", "OIDC_ISSUER", "OIDC_PROVIDER_1_ISSUER"]
-        .iter()
-        .any(|k| var(k).is_some());
+    let set: Vec<String> = std::env::vars_os()
+        .filter_map(|(key, _)| key.into_string().ok())
+        .filter(|key| var(key).is_some())
+        .collect();
+    let own_provider = set.iter().any(|key| {
+        matches!(key.as_str(), "OIDC_ISSUER_URL" | "OIDC_ISSUER")
+            || numbered(key).is_some_and(|(_, suffix)| suffix == "ISSUER")
+    });
+    if !own_provider {
+        // The development IdP lets anyone in: start it only when nothing points elsewhere.
+        if let Err(why) = dev_idp_allowed(&set, &base_url) {
+            eprintln!("The built-in development IdP was not started:\n{why}");
+            return ExitCode::from(2);
+        }
+    }
     let (app, banner) = if own_provider {
         // Your provider: everything comes from the environment, BASE_URL and the role map file
         // defaulted.
@@ -104,11 +121,6 @@ async fn main() -> ExitCode {
         let issuer = format!("{base_url}{DEV_IDP_PATH}");
         let client_secret = random_base64(32);
         let post_logout = format!("{base_url}/public");
-        let parsed = Url::parse(&base_url).ok();
-        let loopback = parsed
-            .as_ref()
-            .and_then(Url::host_str)
-            .is_some_and(|h| matches!(h, "localhost" | "[::1]") || h.starts_with("127."));
         let config = OidcConfig::builder()
             .with_config_file(&config_file)
             .with_issuer(&issuer)
@@ -119,12 +131,9 @@ async fn main() -> ExitCode {
             .with_provider_slug("dev-idp")
             // Sessions only need to live as long as this process: a fresh key for each run,
             // instead of the warning about a missing OIDC_COOKIE_KEY.
-            .with_cookie_key(random_base64(48))
+            .allow_random_cookie_key(true)
             .add_public_path("/public")
-            .with_post_logout_redirect_uri(&post_logout)
-            // The IdP is this very process, reached through BASE_URL: allow its http issuer
-            // when BASE_URL is http on a non-loopback address (a LAN demo, say).
-            .insecure_allow_http_issuer(!loopback && base_url.starts_with("http://"));
+            .with_post_logout_redirect_uri(&post_logout);
         let config = match config.build() {
             Ok(config) => config,
             Err(err) => return config_error(&err),
@@ -334,6 +343,67 @@ fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// `OIDC_PROVIDER_{N}_{SUFFIX}`: its number and suffix.
+fn numbered(key: &str) -> Option<(&str, &str)> {
+    let (n, suffix) = key.strip_prefix("OIDC_PROVIDER_")?.split_once('_')?;
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some((n, suffix))
+}
+
+/// Whether the development IdP may start, with no issuer configured: no provider variable
+/// is set (`set` holds the names of the non-empty variables), and BASE_URL is a loopback
+/// address. The error names what is missing.
+fn dev_idp_allowed(set: &[String], base_url: &str) -> Result<(), String> {
+    let mut provider_vars: Vec<&str> = set
+        .iter()
+        .map(String::as_str)
+        .filter(|k| matches!(*k, "OIDC_CLIENT_ID" | "OIDC_CLIENT_SECRET") || numbered(k).is_some())
+        .collect();
+    provider_vars.sort_unstable();
+    if !provider_vars.is_empty() {
+        let mut numbers: Vec<u64> = provider_vars
+            .iter()
+            .filter_map(|k| numbered(k)?.0.parse().ok())
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let missing = if numbers.is_empty() {
+            "OIDC_ISSUER_URL".to_owned()
+        } else {
+            numbers
+                .iter()
+                .map(|n| format!("OIDC_PROVIDER_{n}_ISSUER"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(format!(
+            "  {} set, but no issuer: set {missing} to your provider's issuer to sign in there,\n\
+             \x20 or unset {} to try the development IdP.",
+            if provider_vars.len() == 1 {
+                format!("{} is", provider_vars[0])
+            } else {
+                format!("{} are", provider_vars.join(", "))
+            },
+            provider_vars.join(", "),
+        ));
+    }
+    let loopback = Url::parse(base_url)
+        .ok()
+        .is_some_and(|url| match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        });
+    if !loopback {
+        return Err(format!(
+            "  BASE_URL `{base_url}` is not a loopback address, and the development IdP signs anyone in\n\
+             \x20 without a password: it runs only on 127.0.0.1, [::1] or localhost (e.g. {DEFAULT_BASE_URL}).\n\
+             \x20 To serve other addresses, set OIDC_ISSUER_URL, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET for your provider."
+        ));
+    }
+    Ok(())
 }
 
 /// The `host:port` of BASE_URL, to listen on.

@@ -97,7 +97,7 @@ pub(crate) mod test_support {
     ) -> Shared {
         let builder = OidcConfig::builder()
             .with_base_url("https://app.example.com")
-            .with_cookie_key("0123456789abcdef0123456789abcdef0123456789");
+            .with_cookie_key("RKJEyOXmtaPD+3YqgRuE7NZcxNWk9lGCiwlaIXWR5io=");
         Shared::new(edit(builder).build().expect("a valid test configuration"))
     }
 }

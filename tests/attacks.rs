@@ -678,6 +678,65 @@ async fn tampered_session_cookie_is_not_a_session() {
     }
 }
 
+/// A session cookie that another app minted at a real login, with the same `OIDC_COOKIE_KEY`
+/// and issuer (a sister app with its own `client_id`, a staging copy at another origin), is no
+/// session here: that app's role map and access rules must not stand in for ours. A replica of
+/// our app (same configuration) reads ours.
+#[tokio::test]
+async fn rejects_a_session_minted_by_another_app_sharing_the_key_and_issuer() {
+    async fn me(jar: &mut Jar, app: &axum::Router) -> Reply {
+        let request = Request::get("/me").header(header::ACCEPT, "application/json");
+        jar.send(app, request).await
+    }
+    let s = setup().await;
+    for (what, other, aud) in [
+        (
+            "a sister app with another client id",
+            s.idp.config(&s.clock).with_client_id("sister-app"),
+            "sister-app",
+        ),
+        (
+            "a staging copy at another origin",
+            s.idp
+                .config(&s.clock)
+                .with_base_url("http://127.0.0.1:4999"),
+            CLIENT_ID,
+        ),
+    ] {
+        let other = app(OidcLayer::new(other.build().unwrap()));
+        let mut jar = Jar::default();
+        let done = login_with(
+            &mut jar,
+            &other,
+            &s.idp,
+            &SigningKey::first(),
+            |c| set(c, "aud", json!(aud)),
+            &s.clock,
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::FOUND, "{what}: {}", done.body);
+        assert_eq!(me(&mut jar, &other).await.status, StatusCode::OK, "{what}");
+        let here = me(&mut jar, &s.app).await;
+        assert_eq!(
+            here.status,
+            StatusCode::UNAUTHORIZED,
+            "{what}: {}",
+            here.body
+        );
+        assert!(!here.body.contains("user-1"), "{what}: {}", here.body);
+    }
+    // Our own session opens in a replica: one BASE_URL, one configuration, one key.
+    let mut jar = Jar::default();
+    assert_eq!(
+        login_with_claims(&s, &mut jar, |c| c).await.status,
+        StatusCode::FOUND
+    );
+    let replica = app(OidcLayer::new(s.idp.config(&s.clock).build().unwrap()));
+    let there = me(&mut jar, &replica).await;
+    assert_eq!(there.status, StatusCode::OK, "{}", there.body);
+    assert_eq!(there.json()["subject"], "user-1");
+}
+
 #[tokio::test]
 async fn login_replaces_a_planted_session() {
     let s = setup().await;
@@ -932,7 +991,7 @@ async fn unreachable_provider_is_a_503_page_and_sessions_keep_working() {
         .with_client_id(CLIENT_ID)
         .with_client_secret(CLIENT_SECRET)
         .with_base_url(BASE_URL)
-        .with_cookie_key("test-cookie-key-0123456789abcdef0123456789")
+        .with_cookie_key("08DQO/Fz1Y/vwTfIZ4Q8Zmm+K0xRM4B8bQBQA1Vxge8=")
         .with_clock(clock.clone())
         .build()
         .unwrap();

@@ -305,7 +305,7 @@ async fn local_cookie_is_secure_and_host_prefixed_on_https() {
         .with_client_id("app")
         .with_client_secret(CLIENT_SECRET)
         .with_base_url("https://app.example")
-        .with_cookie_key("test-cookie-key-0123456789abcdef0123456789");
+        .with_cookie_key("BVxeiTKHbXb2aPwPlqdW1IIMlGKn66/oMBYKjO0T10c=");
     let app = example::app(sso, LocalLogin::new(PASSWORD, true)).unwrap();
     let mut jar = Jar::default();
     let reply = local_sign_in(&mut jar, &app, PASSWORD, "/").await;

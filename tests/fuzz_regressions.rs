@@ -30,7 +30,7 @@ use tower_oidc::fuzz::{
 use tower_oidc::{AuthErrorKind, Identity, OidcConfig, OidcLayer, PgRole, RoleMap, TestClock};
 
 const NOW: u64 = 1_750_000_000;
-const COOKIE_KEY: &str = "regression-cookie-key-long-enough-Xq3Vb8Nm";
+const COOKIE_KEY: &str = "cF4HOXy/KWoM1eFYFopX2mkk10naucbtN14KoL5hZUo=";
 const SECRET: &str = "regression-client-secret-Hz4Kd7";
 /// A closed loopback port: discovery fails at once with "connection refused".
 const ISSUER: &str = "http://127.0.0.1:1/realms/staff";

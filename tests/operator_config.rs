@@ -34,6 +34,13 @@ fn fixture(name: &str) -> Vec<(String, String)> {
     env_file(&std::fs::read_to_string(&path).unwrap())
 }
 
+/// A generated `OIDC_COOKIE_KEY` (`openssl rand -base64 32`): tududi and TimeTracker keep
+/// their own session secrets, so their env files lack it, and an https `BASE_URL` needs one.
+const COOKIE_KEY: (&str, &str) = (
+    "OIDC_COOKIE_KEY",
+    "KgYhM1C8Ug3tqZFqLHSFOHcAD9NM2LuyoxwU/ox8k6Q=",
+);
+
 fn with(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     for (k, v) in extra {
         vars.retain(|(key, _)| key != k);
@@ -47,7 +54,7 @@ fn tududis_single_provider_env_file_loads() {
     // tududi's documentation requires BASE_URL beside this block.
     let vars = with(
         fixture("tududi-single.env"),
-        &[("BASE_URL", "https://tududi.example.com")],
+        &[("BASE_URL", "https://tududi.example.com"), COOKIE_KEY],
     );
     let config = OidcConfig::from_vars(vars).unwrap();
     let providers: Vec<_> = config.providers().collect();
@@ -74,7 +81,7 @@ fn tududis_single_provider_env_file_loads() {
 fn tududis_numbered_env_file_loads_three_providers_with_their_own_routes() {
     let vars = with(
         fixture("tududi-numbered.env"),
-        &[("BASE_URL", "https://tududi.example.com")],
+        &[("BASE_URL", "https://tududi.example.com"), COOKIE_KEY],
     );
     let config = OidcConfig::from_vars(vars).unwrap();
     let slugs: Vec<_> = config.providers().map(|p| p.slug().to_owned()).collect();
@@ -100,7 +107,8 @@ fn tududis_numbered_env_file_loads_three_providers_with_their_own_routes() {
 fn timetrackers_env_file_loads_with_its_own_names() {
     // TimeTracker names the issuer OIDC_ISSUER, the scopes OIDC_SCOPES, and gives the whole
     // redirect URI instead of BASE_URL; its DNS tuning variables are ignored.
-    let config = OidcConfig::from_vars(fixture("timetracker-single.env")).unwrap();
+    let vars = with(fixture("timetracker-single.env"), &[COOKIE_KEY]);
+    let config = OidcConfig::from_vars(vars).unwrap();
     let p = config.providers().next().unwrap();
     assert_eq!(
         p.issuer().as_str(),
@@ -137,7 +145,7 @@ fn base() -> Vec<(String, String)> {
         ("BASE_URL", "https://app.example.com"),
         (
             "OIDC_COOKIE_KEY",
-            "operator-test-cookie-key-0123456789abcdef",
+            "0261d1a314500db28f9072b1c7f287047d63cf33b88849ae5ae09bafbb61faac",
         ),
     ]
     .iter()

@@ -43,7 +43,7 @@ fn layer(e: &Env) -> OidcLayer {
         .with_client_secret(e.secret.clone())
         .with_scope("openid profile email groups")
         .with_base_url(BASE_URL)
-        .with_cookie_key("postgres-rls-test-cookie-key-0123456789")
+        .with_cookie_key("/msiCP3k29GbP2w3ZDhHkinnLuDO1VNzqldLLCy32hQ=")
         .build()
         .unwrap();
     OidcLayer::new(config)

@@ -28,7 +28,7 @@ async fn two_mocks() -> (MockIdp, MockIdp, Arc<TestClock>, axum::Router) {
     };
     let config = OidcConfig::builder()
         .with_base_url(BASE_URL)
-        .with_cookie_key("test-cookie-key-0123456789abcdef0123456789")
+        .with_cookie_key("Ejfi/eCBtu2hdy7TBhJWhoX8wWQxLjbQT37E7X6FoXY=")
         .with_clock(clock.clone())
         .with_http_timeout(Duration::from_secs(3))
         .add_provider(provider("staff", &a))
@@ -232,7 +232,7 @@ fn numbered_layer() -> (OidcLayer, String, String) {
         ("BASE_URL", BASE_URL.to_owned()),
         (
             "OIDC_COOKIE_KEY",
-            "numbered-test-cookie-key-0123456789abcdef".into(),
+            "Za4cQs8tigP51SKsvRqjG4N3aznv8K9xDI265o7XQEg=".into(),
         ),
         ("OIDC_SCOPE", "openid profile email groups".into()),
         ("OIDC_PROVIDER_1_NAME", "Staff".into()),

@@ -47,7 +47,7 @@ fn layer(e: &Env, pool: PgPool, auto_provision: bool) -> OidcLayer {
         .with_client_secret(e.secret.clone())
         .with_scope("openid profile email groups")
         .with_base_url(BASE_URL)
-        .with_cookie_key("provisioning-test-cookie-key-0123456789")
+        .with_cookie_key("GTDCb3k7KV+W1lMxxw2O5uxdfoZykIlbBHu+f7WPZG0=")
         .with_auto_provision(auto_provision);
     OidcLayer::new(example::with_provisioning(builder, pool).build().unwrap())
 }

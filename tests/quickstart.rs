@@ -1,13 +1,19 @@
 //! The quickstart example itself, run as a new user would run it (`cargo run --example
 //! quickstart`, no variables): each development user signs in through its built-in IdP and
 //! `/api/me` shows the role and admin flag its role map (`examples/quickstart.toml`) gives.
+//! And run as an operator might misconfigure it: the passwordless development IdP never
+//! starts beside a half-configured provider or on a non-loopback `BASE_URL`, and
+//! `OIDC_COOKIE_KEY` must be generated key material.
 
 mod support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
 
 use reqwest::header::{ACCEPT, LOCATION};
 use reqwest::redirect::Policy;
@@ -52,15 +58,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start() -> Quickstart {
-    let base = format!("http://127.0.0.1:{}", free_port());
+/// The quickstart binary without any `OIDC_*` variable of the test's own environment.
+fn command() -> Command {
     let mut cmd = Command::new(quickstart_binary());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OIDC_") {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("OIDC_") {
             cmd.env_remove(key);
         }
     }
-    let mut child = cmd
+    cmd
+}
+
+fn start() -> Quickstart {
+    let base = format!("http://127.0.0.1:{}", free_port());
+    let mut child = command()
         .env("BASE_URL", &base)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -175,4 +186,193 @@ async fn each_dev_user_gets_the_outcome_of_the_quickstart_role_map() {
     assert!(page.contains("Error: no_role"), "{page}");
     let (status, _) = me(&http, &app).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "mallory has no session");
+}
+
+/// What one start of the quickstart came to.
+#[derive(Debug)]
+enum Outcome {
+    /// It exited before listening.
+    Exited { code: Option<i32>, stderr: String },
+    /// It printed its banner, so it was listening (it has been stopped since).
+    Listening { banner: String },
+}
+
+/// Runs the quickstart with `vars` (and a loopback `BASE_URL` on a free port, unless `vars`
+/// names one) until it exits or says it is listening.
+fn run(vars: &[(&str, &str)]) -> Outcome {
+    let mut cmd = command();
+    cmd.env("BASE_URL", format!("http://127.0.0.1:{}", free_port()))
+        .env("RUST_LOG", "warn")
+        .envs(vars.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut banner = String::new();
+    loop {
+        while let Ok(line) = lines.try_recv() {
+            banner.push_str(&line);
+            banner.push('\n');
+            // The banner ends with the line that tells where to open the app.
+            if banner.contains("listening on") && line.contains(" Open ") {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Outcome::Listening { banner };
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return Outcome::Exited {
+                code: status.code(),
+                stderr: stderr.join().unwrap(),
+            };
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the quickstart neither exited nor listened within 60 s: {banner}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The quickstart's refusal to start with `vars`: exit status 2, and its message.
+fn refusal(vars: &[(&str, &str)]) -> String {
+    match run(vars) {
+        Outcome::Exited {
+            code: Some(2),
+            stderr,
+        } => stderr,
+        other => panic!("with {vars:?} the quickstart did not refuse to start: {other:?}"),
+    }
+}
+
+const SECRET: &str = "my-client-secret-Hq7Lm2";
+
+#[test]
+fn a_provider_variable_without_an_issuer_never_starts_the_dev_idp() {
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("OIDC_CLIENT_ID", "my-app")], "OIDC_ISSUER_URL"),
+        (&[("OIDC_CLIENT_SECRET", SECRET)], "OIDC_ISSUER_URL"),
+        (
+            &[
+                ("OIDC_PROVIDER_1_CLIENT_ID", "my-app"),
+                ("OIDC_PROVIDER_1_CLIENT_SECRET", SECRET),
+            ],
+            "OIDC_PROVIDER_1_ISSUER",
+        ),
+        (
+            &[("OIDC_PROVIDER_2_SLUG", "staff")],
+            "OIDC_PROVIDER_2_ISSUER",
+        ),
+    ];
+    for (vars, missing) in cases {
+        let message = refusal(vars);
+        assert!(
+            message.contains("development IdP was not started"),
+            "{message}"
+        );
+        assert!(message.contains(missing), "{vars:?}: {message}");
+        for (key, _) in vars {
+            assert!(message.contains(key), "names {key}: {message}");
+        }
+        assert!(!message.contains(SECRET), "the secret is echoed: {message}");
+    }
+}
+
+#[test]
+fn a_base_url_off_loopback_never_starts_the_dev_idp() {
+    let port = free_port();
+    for base in [
+        format!("http://0.0.0.0:{port}"),
+        format!("http://[::]:{port}"),
+        format!("http://192.0.2.10:{port}"),
+        format!("http://app.example.com:{port}"),
+    ] {
+        let message = refusal(&[("BASE_URL", &base)]);
+        assert!(message.contains("BASE_URL"), "{message}");
+        assert!(message.contains("not a loopback address"), "{message}");
+        assert!(message.contains("OIDC_ISSUER_URL"), "{message}");
+    }
+    // `localhost` is loopback: the development IdP starts there.
+    let base = format!("http://localhost:{}", free_port());
+    match run(&[("BASE_URL", &base)]) {
+        Outcome::Listening { banner } => {
+            assert!(banner.contains("development IdP"), "{banner}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Your own provider (nothing is fetched from it before the first login), with `vars` added.
+fn own_provider<'a>(vars: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![
+        ("OIDC_ISSUER_URL", "https://id.example.com"),
+        ("OIDC_CLIENT_ID", "my-app"),
+        ("OIDC_CLIENT_SECRET", SECRET),
+    ];
+    all.extend_from_slice(vars);
+    all
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn the_cookie_key_must_be_generated_key_material() {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    for key in [
+        // A passphrase that decodes as base64url.
+        "correct-horse-battery-staple-tower-oidc-keys",
+        // The example of the crate docs.
+        "PwnGtci4gzHnQa9OUpQ091Cii0s/wXFc9g+wqX9/Yu8=",
+        // A made-up string that was long enough before.
+        "test-cookie-key-0123456789abcdef0123456789ab",
+        "too-short",
+    ] {
+        let message = refusal(&own_provider(&[("OIDC_COOKIE_KEY", key)]));
+        assert!(message.contains("OIDC_COOKIE_KEY"), "{message}");
+        assert!(message.contains("openssl rand -base64 32"), "{message}");
+        assert!(!message.contains(key), "the key is echoed: {message}");
+    }
+    // An https BASE_URL needs a key (the listener itself stays plain http behind a proxy).
+    let https = format!("https://127.0.0.1:{}", free_port());
+    let message = refusal(&own_provider(&[("BASE_URL", &https)]));
+    assert!(
+        message.contains("OIDC_COOKIE_KEY: is not set, and BASE_URL is https"),
+        "{message}"
+    );
+    // What key generators print starts it, https included.
+    for key in [
+        STANDARD.encode(random_bytes(32)),
+        STANDARD.encode(random_bytes(48)),
+        random_bytes(32)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        URL_SAFE_NO_PAD.encode(random_bytes(32)),
+    ] {
+        let key = format!("{key}\n");
+        match run(&own_provider(&[
+            ("BASE_URL", &https),
+            ("OIDC_COOKIE_KEY", &key),
+        ])) {
+            Outcome::Listening { banner } => assert!(banner.contains("Redirect URI"), "{banner}"),
+            other => panic!("the generated key {key:?} was refused: {other:?}"),
+        }
+    }
 }

@@ -27,7 +27,7 @@ fn layer_at(e: &Env, issuer: &str, client_id: &str, method: TokenAuthMethod) -> 
         .with_base_url(BASE_URL)
         .with_post_logout_redirect_uri(e.post_logout.clone())
         .with_token_auth_method(method)
-        .with_cookie_key("integration-cookie-key-0123456789abcdef")
+        .with_cookie_key("SyOOR1AK7KPkWn/0K7KNypPzNZWEDOPsIIlcCVoNzXs=")
         .add_public_path("/public")
         .build()
         .unwrap();

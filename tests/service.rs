@@ -16,7 +16,7 @@ fn layer() -> OidcLayer {
         .with_client_id("app")
         .with_client_secret("secret")
         .with_base_url("https://app.example.com")
-        .with_cookie_key("service-test-cookie-key-0123456789abcdef")
+        .with_cookie_key("m2SYlP-OV2BJWtaxPC8quau61Ad42jD6GNj7W-H_O_4")
         .add_public_path("/public")
         .build()
         .unwrap();

@@ -269,7 +269,7 @@ async fn real_provider_down_at_startup_then_up_then_down_again() {
         .with_client_secret(e.secret.clone())
         .with_scope("openid profile email groups")
         .with_base_url(BASE_URL)
-        .with_cookie_key("outage-cookie-key-0123456789abcdef0123")
+        .with_cookie_key("AwBfYkhz8O2en9NF5OtahnoGNuoCRwN9cm6Zgb0pZ6s=")
         .with_http_timeout(Duration::from_secs(2))
         .build()
         .expect("configuration needs no provider");

@@ -35,6 +35,7 @@ pub struct OidcConfigBuilder {
     pub(super) providers_path: String,
     pub(super) public_paths: Vec<String>,
     pub(super) cookie_key: Option<String>,
+    pub(super) allow_random_cookie_key: bool,
     pub(super) leeway: Duration,
     pub(super) session_lifetime: Duration,
     pub(super) post_logout_redirect_uri: Option<String>,
@@ -63,6 +64,7 @@ impl Default for OidcConfigBuilder {
             providers_path: "/auth/providers".into(),
             public_paths: Vec::new(),
             cookie_key: None,
+            allow_random_cookie_key: false,
             leeway: Duration::from_secs(60),
             session_lifetime: Duration::from_secs(8 * 3600),
             post_logout_redirect_uri: None,
@@ -203,11 +205,36 @@ impl OidcConfigBuilder {
         self
     }
 
-    /// The key material for cookie encryption (`OIDC_COOKIE_KEY`): base64 of at least 32
-    /// random bytes, or a string of at least 32 bytes. Without one a random key is made per
-    /// process, so sessions do not survive a restart and do not work across replicas.
+    /// The key material for cookie encryption (`OIDC_COOKIE_KEY`): what a key generator
+    /// prints, at least 32 random bytes in hex or base64 (`openssl rand -base64 32`). Set the
+    /// same key on every replica.
+    ///
+    /// Without a key, an https `BASE_URL` is a startup error (unless
+    /// [`allow_random_cookie_key`](Self::allow_random_cookie_key)); on http a random key is
+    /// made for this process, with a warning.
+    ///
+    /// # Security
+    /// A sealed login cookie, which anyone can get, lets an attacker test guesses of the key
+    /// offline, and the key forges any session. So passphrases, low-entropy values and the
+    /// examples of these docs are refused (the rules are in the crate docs), and the cookie
+    /// keys are derived from it with Argon2id (19 MiB, 2 passes; OWASP's Password Storage
+    /// Cheat Sheet), once per key per process, so that a guess costs that much work.
     pub fn with_cookie_key(mut self, key: impl Into<String>) -> Self {
         self.cookie_key = Some(key.into());
+        self
+    }
+
+    /// Allows a random cookie key for this process when no key is set (default `false`), also
+    /// on an https `BASE_URL`, where a missing `OIDC_COOKIE_KEY` is otherwise a startup
+    /// error; and without the warning a missing key gets on http. A key that is set is used
+    /// all the same.
+    ///
+    /// # Security
+    /// Sessions then end at every restart, and replicas cannot read each other's cookies: fit
+    /// for a demo or a single process whose users may sign in again, not for a deployment
+    /// that forgot its key.
+    pub fn allow_random_cookie_key(mut self, allow: bool) -> Self {
+        self.allow_random_cookie_key = allow;
         self
     }
 

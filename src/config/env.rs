@@ -273,7 +273,10 @@ mod tests {
             ("BASE_URL", "https://app.example.com"),
             ("OIDC_PROVIDER_SLUG", "staff"),
             ("OIDC_GROUPS_CLAIM", "roles"),
-            ("OIDC_COOKIE_KEY", "0123456789abcdef0123456789abcdef"),
+            (
+                "OIDC_COOKIE_KEY",
+                "fB/9H++SndeCxWlngJEIlUojxVdz+73kd87wcaDY2NA=",
+            ),
         ]))
         .unwrap();
         assert_eq!(cfg.issuer().as_str(), "https://id.example.com/realms/main");
@@ -441,6 +444,10 @@ mod tests {
     fn numbered_providers_inherit_the_unnumbered_defaults() {
         let cfg = OidcConfig::from_lookup(lookup(pairs(&[
             ("BASE_URL", "https://app.example.com"),
+            (
+                "OIDC_COOKIE_KEY",
+                "fB/9H++SndeCxWlngJEIlUojxVdz+73kd87wcaDY2NA=",
+            ),
             ("OIDC_SCOPE", "openid groups"),
             ("OIDC_GROUPS_CLAIM", "roles"),
             ("OIDC_ADMIN_GROUP", "admins"),

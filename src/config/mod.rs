@@ -3,11 +3,12 @@
 //! Every setting is validated once, in [`OidcConfigBuilder::build`]; all problems are reported
 //! together, each naming the environment variable (or setting) to change.
 //!
-//! The files: `types.rs` the protocol newtypes and setting enums; `draft.rs` the one
-//! per-provider settings draft (and where to add a setting) and [`ProviderBuilder`];
-//! `builder.rs` [`OidcConfigBuilder`]; `env.rs` the variables, numbered ones included;
-//! `file.rs` the `OIDC_CONFIG_FILE` TOML file; `validate.rs` drafts to the runtime types; and
-//! here, the validated [`OidcConfig`] the layer reads.
+//! The files: `types.rs` the protocol newtypes and setting enums; `cookie_key.rs` what
+//! `OIDC_COOKIE_KEY` accepts; `draft.rs` the one per-provider settings draft (and where to add
+//! a setting) and [`ProviderBuilder`]; `builder.rs` [`OidcConfigBuilder`]; `env.rs` the
+//! variables, numbered ones included; `file.rs` the `OIDC_CONFIG_FILE` TOML file;
+//! `validate.rs` drafts to the runtime types; and here, the validated [`OidcConfig`] the layer
+//! reads.
 //!
 //! ```
 //! use std::time::Duration;
@@ -19,7 +20,7 @@
 //!     .with_client_id("reports")
 //!     .with_client_secret("s3cr3t")
 //!     .with_base_url("https://reports.example.com")
-//!     .with_cookie_key("a-key-of-at-least-32-bytes-from-a-secret-store")
+//!     .with_cookie_key("PwnGtci4gzHnQa9OUpQ091Cii0s/wXFc9g+wqX9/Yu8=")
 //!     .build()?;
 //! assert_eq!(config.redirect_uri(), "https://reports.example.com/auth/callback");
 //!
@@ -29,7 +30,7 @@
 //!     .with_client_id("reports")
 //!     .with_client_secret("s3cr3t")
 //!     .with_base_url("https://reports.example.com")
-//!     .with_cookie_key("a-key-of-at-least-32-bytes-from-a-secret-store")
+//!     .with_cookie_key("PwnGtci4gzHnQa9OUpQ091Cii0s/wXFc9g+wqX9/Yu8=")
 //!     .with_callback_path("/sso/callback")
 //!     .with_session_lifetime(Duration::from_secs(3600))
 //!     .add_public_path("/healthz")
@@ -50,6 +51,7 @@ use crate::policy::Policy;
 use crate::policy::RoleMap;
 
 mod builder;
+mod cookie_key;
 mod draft;
 mod env;
 pub(crate) mod file;
@@ -57,9 +59,9 @@ mod types;
 mod validate;
 
 pub use builder::OidcConfigBuilder;
+pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
-use types::CookieKey;
 pub use types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
     UserinfoPolicy,
@@ -352,7 +354,10 @@ mod testing {
         ("OIDC_ISSUER_URL", "https://id.example.com"),
         ("OIDC_CLIENT_ID", "app"),
         ("BASE_URL", "https://app.example.com"),
-        ("OIDC_COOKIE_KEY", "0123456789abcdef0123456789abcdef"),
+        (
+            "OIDC_COOKIE_KEY",
+            "fB/9H++SndeCxWlngJEIlUojxVdz+73kd87wcaDY2NA=",
+        ),
     ];
 
     pub(super) fn with_base(extra: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
@@ -381,12 +386,12 @@ mod tests {
             .with_client_id("app")
             .with_client_secret("top-secret-value")
             .with_base_url("http://127.0.0.1:3000")
-            .with_cookie_key("a-cookie-key-that-is-long-enough-123")
+            .with_cookie_key("5pau+0DwyrlwbPFn9jXm9b9d45/4hOaNSs+xaM2VLLo=")
             .build()
             .unwrap();
         let dbg = format!("{cfg:?}");
         assert!(!dbg.contains("top-secret-value"), "{dbg}");
-        assert!(!dbg.contains("a-cookie-key-that"), "{dbg}");
+        assert!(!dbg.contains("5pau+0Dw"), "{dbg}");
         assert!(dbg.contains("[redacted]"));
         assert!(!cfg.secure_cookies());
     }
@@ -416,6 +421,7 @@ mod tests {
         let map = |role: &str| RoleMap::builder().add_rule("g", role).build().unwrap();
         let cfg = OidcConfig::builder()
             .with_base_url("https://app.example.com")
+            .allow_random_cookie_key(true)
             .with_role_map(map("global_role"))
             .add_provider(
                 crate::ProviderBuilder::new("first")

@@ -1,15 +1,11 @@
 //! The configuration's vocabulary: protocol values parsed once into types that cannot be
-//! invalid ([`IssuerUrl`], [`ClientId`], [`ClientSecret`], [`ProviderSlug`], the cookie key),
-//! and the setting enums ([`UserinfoPolicy`], [`TokenAuthMethod`], [`AuthMethod`],
+//! invalid ([`IssuerUrl`], [`ClientId`], [`ClientSecret`], [`ProviderSlug`]; the cookie key
+//! has its own file, `cookie_key.rs`), and the setting enums ([`UserinfoPolicy`], [`TokenAuthMethod`], [`AuthMethod`],
 //! [`ClaimNames`]).
 
 use std::fmt;
-use std::sync::Arc;
 
-use base64::Engine as _;
 use url::Url;
-
-const MIN_COOKIE_KEY_BYTES: usize = 32;
 
 /// An issuer identifier: an absolute `https` URL (or `http` on a loopback host), kept exactly as
 /// configured because OpenID Connect compares it byte for byte (Discovery 1.0 section 4.3).
@@ -139,53 +135,6 @@ impl ProviderSlug {
 impl fmt::Debug for ProviderSlug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("ProviderSlug").field(&self.0).finish()
-    }
-}
-
-/// Key material for the cookie encryption keys. Prints `[redacted]`; not `PartialEq`.
-#[derive(Clone)]
-pub(crate) struct CookieKey(Arc<[u8]>);
-
-impl CookieKey {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    pub(super) fn random() -> Self {
-        let mut key = [0u8; 32];
-        crate::random::fill_random(&mut key);
-        Self(Arc::from(&key[..]))
-    }
-
-    /// Accepts base64 (standard or URL-safe, padded or not) of at least 32 bytes, or else the
-    /// string's own bytes when it is at least 32 bytes long.
-    pub(super) fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        let engines = [
-            &base64::engine::general_purpose::STANDARD,
-            &base64::engine::general_purpose::STANDARD_NO_PAD,
-            &base64::engine::general_purpose::URL_SAFE,
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ];
-        for engine in engines {
-            if let Ok(bytes) = engine.decode(raw) {
-                if bytes.len() >= MIN_COOKIE_KEY_BYTES {
-                    return Ok(Self(Arc::from(bytes)));
-                }
-            }
-        }
-        if raw.len() >= MIN_COOKIE_KEY_BYTES {
-            return Ok(Self(Arc::from(raw.as_bytes())));
-        }
-        Err(format!(
-            "too short: use at least {MIN_COOKIE_KEY_BYTES} random bytes, for example the output of `openssl rand -base64 48`"
-        ))
-    }
-}
-
-impl fmt::Debug for CookieKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CookieKey([redacted])")
     }
 }
 

@@ -8,11 +8,11 @@ use std::time::Duration;
 use url::Url;
 
 use super::builder::OidcConfigBuilder;
+use super::cookie_key::{CookieKey, MAKE_KEY};
 use super::draft::{ProviderDraft, DEFAULT_SCOPE};
 use super::env::Keys;
 use super::types::{
-    AuthMethod, ClaimNames, ClientId, ClientSecret, CookieKey, IssuerUrl, ProviderSlug,
-    TokenAuthMethod,
+    AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
 };
 use super::{OidcConfig, ProviderConfig};
 use crate::error::{ConfigError, ConfigProblem};
@@ -43,7 +43,8 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     apply_redirect_uri(&mut b, problems);
     let base_url = base_url(b.base_url.as_deref(), problems);
     check_routes(&b, problems);
-    let (cookie_key, generated) = cookie_key(b.cookie_key.as_deref(), problems);
+    let https = base_url.as_ref().is_some_and(|u| u.scheme() == "https");
+    let cookie_key = cookie_key(&b, https, problems);
     check_durations(&b, problems);
     let post_logout_redirect_uri =
         post_logout_redirect_uri(b.post_logout_redirect_uri.as_deref(), problems);
@@ -65,13 +66,20 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         return Err(ConfigError::new(std::mem::take(&mut problems.0)));
     };
 
-    if generated {
-        tracing::warn!(
-            target: "tower_oidc",
-            "OIDC_COOKIE_KEY is not set: using a random key for this process only; \
-             every restart signs everyone out and replicas cannot read each other's sessions. \
-             Set OIDC_COOKIE_KEY to the output of `openssl rand -base64 48`."
-        );
+    if cookie_key.is_generated() {
+        if b.allow_random_cookie_key {
+            tracing::info!(
+                target: "tower_oidc",
+                "OIDC_COOKIE_KEY is not set: using a random key for this process only, as the app allows"
+            );
+        } else {
+            tracing::warn!(
+                target: "tower_oidc",
+                "OIDC_COOKIE_KEY is not set: using a random key for this process only; \
+                 every restart signs everyone out and replicas cannot read each other's sessions. \
+                 Set OIDC_COOKIE_KEY to the output of {MAKE_KEY}."
+            );
+        }
     }
     if providers.len() > 1 && global_policy {
         tracing::warn!(
@@ -214,17 +222,26 @@ fn is_route_path(path: &str) -> bool {
     path.starts_with('/') && !path.contains(['?', '#']) && !path.contains("//")
 }
 
-/// `OIDC_COOKIE_KEY`, or a random key for this process (`true`: generated).
-fn cookie_key(raw: Option<&str>, problems: &mut Problems) -> (Option<CookieKey>, bool) {
-    match raw {
-        None => (Some(CookieKey::random()), true),
-        Some(raw) => match CookieKey::parse(raw) {
-            Ok(k) => (Some(k), false),
-            Err(e) => {
-                problems.push("OIDC_COOKIE_KEY", e);
-                (None, false)
-            }
-        },
+/// `OIDC_COOKIE_KEY`, or a random key for this process: on an https `BASE_URL` (a
+/// deployment, where restarts and replicas need one key) only when the app allows it.
+fn cookie_key(b: &OidcConfigBuilder, https: bool, problems: &mut Problems) -> Option<CookieKey> {
+    const KEY: &str = "OIDC_COOKIE_KEY";
+    match b.cookie_key.as_deref() {
+        None if https && !b.allow_random_cookie_key => {
+            problems.push(
+                KEY,
+                format!(
+                    "is not set, and BASE_URL is https: set it to the output of {MAKE_KEY}, the same on every replica \
+                     (or, to sign everyone out at every restart, allow a random key for this process with \
+                     `OidcConfigBuilder::allow_random_cookie_key(true)`)"
+                ),
+            );
+            None
+        }
+        None => Some(CookieKey::random()),
+        Some(raw) => CookieKey::parse(raw)
+            .map_err(|e| problems.push(KEY, e))
+            .ok(),
     }
 }
 
@@ -702,6 +719,50 @@ mod tests {
         .unwrap_err();
         assert!(err.mentions("OIDC_ISSUER_URL"), "{err}");
         assert!(err.mentions("OIDC_SCOPE"), "{err}");
+    }
+
+    #[test]
+    fn an_https_base_url_needs_a_cookie_key_unless_a_random_one_is_allowed() {
+        let builder = || {
+            OidcConfig::builder()
+                .with_issuer("https://id.example.com")
+                .with_client_id("app")
+                .with_base_url("https://app.example.com")
+        };
+        let err = builder().build().unwrap_err();
+        assert_eq!(err.problems().len(), 1, "{err}");
+        assert!(err.mentions("OIDC_COOKIE_KEY"), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("openssl rand -base64 32"), "{text}");
+        assert!(text.contains("allow_random_cookie_key(true)"), "{text}");
+
+        let cfg = builder().allow_random_cookie_key(true).build().unwrap();
+        assert!(cfg.cookie_key.is_generated());
+        // A key that is set is used all the same.
+        let cfg = builder()
+            .allow_random_cookie_key(true)
+            .with_cookie_key("tBh7LtUBa3DPSdeOZcEEGqh6OlURQUXHIqMS6pwFkuo=")
+            .build()
+            .unwrap();
+        assert!(!cfg.cookie_key.is_generated());
+        // On http (development) a missing key is a random one, with a warning.
+        let cfg = builder()
+            .with_base_url("http://127.0.0.1:3000")
+            .build()
+            .unwrap();
+        assert!(cfg.cookie_key.is_generated());
+    }
+
+    #[test]
+    fn refuses_a_passphrase_as_cookie_key_without_quoting_it() {
+        let passphrase = "correct-horse-battery-staple-tower-oidc-keys";
+        let err = OidcConfig::from_lookup(with_base(vec![("OIDC_COOKIE_KEY", passphrase.into())]))
+            .unwrap_err();
+        assert!(err.mentions("OIDC_COOKIE_KEY"), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("passphrase"), "{text}");
+        assert!(text.contains("openssl rand -base64 32"), "{text}");
+        assert!(!text.contains(passphrase), "{text}");
     }
 
     #[test]

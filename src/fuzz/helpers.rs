@@ -34,7 +34,7 @@ pub const LOGIN_TTL_SECS: u64 = session::LOGIN_TTL_SECS;
 
 fn cookies(config: &OidcConfig) -> (CookieCodec, CookieNames) {
     (
-        CookieCodec::new(config.cookie_key.bytes()),
+        CookieCodec::new(config),
         CookieNames::new(config.secure_cookies),
     )
 }
@@ -44,9 +44,13 @@ fn session_data(session: Map<String, Value>) -> IdentityData {
         .unwrap_or_else(|e| panic!("not a session's JSON object: {e}"))
 }
 
-fn purpose(purpose: &str) -> Purpose {
+/// The key of `purpose`; `session` is the default provider's session key.
+fn purpose<'a>(config: &'a OidcConfig, purpose: &str) -> Purpose<'a> {
     match purpose {
-        "session" => Purpose::Session,
+        "session" => Purpose::Session {
+            provider: config.default_provider().slug(),
+            issuer: config.default_provider().issuer().as_str(),
+        },
         "login" => Purpose::Login,
         "logout" => Purpose::Logout,
         other => panic!("no cookie purpose {other:?}: `session`, `login` or `logout`"),
@@ -91,7 +95,7 @@ pub fn session_identity(session: Map<String, Value>) -> Identity {
 pub fn seal(config: &OidcConfig, purpose_name: &str, name: &str, plaintext: &[u8]) -> String {
     cookies(config)
         .0
-        .seal(purpose(purpose_name), name, plaintext)
+        .seal(purpose(config, purpose_name), name, plaintext)
 }
 
 /// `CookieCodec::open`: the plaintext of the cookie `name`'s `value`, opened with the key of
@@ -100,7 +104,9 @@ pub fn seal(config: &OidcConfig, purpose_name: &str, name: &str, plaintext: &[u8
 /// # Panics
 /// For another purpose.
 pub fn open(config: &OidcConfig, purpose_name: &str, name: &str, value: &str) -> Option<Vec<u8>> {
-    cookies(config).0.open(purpose(purpose_name), name, value)
+    cookies(config)
+        .0
+        .open(purpose(config, purpose_name), name, value)
 }
 
 /// The name of the login cookie for `state`.

@@ -115,7 +115,7 @@ fn keys() -> &'static Keys {
             jwks,
             https: Shared::new(config(true)),
             http: Shared::new(config(false)),
-            codec: CookieCodec::new(COOKIE_KEY.as_bytes()),
+            codec: CookieCodec::new(&config(true)),
             names: CookieNames::new(true),
         }
     })

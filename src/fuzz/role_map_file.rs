@@ -23,8 +23,8 @@ use crate::config::{file, OidcConfig};
 use crate::policy::{PgRole, RoleMap};
 
 const FILE: &str = "oidc.toml";
-/// Long enough to be a valid cookie key, and written nowhere else.
-const SECRET: &str = "s3cr3t-Wq7Jd2Lk9Vx4Hb6Nc1Mf8Tz5Rg0Ys";
+/// A valid cookie key (generated, `openssl rand -base64 32`), and written nowhere else.
+const SECRET: &str = "OPaBuaIwaQilvGYe0O+Bq/axQJ9dlzbkh6twT3ByIoY=";
 /// Ends every value of mode 3.
 const VALUE_MARK: &str = "v4lu3-Mk2Qz";
 

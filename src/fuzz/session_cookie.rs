@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use arbitrary::Arbitrary;
 use serde_json::{Map, Value};
 
-use super::support::{decode, view, COOKIE_KEY, NOW};
+use super::support::{config, decode, view, ISSUER, NOW};
 use crate::identity::{Identity, IdentityData};
 use crate::policy::PgRole;
 use crate::session::{self, CookieCodec, CookieNames, LoginRecord, Purpose, MAX_COOKIE_VALUE};
@@ -104,9 +104,15 @@ enum Edit {
     Append(String),
 }
 
-fn purpose(p: u8) -> Purpose {
+/// The session key of the https configuration's one provider.
+const SESSION: Purpose<'static> = Purpose::Session {
+    provider: "default",
+    issuer: ISSUER,
+};
+
+fn purpose(p: u8) -> Purpose<'static> {
     match p % 3 {
-        0 => Purpose::Session,
+        0 => SESSION,
         1 => Purpose::Login,
         _ => Purpose::Logout,
     }
@@ -124,7 +130,7 @@ fn jar(secure: bool) -> &'static Jar {
     static HTTP: OnceLock<Jar> = OnceLock::new();
     let cell = if secure { &HTTPS } else { &HTTP };
     cell.get_or_init(|| Jar {
-        codec: CookieCodec::new(COOKIE_KEY.as_bytes()),
+        codec: CookieCodec::new(&config(secure)),
         names: CookieNames::new(secure),
     })
 }
@@ -281,7 +287,7 @@ pub(super) fn run(data: &[u8]) {
                 assert_eq!(opened, None, "an oversized value opened");
             }
             let decoded = jar.decode(&value, NOW);
-            if !matches!(p, Purpose::Session) || value.len() > MAX_COOKIE_VALUE {
+            if !matches!(p, Purpose::Session { .. }) || value.len() > MAX_COOKIE_VALUE {
                 assert!(decoded.is_none(), "opened with another purpose's key");
             }
             if let Some(fields) = decoded {

@@ -30,7 +30,8 @@ pub(super) const NOW: u64 = 1_750_000_000;
 /// The client secret of every configuration: it must never appear in a log, page or message.
 pub(super) const CLIENT_SECRET: &str = "fuzz-client-secret-7Hq2Lx9VbN4mWc";
 /// The cookie key of every configuration: it must never appear anywhere either.
-pub(super) const COOKIE_KEY: &str = "fuzz-cookie-key-long-enough-Zr5Tq8Wm3Kp0";
+/// Generated (`openssl rand -base64 32`), as a key must be.
+pub(super) const COOKIE_KEY: &str = "MjRdIxEqf6xDQCFmBj5zXa9fT84zDmUP+pwLWvnh8TQ=";
 /// A closed port on the loopback interface: discovery fails with "connection refused".
 pub(super) const ISSUER: &str = "http://127.0.0.1:1/realms/staff";
 /// The second provider's issuer (same closed port).
@@ -304,7 +305,7 @@ pub(super) fn app(https: bool) -> &'static App {
     cell.get_or_init(|| {
         record_logs();
         let config = config(https);
-        let codec = CookieCodec::new(config.cookie_key.bytes());
+        let codec = CookieCodec::new(&config);
         let names = CookieNames::new(config.secure_cookies);
         let layer = OidcLayer::new(config);
         use axum::routing::get;

@@ -1,5 +1,6 @@
-//! Sessions and cookies: the AEAD codec, cookie names and parsing, the session payload, the
-//! login record, and the in-process memories (replay guard, session cache, revocations).
+//! Sessions and cookies: the key stretch and the AEAD codec, cookie names and parsing, the
+//! session payload, the login record, and the in-process memories (replay guard, session
+//! cache, revocations).
 
 mod cache;
 mod codec;
@@ -9,6 +10,7 @@ mod login_record;
 mod payload;
 mod replay;
 mod revocation;
+mod stretch;
 
 pub(crate) use cache::SessionCache;
 pub(crate) use codec::{CookieCodec, Purpose, MAX_COOKIE_VALUE};
@@ -33,7 +35,7 @@ pub(crate) struct Cookies {
 impl Cookies {
     pub(crate) fn new(config: &OidcConfig) -> Self {
         Self {
-            codec: CookieCodec::new(config.cookie_key.bytes()),
+            codec: CookieCodec::new(config),
             names: CookieNames::new(config.secure_cookies),
             replay: ReplayGuard::default(),
             cache: SessionCache::default(),

@@ -34,7 +34,11 @@ pub(crate) fn encode_session(
             plain.push(0);
             plain.extend_from_slice(&json);
         }
-        let value = codec.seal(Purpose::Session, &names.session, &plain);
+        let purpose = Purpose::Session {
+            provider: &data.provider,
+            issuer: &data.issuer,
+        };
+        let value = codec.seal(purpose, &names.session, &plain);
         (value.len() <= MAX_COOKIE_VALUE).then_some(value)
     };
     if let Some(v) = attempt(data) {
@@ -52,7 +56,8 @@ pub(crate) fn encode_session(
     None
 }
 
-/// Decodes a session cookie value; `None` when forged, malformed or expired at `now`.
+/// Decodes a session cookie value; `None` when forged, malformed, expired at `now`, or sealed
+/// with another provider's key than the one it names.
 pub(crate) fn decode_session(
     codec: &CookieCodec,
     names: &CookieNames,
@@ -60,7 +65,7 @@ pub(crate) fn decode_session(
     now: u64,
 ) -> Option<IdentityData> {
     let mut buf = [0u8; MAX_DECODED];
-    let plain = codec.open_into(Purpose::Session, &names.session, value, &mut buf)?;
+    let (plain, key) = codec.open_session_into(&names.session, value, &mut buf)?;
     let (&flag, body) = plain.split_first()?;
     let data: IdentityData = match flag {
         0 => postcard::from_bytes(body).ok()?,
@@ -71,7 +76,10 @@ pub(crate) fn decode_session(
         }
         _ => return None,
     };
-    (data.expires_at > now && data.authenticated_at <= now.saturating_add(300)).then_some(data)
+    (codec.is_session_key_of(key, &data.provider, &data.issuer)
+        && data.expires_at > now
+        && data.authenticated_at <= now.saturating_add(300))
+    .then_some(data)
 }
 
 #[cfg(test)]
@@ -85,7 +93,7 @@ mod tests {
 
     #[test]
     fn session_with_hundreds_of_groups_stays_under_4_kb() {
-        let codec = CookieCodec::new(&[1u8; 32]);
+        let codec = crate::session::codec::tests::codec(1);
         let names = CookieNames::new(true);
         let mut d = data(300);
         let value = encode_session(&codec, &names, &mut d).expect("fits");
@@ -100,7 +108,7 @@ mod tests {
 
     #[test]
     fn expired_session_is_refused() {
-        let codec = CookieCodec::new(&[1u8; 32]);
+        let codec = crate::session::codec::tests::codec(1);
         let names = CookieNames::new(false);
         let value = encode_session(&codec, &names, &mut data(2)).unwrap();
         assert!(decode_session(&codec, &names, &value, 1_999).is_some());

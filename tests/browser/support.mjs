@@ -175,7 +175,7 @@ export async function startQuickstart({ port, provider } = {}) {
       OIDC_CLIENT_SECRET: CLIENT_SECRET,
       OIDC_SCOPE: 'openid profile email groups',
       OIDC_POST_LOGOUT_REDIRECT_URI: `${base}/public`,
-      OIDC_COOKIE_KEY: 'browser-test-cookie-key-0123456789abcdef0123456789',
+      OIDC_COOKIE_KEY: '9GpJt9VEpgaYXiJETnksdC3++mERTdB5LN92gSNse4x4pn6OcjPXz8bKq37T+Dkf',
     });
   }
   const proc = await startProcess('quickstart', QUICKSTART_BIN, [], {

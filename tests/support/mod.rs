@@ -537,7 +537,7 @@ impl MockIdp {
             .with_client_id(CLIENT_ID)
             .with_client_secret(CLIENT_SECRET)
             .with_base_url(BASE_URL)
-            .with_cookie_key("test-cookie-key-0123456789abcdef0123456789")
+            .with_cookie_key("bCvnPiBwiRM/9WGP/S8Eqz0E/M6iR9nL56UwYgmRmSM=")
             .with_clock(clock.clone())
             .with_http_timeout(Duration::from_secs(3))
             .add_public_path("/public")
