@@ -56,6 +56,7 @@ impl Clock for SystemClock {
 ///         .with_issuer("https://id.example.com")
 ///         .with_client_id("app")
 ///         .with_base_url("https://app.example.com")
+///         .allow_random_cookie_key(true)
 ///         .with_session_lifetime(Duration::from_secs(3600))
 ///         .with_clock(clock.clone())
 ///         .build()?,

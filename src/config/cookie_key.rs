@@ -134,7 +134,7 @@ impl fmt::Debug for CookieKey {
 /// of even length (what `openssl rand -hex` prints), else base64 in any of its four forms.
 fn decode(text: &str) -> Option<(Vec<u8>, bool)> {
     let hex_digit = |b: u8| (b as char).to_digit(16);
-    if text.len() % 2 == 0 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         let bytes = text
             .as_bytes()
             .chunks(2)
@@ -226,7 +226,9 @@ mod tests {
 
     #[test]
     fn accepts_ten_thousand_generated_keys_of_each_form() {
-        let forms: [(&str, fn() -> String); 5] = [
+        /// A key generator's name, and the generator.
+        type Form = (&'static str, fn() -> String);
+        let forms: [Form; 5] = [
             ("openssl rand -base64 32", || {
                 STANDARD.encode(random_bytes(32))
             }),
@@ -386,7 +388,7 @@ mod tests {
             let markdown = path.extension().is_some_and(|e| e == "md");
             for line in text.lines() {
                 let doc = line.trim_start();
-                if !markdown && !(doc.starts_with("//!") || doc.starts_with("///")) {
+                if !(markdown || doc.starts_with("//!") || doc.starts_with("///")) {
                     continue;
                 }
                 if let Some((_, rest)) = line.split_once("with_cookie_key(\"") {

@@ -142,9 +142,17 @@ impl ProviderDraft {
 ///
 /// ```
 /// use tower_oidc::{OidcConfig, ProviderBuilder};
+/// # /// Stands for the app's secret store: a key made by `openssl rand -base64 32`.
+/// # fn read_secret(_name: &str) -> String {
+/// #     use base64::Engine as _;
+/// #     let mut key = [0u8; 32];
+/// #     aws_lc_rs::rand::fill(&mut key).unwrap();
+/// #     base64::engine::general_purpose::STANDARD.encode(key)
+/// # }
 ///
 /// let config = OidcConfig::builder()
 ///     .with_base_url("https://app.example.com")
+///     .with_cookie_key(read_secret("oidc-cookie-key"))
 ///     .add_provider(
 ///         ProviderBuilder::new("staff")
 ///             .with_name("Staff (Entra ID)")

@@ -13,6 +13,16 @@
 //! ```
 //! use std::time::Duration;
 //! use tower_oidc::OidcConfig;
+//! # /// Stands for the app's secret store: a key made by `openssl rand -base64 32`.
+//! # fn read_secret(_name: &str) -> String {
+//! #     use base64::Engine as _;
+//! #     let mut key = [0u8; 32];
+//! #     aws_lc_rs::rand::fill(&mut key).unwrap();
+//! #     base64::engine::general_purpose::STANDARD.encode(key)
+//! # }
+//!
+//! // OIDC_COOKIE_KEY: the output of `openssl rand -base64 32`, the same on every replica.
+//! let cookie_key = read_secret("oidc-cookie-key");
 //!
 //! // The defaults: scopes `openid profile email`, routes under `/auth/`, 8 hour sessions.
 //! let config = OidcConfig::builder()
@@ -20,9 +30,19 @@
 //!     .with_client_id("reports")
 //!     .with_client_secret("s3cr3t")
 //!     .with_base_url("https://reports.example.com")
-//!     .with_cookie_key("PwnGtci4gzHnQa9OUpQ091Cii0s/wXFc9g+wqX9/Yu8=")
+//!     .with_cookie_key(&cookie_key)
 //!     .build()?;
 //! assert_eq!(config.redirect_uri(), "https://reports.example.com/auth/callback");
+//!
+//! // A key looks like this one, but this one is public, so it is refused: make your own.
+//! let err = OidcConfig::builder()
+//!     .with_issuer("https://login.example.com/realms/staff")
+//!     .with_client_id("reports")
+//!     .with_base_url("https://reports.example.com")
+//!     .with_cookie_key("PwnGtci4gzHnQa9OUpQ091Cii0s/wXFc9g+wqX9/Yu8=")
+//!     .build()
+//!     .unwrap_err();
+//! assert!(err.mentions("OIDC_COOKIE_KEY"));
 //!
 //! // Customised: other routes, a shorter session, an open health check.
 //! let config = OidcConfig::builder()
@@ -30,7 +50,7 @@
 //!     .with_client_id("reports")
 //!     .with_client_secret("s3cr3t")
 //!     .with_base_url("https://reports.example.com")
-//!     .with_cookie_key("PwnGtci4gzHnQa9OUpQ091Cii0s/wXFc9g+wqX9/Yu8=")
+//!     .with_cookie_key(&cookie_key)
 //!     .with_callback_path("/sso/callback")
 //!     .with_session_lifetime(Duration::from_secs(3600))
 //!     .add_public_path("/healthz")
