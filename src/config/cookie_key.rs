@@ -39,7 +39,7 @@ pub(crate) const MAKE_KEY: &str = "`openssl rand -base64 32`";
 /// The example keys of this crate's documentation: public, so never a key. A unit test reads
 /// the docs and checks that every example there is refused.
 const DOCUMENTED_EXAMPLES: &[&str] = &[
-    // src/config/mod.rs, since key material is required.
+    // The example of the configuration docs (src/config/mod.rs).
     "PwnGtci4gzHnQa9OUpQ091Cii0s/wXFc9g+wqX9/Yu8=",
 ];
 

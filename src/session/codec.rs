@@ -72,7 +72,7 @@ impl fmt::Debug for CookieCodec {
 }
 
 /// A provider the session keys are bound to: slug, issuer and client id.
-pub(crate) type Binding<'a> = (&'a str, &'a str, &'a str);
+type Binding<'a> = (&'a str, &'a str, &'a str);
 
 impl CookieCodec {
     /// The codec of `config`: its key, its `BASE_URL` origin, its providers.
@@ -92,7 +92,7 @@ impl CookieCodec {
 
     /// The keys from a master secret (already stretched), for an app at `origin` with
     /// `providers`.
-    pub(crate) fn derive(master: &[u8], origin: &str, providers: &[Binding<'_>]) -> Self {
+    fn derive(master: &[u8], origin: &str, providers: &[Binding<'_>]) -> Self {
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"tower-oidc cookie keys v2").extract(master);
         let derive = |fields: &[&[u8]]| {
             let mut info = Vec::new();
