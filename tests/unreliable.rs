@@ -6,14 +6,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, StatusCode};
 use serde_json::{json, Value};
-use support::real::{sign_in, Browser};
+use support::real::{sign_in, Browser, RealProvider};
 use support::*;
 use tower_oidc::{AuthErrorKind, Identity, OidcConfig, OidcLayer};
 
@@ -275,44 +273,6 @@ async fn random_kid_floods_fetch_the_jwks_at_most_once_per_cooldown() {
     assert_eq!(s.idp.hits.jwks(), 4, "a known kid needs no fetch");
 }
 
-/// A real `oidc-provider` process of this test's own, on a port chosen before it starts.
-struct RealProvider {
-    child: Child,
-}
-
-impl RealProvider {
-    fn start(port: u16) -> Self {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-provider");
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(dir)
-            .env("PORT", port.to_string())
-            .env("USERS_SET", "a")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node (scripts/test.sh puts it on PATH) and tests/oidc-provider/node_modules");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), format!("ISSUER=http://127.0.0.1:{port}"));
-        Self { child }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RealProvider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn real_provider_down_at_startup_then_up_then_down_again() {
     let e = support::real::env();
@@ -346,7 +306,8 @@ async fn real_provider_down_at_startup_then_up_then_down_again() {
     assert!(reply.set_cookies().is_empty());
 
     // The provider comes up; the same app recovers unaided (after its 2 s retry pause).
-    let provider = RealProvider::start(port);
+    let provider = RealProvider::start(port, &[]);
+    assert_eq!(provider.issuer, issuer);
     let up = Instant::now();
     let mut jar = Jar::default();
     loop {

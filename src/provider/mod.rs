@@ -5,6 +5,7 @@
 //! - [`discovery`]: the metadata, fetched lazily and cached;
 //! - [`jwks`]: the signing keys, cached, refetched once for an unknown `kid`;
 //! - [`token`]: the code exchange and userinfo;
+//! - [`token_refusal`]: the token endpoint's error answers, read into the fix they call for;
 //! - [`error`]: what can go wrong.
 
 use std::fmt;
@@ -20,6 +21,7 @@ pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod jwks;
 pub(crate) mod token;
+pub(crate) mod token_refusal;
 
 pub(crate) use discovery::Metadata;
 pub(crate) use error::ProviderError;

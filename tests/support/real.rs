@@ -1,6 +1,9 @@
 //! Driving the real OpenID provider (npm `oidc-provider`, started by `scripts/test.sh`) as a
 //! browser would: its login and consent forms, and the app's answer to the callback.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
 use axum::http::{header, StatusCode};
 use reqwest::redirect::Policy;
 
@@ -123,4 +126,51 @@ pub async fn sign_in(
     assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
     let back = browser.authorize(start.location(), user).await;
     jar.get(app, &path_of(&back)).await
+}
+
+/// A real `oidc-provider` process of a test's own (`tests/oidc-provider/server.mjs`), stopped
+/// when dropped: for a provider that comes and goes, or one with other settings than the
+/// instances `scripts/test.sh` starts (`env`: `RP_INITIATED_LOGOUT`, `TOKEN_AUTH_METHODS`, ...).
+pub struct RealProvider {
+    child: Child,
+    pub issuer: String,
+}
+
+impl RealProvider {
+    /// Starts it on `port` of 127.0.0.1 (0: any free port) and waits for its `ISSUER=` line.
+    pub fn start(port: u16, env: &[(&str, &str)]) -> Self {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-provider");
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(dir)
+            .env("PORT", port.to_string())
+            .env("USERS_SET", "a")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node (scripts/test.sh puts it on PATH) and tests/oidc-provider/node_modules");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let issuer = line
+            .trim()
+            .strip_prefix("ISSUER=")
+            .unwrap_or_else(|| panic!("the provider did not start: `{line}`"))
+            .to_owned();
+        Self { child, issuer }
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RealProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

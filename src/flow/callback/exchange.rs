@@ -1,10 +1,10 @@
 //! Step 3: the code, redeemed at the token endpoint with the PKCE verifier; the answer must
-//! hold an ID token.
+//! hold an ID token. A refusal names what to fix (`provider/token_refusal.rs`).
 
 use std::fmt;
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::provider::{Metadata, Provider, TokenResponse};
+use crate::provider::{Metadata, Provider, ProviderError, TokenResponse};
 use crate::session::LoginRecord;
 
 /// The tokens of a redeemed code. Debug never shows them.
@@ -34,7 +34,11 @@ pub(crate) async fn redeem(
             &provider.config.redirect_uri,
         )
         .await
-        .map_err(|e| e.to_auth_error())?;
+        .map_err(|e| match e {
+            // Each refusal names the settings of this provider to fix.
+            ProviderError::Rejected(refusal) => refusal.to_auth_error(&provider.config),
+            other => other.to_auth_error(),
+        })?;
     tokens(response)
 }
 
