@@ -66,8 +66,10 @@ impl std::error::Error for ConfigError {}
 
 /// Why a request was not let through, or why a sign-in failed.
 ///
-/// Every response the layer produces itself carries an [`AuthError`] in its extensions, so an
-/// application can restyle error pages (for example with axum's `map_response`).
+/// The layer's error pages, its 401 JSON and its chooser page carry an [`AuthError`] in their
+/// extensions, so an application can restyle them (for example with axum's `map_response`);
+/// the redirect to the provider, the 404 page for an unknown provider, the providers JSON and
+/// the logout pages carry none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthErrorKind {

@@ -10,9 +10,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use axum::http::{header, Request, StatusCode};
 use support::real::*;
@@ -23,34 +23,16 @@ use tower_oidc::{OidcConfig, OidcConfigBuilder, OidcLayer, TokenAuthMethod};
 const ENCODED_SECRET: &str = "tower+oidc/test=secret==0123456789abcdef";
 const COOKIE_KEY: &str = "diagnostics-cookie-key-0123456789abcdef";
 
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Everything logged so far in this binary (a global subscriber, installed on first use).
 fn logs() -> String {
-    static BUF: OnceLock<Buf> = OnceLock::new();
-    let buf = BUF.get_or_init(|| {
-        let buf = Buf::default();
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    static BUF: OnceLock<LogBuffer> = OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = LogBuffer::default();
+        tracing::subscriber::set_global_default(buf.subscriber(tracing::Level::INFO))
+            .expect("the only subscriber");
         buf
-    });
-    String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned()
+    })
+    .text()
 }
 
 /// The logged lines that contain every one of `needles`.
@@ -368,13 +350,7 @@ fn a_misspelt_variable_is_warned_about_with_the_closest_known_name() {
 
 #[test]
 fn the_quickstart_warns_about_a_misspelt_variable() {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
+    let bin = example_binary("quickstart");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -411,5 +387,128 @@ fn the_quickstart_warns_about_a_misspelt_variable() {
             "OIDC_ISSUER_URI is not a tower-oidc variable and is ignored; did you mean OIDC_ISSUER_URL?"
         ),
         "{seen}"
+    );
+}
+
+/// The README, as the crate docs show it.
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+#[tokio::test]
+async fn the_readme_says_which_responses_carry_an_auth_error_and_they_do() {
+    use tower_oidc::AuthError;
+    let text = readme();
+    assert!(
+        !text.contains("Every response the")
+            && text.contains("`GET /auth/providers` and the logout pages carry\nnone"),
+        "the README's claim about AuthError"
+    );
+    let idp = MockIdp::start().await;
+    let clock = TestClock::new();
+    let layer = OidcLayer::new(
+        idp.config(&clock)
+            .with_provider_slug("readme")
+            .build()
+            .unwrap(),
+    );
+    let service = app(layer);
+    let send = |req: Request<axum::body::Body>| {
+        let service = service.clone();
+        async move {
+            use tower::ServiceExt;
+            service.oneshot(req).await.unwrap()
+        }
+    };
+    let get = |path: &str, accept: &str| {
+        Request::get(path)
+            .header(header::ACCEPT, accept)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let html = "text/html";
+    let carries = |res: &axum::response::Response| res.extensions().get::<AuthError>().is_some();
+    // With one: the 401 JSON and the error pages.
+    let res = send(get("/", "application/json")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(carries(&res));
+    let res = send(get("/auth/callback", html)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(carries(&res));
+    // Without: the redirect, the providers JSON, the logout pages.
+    let res = send(get("/", html)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(!carries(&res));
+    let res = send(get("/auth/providers", "application/json")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!carries(&res));
+    let res = send(get("/auth/logout", html)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FOUND,
+        "to the mock's end-session endpoint"
+    );
+    assert!(!carries(&res));
+    let cross_site = Request::get("/auth/logout")
+        .header("sec-fetch-site", "cross-site")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = send(cross_site).await;
+    assert_eq!(res.status(), StatusCode::OK, "the confirmation page");
+    assert!(!carries(&res));
+}
+
+#[tokio::test]
+async fn the_readme_says_a_non_admin_signs_in_and_they_do() {
+    let text = readme();
+    assert!(
+        text.contains("they sign in with `Identity::is_admin()` false"),
+        "the README's claim about non-admins"
+    );
+    assert!(!text.contains("a user without a role, or not admin | the `403` page"));
+    let idp = MockIdp::start().await;
+    let clock = TestClock::new();
+    let app = app(OidcLayer::new(
+        idp.config(&clock)
+            .with_provider_slug("non-admin")
+            .with_admin_group("admins")
+            .build()
+            .unwrap(),
+    ));
+    let mut jar = Jar::default();
+    let reply = login_with(&mut jar, &app, &idp, &SigningKey::first(), |c| c, &clock).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FOUND,
+        "signed in, not 403: {reply:?}"
+    );
+    let me = jar.get(&app, "/me").await.json();
+    assert_eq!(me["admin"], false);
+}
+
+#[test]
+fn the_readme_names_what_does_not_carry_over_from_tududi_and_timetracker() {
+    let text = readme();
+    for name in [
+        "OIDC_ENABLED",
+        "ALLOW_SELF_REGISTER",
+        "OIDC_DNS_RESOLUTION_STRATEGY",
+        "OIDC_IP_CACHE_TTL",
+        "OIDC_USE_IP_DIRECTLY",
+        "OIDC_USE_DOCKER_INTERNAL",
+    ] {
+        assert!(
+            text.contains(&format!("`{name}`")),
+            "{name} is not in the README"
+        );
+        let unused = OidcConfig::unused_variables([name]);
+        assert!(
+            unused.len() == 1 && unused[0].is_ignored_on_purpose(),
+            "the README says {name} is ignored on purpose, and the layer agrees"
+        );
+    }
+    assert!(
+        text.contains("register it again\nat each provider"),
+        "redirect URIs"
     );
 }

@@ -5,27 +5,10 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use support::real::{env, RealProvider};
 use support::BASE_URL;
-
-/// The example binary that `cargo test` builds beside the test binaries.
-fn doctor_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/doctor-<hash> -> target/<profile>/examples/doctor
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("doctor{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds the examples",
-        bin.display()
-    );
-    bin
-}
 
 /// What the doctor printed, and its exit status.
 struct Run {
@@ -53,7 +36,7 @@ impl Run {
 
 /// Runs the doctor with only `vars` set among the `OIDC_*` variables and `BASE_URL`.
 fn doctor(vars: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(doctor_binary());
+    let mut cmd = Command::new(support::example_binary("doctor"));
     for (key, _) in std::env::vars() {
         if key.starts_with("OIDC_") || key == "BASE_URL" {
             cmd.env_remove(key);

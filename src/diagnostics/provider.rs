@@ -286,7 +286,12 @@ impl Checker<'_> {
         let supported = &metadata.token_auth_methods;
         let has = |m: &str| supported.iter().any(|s| s == m);
         let method_key = self.key("TOKEN_ENDPOINT_AUTH_METHOD");
-        let list = supported.join(", ");
+        let list = supported
+            .iter()
+            .take(20)
+            .map(|m| shown(m))
+            .collect::<Vec<_>>()
+            .join(", ");
         let ours = ["client_secret_basic", "client_secret_post"];
         let (used, ok) = match (&self.provider.client_secret, self.provider.token_auth) {
             (None, _) => ("none", has("none")),
@@ -603,12 +608,20 @@ impl Checker<'_> {
     }
 }
 
-/// A discovery field that is a list of strings.
+/// A discovery field that is a list of strings, fit for the report: at most 100 items of at
+/// most 100 characters, without control characters (the provider's text reaches a terminal).
 fn string_list(raw: &Value, field: &str) -> Option<Vec<String>> {
     raw.get(field)?.as_array().map(|a| {
         a.iter()
             .filter_map(Value::as_str)
-            .map(str::to_owned)
+            .take(100)
+            .map(shown)
             .collect()
     })
+}
+
+/// A value of the provider's, fit for one line of the report: no control characters, at most
+/// 100 of them.
+fn shown(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(100).collect()
 }
