@@ -165,5 +165,73 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The case the pinned load test (benches/load.rs) measures, without the sockets: an axum
+/// `Router` with one small JSON handler, bare and behind the layer, each request carrying the
+/// same `Cookie` header with a signed-in user's session. Behind the layer it is applied the
+/// README's way (`Router::layer`, which wraps each route: axum boxes and clones the route
+/// service and boxes the response body again) and around the whole router.
+fn router(c: &mut Criterion) {
+    use axum::response::IntoResponse;
+    use axum::Router;
+
+    async fn handler() -> impl IntoResponse {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ok","items":[1,2,3]}"#,
+        )
+    }
+    let layer = OidcLayer::new(
+        OidcConfig::builder()
+            .with_issuer("https://idp.example.com")
+            .with_client_id("bench")
+            .with_client_secret("bench-secret")
+            .with_base_url("http://127.0.0.1:8080")
+            .with_cookie_key("lbF2jsRP7MG3rpViUlb1u3LlrVjW0Dp0/HrtI3Cz9Uk=")
+            .build()
+            .unwrap(),
+    );
+    let identity = Identity::builder("https://idp.example.com", "user-000001")
+        .email("user1@example.com", true)
+        .name("User 1")
+        .preferred_username("user1")
+        .groups(["readers", "staff", "finance-emea"])
+        .build();
+    let cookie = format!("theme=dark; {}", layer.session_cookie(&identity));
+    let request = || {
+        Request::get("/api/me")
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, cookie.as_str())
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let app = || Router::new().route("/api/me", axum::routing::get(handler));
+    let mut bare = app();
+    let mut per_route = app().layer(layer.clone());
+    let mut around = layer.layer(app());
+    for status in [
+        poll_once(bare.call(request())).unwrap().status(),
+        poll_once(per_route.call(request())).unwrap().status(),
+        poll_once(around.call(request())).unwrap().status(),
+    ] {
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the session cookie must be accepted"
+        );
+    }
+
+    let mut group = c.benchmark_group("axum_router");
+    group.bench_function("bare_router", |b| {
+        b.iter(|| black_box(poll_once(bare.call(black_box(request()))).unwrap()))
+    });
+    group.bench_function("router_layer", |b| {
+        b.iter(|| black_box(poll_once(per_route.call(black_box(request()))).unwrap()))
+    });
+    group.bench_function("layer_around_router", |b| {
+        b.iter(|| black_box(poll_once(around.call(black_box(request()))).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, router);
 criterion_main!(benches);

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Load test: many signed-in clients against the app behind tower-oidc for 30 s, and the same
-# load against the bare app (benches/load.rs). Installs Debian's `wrk` when it is missing.
+# Pinned load test (benches/load.rs): the server on one core with one tokio worker, `wrk -t1
+# -c32` on another, the bare app and the same app behind tower-oidc (per route and around the
+# router) with the same handler and the same signed-in users' cookies, in 10 interleaved rounds
+# of 10 s per app; each round's ratio, the median and the range. Installs Debian's `wrk` when
+# it is missing; `taskset` comes with util-linux.
 #
-#   scripts/load.sh                      # LOAD_SECS, LOAD_CONNECTIONS, LOAD_THREADS, LOAD_CLIENTS
+#   scripts/load.sh     # LOAD_ROUNDS, LOAD_SECS, LOAD_CONNECTIONS, LOAD_THREADS, LOAD_CLIENTS,
+#                       # LOAD_SERVER_CPU, LOAD_CLIENT_CPU
 #
 # The report is printed and written to target/load/report.md; the run fails when any response
 # was not 2xx or any socket error occurred.

@@ -63,11 +63,13 @@ where
         match self.project().kind.project() {
             KindProj::Inner { future, no_store } => {
                 let mut res = ready!(future.poll(cx))?;
-                if *no_store && !res.headers().contains_key(header::CACHE_CONTROL) {
+                if *no_store {
                     // Protected pages must not be replayed from the cache after logout
-                    // (the back button) or shown to the next user of a shared computer.
+                    // (the back button) or shown to the next user of a shared computer. One
+                    // lookup: a Cache-Control the app set itself stays.
                     res.headers_mut()
-                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                        .entry(header::CACHE_CONTROL)
+                        .or_insert(HeaderValue::from_static("no-store"));
                 }
                 Poll::Ready(Ok(res.map(ResponseBody::inner)))
             }

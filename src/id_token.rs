@@ -35,6 +35,8 @@ pub(crate) enum IdTokenError {
     Malformed,
     #[error("the ID token's signature algorithm is not allowed (only asymmetric algorithms the provider advertises)")]
     AlgorithmNotAllowed,
+    #[error("the ID token's header names critical extensions (crit), which this application does not understand (RFC 7515 section 4.1.11)")]
+    CriticalHeader,
     #[error("no key in the provider's JWKS matches the ID token's key id")]
     UnknownKey,
     #[error("the ID token has no key id and the provider's JWKS holds several keys")]
@@ -111,12 +113,18 @@ impl<'a> Expected<'a> {
 }
 
 /// Reads the header and checks the algorithm against the allowlist (ours, narrowed to what the
-/// provider advertises when it advertises anything).
+/// provider advertises when it advertises anything). A header with `crit` is refused whatever
+/// it lists: we understand no JWS extension, and RFC 7515 section 4.1.11 says a recipient that
+/// does not understand one must refuse the token.
 pub(crate) fn header(token: &str, advertised: &[Algorithm]) -> Result<Header, IdTokenError> {
+    let raw = raw_header(token);
+    if raw.as_ref().is_some_and(|h| h.contains_key("crit")) {
+        return Err(IdTokenError::CriticalHeader);
+    }
     let header = jsonwebtoken::decode_header(token).map_err(|_| {
         // A header that parses as JSON with an `alg` we do not know (`none`, say) is refused
         // for its algorithm; anything else is simply malformed.
-        if names_an_algorithm(token) {
+        if raw.is_some_and(|h| h.get("alg").is_some_and(Value::is_string)) {
             IdTokenError::AlgorithmNotAllowed
         } else {
             IdTokenError::Malformed
@@ -130,16 +138,14 @@ pub(crate) fn header(token: &str, advertised: &[Algorithm]) -> Result<Header, Id
     Ok(header)
 }
 
-fn names_an_algorithm(token: &str) -> bool {
+/// The JOSE header as a JSON object, if it is one.
+fn raw_header(token: &str) -> Option<Map<String, Value>> {
     use base64::Engine as _;
-    let Some((first, _)) = token.split_once('.') else {
-        return false;
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let (first, _) = token.split_once('.')?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(first)
-        .ok()
-        .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
-        .is_some_and(|h| h.get("alg").is_some_and(Value::is_string))
+        .ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// Picks the key for `header`: by `kid`, else the single compatible key. `Err(UnknownKey)`
@@ -403,6 +409,21 @@ mod tests {
         // {"alg":"RS256"} allowed unless the provider advertises only ES256
         let rs = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
         assert!(header(rs, &[]).is_ok());
+        for crit in [
+            r#"{"alg":"RS256","crit":["exp"],"exp":1}"#,
+            r#"{"alg":"RS256","crit":[]}"#,
+            r#"{"alg":"RS256","crit":null}"#,
+            r#"{"alg":"RS256","crit":"b64"}"#,
+            r#"{"alg":"none","crit":["b64"],"b64":false}"#,
+        ] {
+            use base64::Engine as _;
+            let h = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crit);
+            assert_eq!(
+                header(&format!("{h}.e30.c2ln"), &[]).unwrap_err(),
+                IdTokenError::CriticalHeader,
+                "{crit}"
+            );
+        }
         assert_eq!(
             header(rs, &[Algorithm::ES256]).unwrap_err(),
             IdTokenError::AlgorithmNotAllowed

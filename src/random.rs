@@ -34,5 +34,13 @@ pub(crate) fn login_secrets() -> [String; 3] {
 
 /// SHA-256 of `data`, base64url-encoded (PKCE S256, RFC 7636 section 4.2).
 pub(crate) fn sha256_b64(data: &[u8]) -> String {
-    B64.encode(digest::digest(&digest::SHA256, data))
+    B64.encode(sha256(data))
+}
+
+/// SHA-256 of `data`: a fixed-size stand-in for a value that only needs comparing (a key's
+/// thumbprint, a key id remembered for rate limiting).
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, data).as_ref());
+    out
 }

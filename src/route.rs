@@ -5,7 +5,7 @@ use http::request::Parts;
 use http::{header, HeaderValue};
 
 use crate::identity::Identity;
-use crate::session::{decode_session, request_cookie};
+use crate::session::{decode_session, request_cookie_bytes};
 use crate::shared::Shared;
 
 /// What to do with a request. Computed without I/O by [`decide`].
@@ -68,7 +68,7 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
             };
         }
     }
-    let identity = request_cookie(&parts.headers, &shared.cookies.names.session)
+    let identity = request_cookie_bytes(&parts.headers, &shared.cookies.names.session)
         .and_then(|value| session(shared, value));
     let public = config.is_public(path);
     match identity {
@@ -97,12 +97,13 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
 }
 
 /// The identity of a session cookie value: from the cache, or opened and then cached.
-fn session(shared: &Shared, value: &str) -> Option<Identity> {
+fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
     let cookies = &shared.cookies;
     let now = shared.config.clock.unix_seconds();
     if let Some(identity) = cookies.cache.get(value, now) {
         return Some(identity);
     }
+    let value = std::str::from_utf8(value).ok()?;
     let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
     shared.provider_for(&data.provider, &data.issuer)?;
     if cookies.revoked.is_revoked(&data.session_id) {
@@ -231,7 +232,7 @@ mod tests {
             .cookies
             .cache
             .get(
-                cookie.split_once('=').unwrap().1,
+                cookie.split_once('=').unwrap().1.as_bytes(),
                 s.config.clock.unix_seconds()
             )
             .is_some());

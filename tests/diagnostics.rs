@@ -186,15 +186,16 @@ async fn a_code_redeemed_for_another_redirect_uri_names_the_uri_to_register() {
 #[tokio::test]
 async fn logout_at_a_provider_without_end_session_says_the_provider_session_stays_open() {
     let e = env();
-    let provider = RealProvider::start(0, &[("RP_INITIATED_LOGOUT", "off")]);
+    let provider = RealProvider::start_with(0, &[("RP_INITIATED_LOGOUT", "off")]);
+    let issuer = provider.issuer();
     let app = app_for(config(
-        &provider.issuer,
+        &issuer,
         "no-end-session",
         &e.client_id,
         &e.secret,
     ));
     let mut jar = Jar::default();
-    let browser = Browser::new(&provider.issuer);
+    let browser = Browser::new(&issuer);
     let reply = sign_in(&mut jar, &app, &browser, "/", "alice").await;
     assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
     let warned = log_lines(&["provider=\"no-end-session\"", "no end_session_endpoint"]);

@@ -133,9 +133,9 @@ fn an_issuer_differing_by_a_trailing_slash_is_named_with_its_fix() {
 fn an_unsupported_token_endpoint_auth_method_is_named_with_its_fix() {
     let e = env();
     // A provider that accepts client_secret_post only.
-    let provider = RealProvider::start(0, &[("TOKEN_AUTH_METHODS", "client_secret_post")]);
+    let provider = RealProvider::start_with(0, &[("TOKEN_AUTH_METHODS", "client_secret_post")]);
     let r = run(&with(
-        &provider.issuer,
+        &provider.issuer(),
         &[
             ("OIDC_CLIENT_ID", &e.post_client_id),
             ("OIDC_TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_basic"),

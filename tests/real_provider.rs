@@ -1,10 +1,12 @@
 //! Integration tests against a real, certified OpenID provider (npm `oidc-provider`), started
-//! by `scripts/test.sh`. The app runs in-process; the provider is driven over HTTP exactly as a
-//! browser would: its login and consent forms, its logout confirmation.
+//! by `scripts/test.sh`; the key rotation tests start and restart instances of their own. The
+//! app runs in-process; the provider is driven over HTTP exactly as a browser would: its login
+//! and consent forms, its logout confirmation.
 
 mod support;
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use axum::http::{header, Request, StatusCode};
 use support::real::*;
@@ -12,8 +14,13 @@ use support::*;
 use tower_oidc::{OidcConfig, OidcLayer, TokenAuthMethod};
 
 fn layer_for(e: &Env, client_id: &str, method: TokenAuthMethod) -> OidcLayer {
+    layer_at(e, &e.issuer, client_id, method)
+}
+
+/// The layer for the provider at `issuer` (one of the test's own, or the shared one).
+fn layer_at(e: &Env, issuer: &str, client_id: &str, method: TokenAuthMethod) -> OidcLayer {
     let config = OidcConfig::builder()
-        .with_issuer(e.issuer.clone())
+        .with_issuer(issuer)
         .with_client_id(client_id)
         .with_client_secret(e.secret.clone())
         .with_scope("openid profile email groups")
@@ -197,4 +204,60 @@ async fn two_logins_interleaved_in_one_cookie_jar_both_succeed() {
     assert_eq!(done1.location(), "/reports?id=1");
     assert_eq!(jar.login_cookies(), 0);
     assert_eq!(jar.get(&app, "/reports?id=1").await.body, "alice id=1");
+}
+
+/// Alice signs in against `provider` (a process of the test's own); the provider is restarted
+/// at the same issuer with a fresh key under `kid_after_restart`, and bob signs in right after:
+/// the app follows the new key with one forced JWKS refetch. Returns the restarted provider.
+async fn bob_signs_in_after(
+    e: &Env,
+    provider: RealProvider,
+    kid_after_restart: Option<&str>,
+) -> RealProvider {
+    let issuer = provider.issuer();
+    let layer = layer_at(e, &issuer, &e.client_id, TokenAuthMethod::Auto);
+    let app = app(layer.clone());
+    let mut alice = Jar::default();
+    let reply = sign_in(&mut alice, &app, &Browser::new(&issuer), "/", "alice").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(layer.jwks_fetches(), 1, "the first fetch");
+
+    let signed_in = Instant::now();
+    let provider = provider.restart(kid_after_restart);
+    let mut bob = Jar::default();
+    let reply = sign_in(&mut bob, &app, &Browser::new(&issuer), "/", "bob").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert!(
+        signed_in.elapsed().as_secs() < 30,
+        "bob signed in seconds after alice (within the old 30 s cooldown)"
+    );
+    assert_eq!(layer.jwks_fetches(), 2, "one forced refetch");
+    assert_eq!(jar_subject(&mut bob, &app).await, "bob");
+    // Alice's session needs no key: it carries on.
+    assert_eq!(jar_subject(&mut alice, &app).await, "alice");
+    provider
+}
+
+async fn jar_subject(jar: &mut Jar, app: &axum::Router) -> String {
+    let reply = jar.get(app, "/").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body
+}
+
+#[tokio::test]
+async fn a_provider_restarted_with_a_fresh_key_under_the_same_kid_is_followed_at_once() {
+    let e = env();
+    let provider = RealProvider::start_signing(0, Some("reused-kid"));
+    bob_signs_in_after(&e, provider, Some("reused-kid"))
+        .await
+        .stop();
+}
+
+#[tokio::test]
+async fn a_provider_rotated_to_a_new_kid_is_followed_at_once() {
+    let e = env();
+    let provider = RealProvider::start_signing(0, Some("kid-before"));
+    bob_signs_in_after(&e, provider, Some("kid-after"))
+        .await
+        .stop();
 }

@@ -15,31 +15,11 @@ use support::real::{sign_in, Browser, RealProvider};
 use support::*;
 use tower_oidc::{AuthErrorKind, Identity, OidcConfig, OidcLayer};
 
-#[derive(Clone)]
-struct Setup {
-    idp: MockIdp,
-    clock: Arc<TestClock>,
-    app: axum::Router,
-    layer: OidcLayer,
-}
+type Setup = MockApp;
 
 /// An app in front of a fresh mock provider, with a 1 s HTTP timeout.
 async fn setup() -> Setup {
-    let idp = MockIdp::start().await;
-    let clock = TestClock::new();
-    let config = idp
-        .config(&clock)
-        .with_http_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap();
-    let layer = OidcLayer::new(config);
-    let app = app(layer.clone());
-    Setup {
-        idp,
-        clock,
-        app,
-        layer,
-    }
+    MockApp::start(|b| b.with_http_timeout(Duration::from_secs(1))).await
 }
 
 /// A jar holding a session minted for `subject`, as if signed in before the trouble started.
@@ -248,7 +228,7 @@ async fn random_kid_floods_fetch_the_jwks_at_most_once_per_cooldown() {
     assert_login_works(&s, "warm-up").await;
     assert_eq!(s.idp.hits.jwks(), 1);
     for round in 1..=3u64 {
-        // Past the 30 s cooldown, 16 concurrent logins each with a token naming a new kid.
+        // Past the refetch floor, 16 concurrent logins each with a token naming a new kid.
         s.clock.advance(Duration::from_secs(31));
         let logins: Vec<_> = (0..16)
             .map(|i| {
@@ -306,8 +286,7 @@ async fn real_provider_down_at_startup_then_up_then_down_again() {
     assert!(reply.set_cookies().is_empty());
 
     // The provider comes up; the same app recovers unaided (after its 2 s retry pause).
-    let provider = RealProvider::start(port, &[]);
-    assert_eq!(provider.issuer, issuer);
+    let provider = RealProvider::start(port);
     let up = Instant::now();
     let mut jar = Jar::default();
     loop {

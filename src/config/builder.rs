@@ -66,7 +66,7 @@ impl Default for OidcConfigBuilder {
             leeway: Duration::from_secs(60),
             session_lifetime: Duration::from_secs(8 * 3600),
             post_logout_redirect_uri: None,
-            jwks_refetch_cooldown: Duration::from_secs(30),
+            jwks_refetch_cooldown: Duration::from_secs(5),
             http_timeout: Duration::from_secs(10),
             clock: Arc::new(SystemClock),
             insecure_http_issuer: false,
@@ -234,7 +234,20 @@ impl OidcConfigBuilder {
         self
     }
 
-    /// The least time between two JWKS refetches caused by an unknown `kid` (default 30 s).
+    /// The refetch floor: the least time between two *forced* JWKS refetches (default 5 s, at
+    /// least 1 s).
+    ///
+    /// A refetch is forced when an ID token's `kid` is not in the cached keys, or its signature
+    /// fails with the cached key of its `kid` (a provider restarted with a fresh key under the
+    /// same id); the token is then tried once more with the fresh keys. The first fetch and
+    /// the hourly scheduled refresh do not start the floor, so a provider that rotates its keys
+    /// and signs with the new one at once is followed at the first login that sees it.
+    ///
+    /// # Security
+    /// The floor bounds what a flood of tokens naming random `kid`s can cost the provider: at
+    /// most one forced fetch per floor, and a `kid` whose refetch brought no new key forces no
+    /// other until the key set changes or the scheduled refresh runs. The JWKS stays cached for
+    /// at most an hour either way, so withdrawn keys stop being trusted.
     pub fn with_jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks_refetch_cooldown = cooldown;
         self

@@ -306,26 +306,25 @@ impl OidcConfig {
     }
 
     pub(crate) fn is_public(&self, path: &str) -> bool {
-        // `/static/../admin` must not count as public for a handler or proxy that normalises
-        // the path later: any dot segment, plain or percent-encoded, makes a path protected.
-        let dot_segment = path.split('/').any(|seg| {
-            seg == "."
-                || seg == ".."
-                || seg
-                    .as_bytes()
-                    .windows(3)
-                    .any(|w| w.eq_ignore_ascii_case(b"%2e"))
-        });
-        if dot_segment {
-            return false;
-        }
-        self.public_paths.iter().any(|p| {
+        let listed = self.public_paths.iter().any(|p| {
             if p.ends_with('/') {
                 path.starts_with(p.as_str()) || path == &p[..p.len() - 1]
             } else {
                 path == p
             }
-        })
+        });
+        // `/static/../admin` must not count as public for a handler or proxy that normalises
+        // the path later: any dot segment, plain or percent-encoded, makes a path protected.
+        // Checked second, so a protected path (most requests) costs only the prefix tests.
+        listed
+            && !path.split('/').any(|seg| {
+                seg == "."
+                    || seg == ".."
+                    || seg
+                        .as_bytes()
+                        .windows(3)
+                        .any(|w| w.eq_ignore_ascii_case(b"%2e"))
+            })
     }
 }
 

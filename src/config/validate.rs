@@ -241,7 +241,7 @@ fn check_durations(b: &OidcConfigBuilder, problems: &mut Problems) {
     if b.jwks_refetch_cooldown < Duration::from_secs(1) {
         problems.push(
             "JWKS refetch cooldown",
-            "must be at least one second, so that forged key ids cannot make us hammer the provider",
+            "must be at least one second (with_jwks_refetch_cooldown), so that forged key ids cannot make us hammer the provider",
         );
     }
     if b.http_timeout.is_zero() {

@@ -3,7 +3,8 @@
 //!
 //! - [`http`]: the client (no redirects, timeouts, capped bodies);
 //! - [`discovery`]: the metadata, fetched lazily and cached;
-//! - [`jwks`]: the signing keys, cached, refetched once for an unknown `kid`;
+//! - [`jwks`]: the signing keys, cached, refetched (bounded) for an unknown `kid` or a failed
+//!   signature;
 //! - [`token`]: the code exchange and userinfo;
 //! - [`token_refusal`]: the token endpoint's error answers, read into the fix they call for;
 //! - [`error`]: what can go wrong.
@@ -44,12 +45,14 @@ pub(crate) struct Provider {
     pub(crate) static_auth_query: String,
     pub(super) http: HttpClient,
     pub(super) clock: Arc<dyn Clock>,
+    /// The refetch floor: the least time between two forced JWKS refetches.
     pub(super) jwks_cooldown: Duration,
     // Locks: `cache` is a std lock held only for reads and swaps, never across an await;
-    // the async mutexes make fetches single-flight.
+    // the async mutexes make fetches single-flight (the JWKS one also guards what bounds the
+    // forced refetches).
     pub(super) cache: RwLock<Cache>,
     pub(super) discovery_flight: tokio::sync::Mutex<()>,
-    pub(super) jwks_flight: tokio::sync::Mutex<()>,
+    pub(super) jwks_flight: tokio::sync::Mutex<jwks::Refetches>,
     pub(super) jwks_fetches: AtomicU64,
 }
 
@@ -79,7 +82,7 @@ impl Provider {
             jwks_cooldown: global.jwks_refetch_cooldown,
             cache: RwLock::new(Cache::default()),
             discovery_flight: tokio::sync::Mutex::new(()),
-            jwks_flight: tokio::sync::Mutex::new(()),
+            jwks_flight: tokio::sync::Mutex::new(jwks::Refetches::default()),
             jwks_fetches: AtomicU64::new(0),
         }
     }

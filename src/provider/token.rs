@@ -22,6 +22,9 @@ pub(crate) struct TokenResponse {
     pub(crate) access_token: Option<String>,
     #[serde(default)]
     pub(crate) id_token: Option<String>,
+    /// `Bearer` (any case) is the only type we can use (RFC 6750); not a secret.
+    #[serde(default)]
+    pub(crate) token_type: Option<String>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -32,6 +35,7 @@ impl fmt::Debug for TokenResponse {
                 &self.access_token.as_ref().map(|_| "[redacted]"),
             )
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("token_type", &self.token_type)
             .finish()
     }
 }

@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::sync::RwLock;
+
+use rustc_hash::FxHasher;
 
 use crate::identity::Identity;
 
@@ -16,13 +19,17 @@ use crate::identity::Identity;
 /// `RwLock`s, held only for the lookup or insert, never across an await. Bounded: a full shard
 /// drops its expired entries, and if it is still full the new session is simply not cached
 /// (it is opened again at each request, as without a cache).
+///
+/// The maps hash with Fx, not SipHash: only sessions that opened are inserted, so an attacker
+/// cannot choose the keys that are stored (flooding a map needs colliding keys stored in it),
+/// and a lookup of a forged value costs one probe like any other.
 pub(crate) struct SessionCache {
-    shards: Vec<RwLock<Shard>>,
+    shards: [RwLock<Shard>; CACHE_SHARDS],
 }
 
 #[derive(Default)]
 struct Shard {
-    map: HashMap<[u8; 16], (Box<str>, Identity)>,
+    map: HashMap<u128, (Box<str>, Identity), BuildHasherDefault<FxHasher>>,
     /// When expired entries were last dropped: at most once a second, so a full shard does not
     /// make every miss scan it.
     swept_at: u64,
@@ -40,33 +47,31 @@ impl fmt::Debug for SessionCache {
 impl Default for SessionCache {
     fn default() -> Self {
         Self {
-            shards: (0..CACHE_SHARDS)
-                .map(|_| RwLock::new(Shard::default()))
-                .collect(),
+            shards: std::array::from_fn(|_| RwLock::new(Shard::default())),
         }
     }
 }
 
 impl SessionCache {
-    fn key(value: &str) -> Option<([u8; 16], usize)> {
-        let tail = value.as_bytes().get(value.len().checked_sub(16)?..)?;
-        let mut key = [0u8; 16];
-        key.copy_from_slice(tail);
-        let shard = key
-            .iter()
-            .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(*b as usize));
-        Some((key, shard % CACHE_SHARDS))
+    /// The value's last 16 bytes as the map key, and the shard that holds it.
+    fn key(value: &[u8]) -> Option<(u128, usize)> {
+        let tail = value.get(value.len().checked_sub(16)?..)?;
+        let key = u128::from_le_bytes(tail.try_into().ok()?);
+        let mixed = ((key as u64) ^ ((key >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Some((key, (mixed >> 32) as usize % CACHE_SHARDS))
     }
 
-    pub(crate) fn get(&self, value: &str, now: u64) -> Option<Identity> {
+    /// The identity of the session `value`, a cookie value as the request sent it (bytes not
+    /// yet checked: a stored value is one that opened).
+    pub(crate) fn get(&self, value: &[u8], now: u64) -> Option<Identity> {
         let (key, shard) = Self::key(value)?;
         let shard = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
         let (stored, identity) = shard.map.get(&key)?;
-        (**stored == *value && identity.expires_at() > now).then(|| identity.clone())
+        (stored.as_bytes() == value && identity.expires_at() > now).then(|| identity.clone())
     }
 
     pub(crate) fn remove(&self, value: &str) {
-        let Some((key, shard)) = Self::key(value) else {
+        let Some((key, shard)) = Self::key(value.as_bytes()) else {
             return;
         };
         let mut shard = self.shards[shard]
@@ -82,7 +87,7 @@ impl SessionCache {
     }
 
     pub(crate) fn insert(&self, value: &str, identity: Identity, now: u64) {
-        let Some((key, shard)) = Self::key(value) else {
+        let Some((key, shard)) = Self::key(value.as_bytes()) else {
             return;
         };
         let mut shard = self.shards[shard]
@@ -119,18 +124,18 @@ mod tests {
         cache.insert(&value, id, 1_000);
         assert_eq!(
             cache
-                .get(&value, 1_500)
+                .get(value.as_bytes(), 1_500)
                 .map(|i| i.subject().to_owned())
                 .as_deref(),
             Some("248289761001")
         );
         let same_tail = "B".repeat(100) + "0123456789abcdef";
         assert!(
-            cache.get(&same_tail, 1_500).is_none(),
+            cache.get(same_tail.as_bytes(), 1_500).is_none(),
             "the whole value must match"
         );
-        assert!(cache.get(&value, 2_000).is_none(), "expired");
-        assert!(cache.get("short", 1_500).is_none());
+        assert!(cache.get(value.as_bytes(), 2_000).is_none(), "expired");
+        assert!(cache.get(b"short", 1_500).is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod revocation;
 
 pub(crate) use cache::SessionCache;
 pub(crate) use codec::{CookieCodec, Purpose, MAX_COOKIE_VALUE};
-pub(crate) use cookie::{request_cookie, request_cookies, CookieNames};
+pub(crate) use cookie::{request_cookie, request_cookie_bytes, request_cookies, CookieNames};
 pub(crate) use login_record::{LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
 pub(crate) use payload::{decode_session, encode_session};
 pub(crate) use replay::ReplayGuard;

@@ -9,6 +9,9 @@
 //                   lets a second, independent provider be started later
 //   ACCESS_TOKEN_TTL  access token lifetime in seconds (default 3600)
 //   ISSUER_LABEL    reserved, currently unused
+//   SIGNING_KID     the `kid` of the signing key (default test-rs256-<USERS_SET>); the key
+//                   itself is fresh at every start, so a restart with the same SIGNING_KID is a
+//                   provider reusing a key id, and one with another is a key rotation
 //   APP_ORIGINS     comma-separated app origins (e.g. http://127.0.0.1:41234) registered
 //                   besides the fixed http://127.0.0.1:3999: each adds the redirect URI
 //                   <origin>/auth/callback and the post-logout URIs <origin>/public and
@@ -149,10 +152,11 @@ const clients = [
 const RAW_BASIC_CLIENTS = new Set(['tower-oidc-test-raw-basic']);
 
 // Fresh RS256 signing key per process (JWK form, as oidc-provider expects).
+const SIGNING_KID = process.env.SIGNING_KID || `test-rs256-${USERS_SET}`;
 function signingJwks() {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = privateKey.export({ format: 'jwk' });
-  return { keys: [{ ...jwk, kid: `test-rs256-${USERS_SET}`, alg: 'RS256', use: 'sig' }] };
+  return { keys: [{ ...jwk, kid: SIGNING_KID, alg: 'RS256', use: 'sig' }] };
 }
 
 function configuration() {

@@ -593,6 +593,32 @@ impl MockIdp {
     }
 }
 
+/// The test app behind a layer configured for a fresh mock provider, with the test clock.
+#[derive(Clone)]
+pub struct MockApp {
+    pub idp: MockIdp,
+    pub clock: Arc<TestClock>,
+    pub app: Router,
+    pub layer: OidcLayer,
+}
+
+impl MockApp {
+    /// Starts a mock provider and builds the app for it, with `edit` applied to the
+    /// configuration of [`MockIdp::config`].
+    pub async fn start(edit: impl FnOnce(OidcConfigBuilder) -> OidcConfigBuilder) -> Self {
+        let idp = MockIdp::start().await;
+        let clock = TestClock::new();
+        let layer = OidcLayer::new(edit(idp.config(&clock)).build().unwrap());
+        let app = app(layer.clone());
+        Self {
+            idp,
+            clock,
+            app,
+            layer,
+        }
+    }
+}
+
 /// A login started in the jar: the authorization request's parameters.
 #[derive(Debug)]
 pub struct Started {

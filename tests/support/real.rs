@@ -128,17 +128,32 @@ pub async fn sign_in(
     jar.get(app, &path_of(&back)).await
 }
 
-/// A real `oidc-provider` process of a test's own (`tests/oidc-provider/server.mjs`), stopped
-/// when dropped: for a provider that comes and goes, or one with other settings than the
-/// instances `scripts/test.sh` starts (`env`: `RP_INITIATED_LOGOUT`, `TOKEN_AUTH_METHODS`, ...).
+/// A real `oidc-provider` process of a test's own (`tests/oidc-provider/server.mjs`, users of set
+/// `a`), stopped when dropped. Each start signs with a fresh RS256 key.
 pub struct RealProvider {
     child: Child,
-    pub issuer: String,
+    port: u16,
 }
 
 impl RealProvider {
-    /// Starts it on `port` of 127.0.0.1 (0: any free port) and waits for its `ISSUER=` line.
-    pub fn start(port: u16, env: &[(&str, &str)]) -> Self {
+    /// Starts one on `port` (0: any free port) under the default key id.
+    pub fn start(port: u16) -> Self {
+        Self::start_signing(port, None)
+    }
+
+    /// Starts one on `port` (0: any free port) whose fresh key has the id `kid` (`None`: the
+    /// default, `test-rs256-a`).
+    pub fn start_signing(port: u16, kid: Option<&str>) -> Self {
+        match kid {
+            Some(kid) => Self::start_with(port, &[("SIGNING_KID", kid)]),
+            None => Self::start_with(port, &[]),
+        }
+    }
+
+    /// Starts one on `port` (0: any free port) with other settings than the instances
+    /// `scripts/test.sh` starts: server.mjs's variables in `env` (`RP_INITIATED_LOGOUT`,
+    /// `TOKEN_AUTH_METHODS`, `SIGNING_KID`, ...).
+    pub fn start_with(port: u16, env: &[(&str, &str)]) -> Self {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-provider");
         let mut child = Command::new("node")
             .arg("server.mjs")
@@ -154,12 +169,25 @@ impl RealProvider {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let issuer = line
+        let port = line
             .trim()
-            .strip_prefix("ISSUER=")
-            .unwrap_or_else(|| panic!("the provider did not start: `{line}`"))
-            .to_owned();
-        Self { child, issuer }
+            .strip_prefix("ISSUER=http://127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the provider announced `{}`", line.trim()));
+        Self { child, port }
+    }
+
+    /// Its issuer, `http://127.0.0.1:<port>`.
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it and starts it again on the same port (so with the same issuer), with a fresh
+    /// key whose id is `kid`: a provider restarted, or rotated to a new key.
+    pub fn restart(self, kid: Option<&str>) -> Self {
+        let port = self.port;
+        self.stop();
+        Self::start_signing(port, kid)
     }
 
     pub fn stop(mut self) {

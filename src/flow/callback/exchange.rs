@@ -1,5 +1,7 @@
 //! Step 3: the code, redeemed at the token endpoint with the PKCE verifier; the answer must
-//! hold an ID token. A refusal names what to fix (`provider/token_refusal.rs`).
+//! hold an ID token, and its access token must be a bearer token (RFC 6750): a sender-constrained
+//! one (`token_type` DPoP, RFC 9449) would need proofs we do not make. A refusal names what to
+//! fix (`provider/token_refusal.rs`).
 
 use std::fmt;
 
@@ -42,8 +44,25 @@ pub(crate) async fn redeem(
     tokens(response)
 }
 
-/// The tokens of a token response; one without an ID token is refused.
+/// The tokens of a token response; one without an ID token, or whose `token_type` is not
+/// `Bearer` (compared without case, RFC 6749 section 5.1), is refused.
 fn tokens(response: TokenResponse) -> Result<Tokens, AuthError> {
+    match response.token_type.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+        found => {
+            let what = match found {
+                None => "has no token_type (RFC 6749 section 5.1 requires one)",
+                Some(t) if t.eq_ignore_ascii_case("dpop") => {
+                    "holds a DPoP-bound access token (token_type DPoP); turn off DPoP for this client at the provider"
+                }
+                Some(_) => "has a token_type other than Bearer",
+            };
+            return Err(AuthError::new(
+                AuthErrorKind::BadProviderResponse,
+                format!("The identity provider's token response {what}: this application uses bearer tokens only."),
+            ));
+        }
+    }
     let id_token = response.id_token.ok_or_else(|| {
         AuthError::new(AuthErrorKind::BadProviderResponse, "The identity provider's token response has no id_token; is the `openid` scope allowed for this client?")
     })?;
@@ -65,13 +84,49 @@ mod tests {
         assert_eq!(err.kind(), AuthErrorKind::BadProviderResponse);
         assert!(err.reason().contains("`openid` scope"), "{}", err.reason());
 
-        let response: TokenResponse =
-            serde_json::from_str(r#"{"access_token":"at","id_token":"a.b.c"}"#).unwrap();
+        let response: TokenResponse = serde_json::from_str(
+            r#"{"access_token":"at","id_token":"a.b.c","token_type":"bearer"}"#,
+        )
+        .unwrap();
         let t = tokens(response).unwrap();
         assert_eq!(
             (t.id_token.as_str(), t.access_token.as_deref()),
             ("a.b.c", Some("at"))
         );
         assert_eq!(format!("{t:?}"), "Tokens([redacted])");
+    }
+
+    #[test]
+    fn only_a_bearer_token_type_is_accepted() {
+        for (token_type, reason) in [
+            (r#""DPoP""#, "DPoP"),
+            (r#""dpop""#, "DPoP"),
+            (r#""mac""#, "other than Bearer"),
+            (r#""Bearer-ish""#, "other than Bearer"),
+            ("null", "no token_type"),
+        ] {
+            let response: TokenResponse = serde_json::from_str(&format!(
+                r#"{{"access_token":"at","id_token":"a.b.c","token_type":{token_type}}}"#
+            ))
+            .unwrap();
+            let err = tokens(response).unwrap_err();
+            assert_eq!(err.kind(), AuthErrorKind::BadProviderResponse);
+            assert!(
+                err.reason().contains(reason),
+                "{token_type}: {}",
+                err.reason()
+            );
+            assert!(
+                !err.reason().contains("Bearer-ish"),
+                "the value is not echoed"
+            );
+        }
+        for ok in ["Bearer", "bearer", "BEARER"] {
+            let response: TokenResponse = serde_json::from_str(&format!(
+                r#"{{"access_token":"at","id_token":"a.b.c","token_type":"{ok}"}}"#
+            ))
+            .unwrap();
+            assert!(tokens(response).is_ok(), "{ok}");
+        }
     }
 }

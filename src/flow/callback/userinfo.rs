@@ -1,11 +1,14 @@
 //! Step 5: userinfo (OpenID Connect Core 5.3), fetched only when the ID token lacks a claim the
-//! configuration needs, and merged in: it must be the same user (`sub`), and it only fills
-//! claims the ID token does not have.
+//! configuration needs, and merged in: it must be the same user (`sub`), and the ID token's
+//! claims win: userinfo only fills claims the ID token lacks, a literal dotted name in userinfo
+//! (`realm_access.roles`) never shadows the ID token's nested claim of that path, and
+//! `email_verified` counts only together with the email it speaks for.
 
 use serde_json::{Map, Value};
 
 use crate::config::{ProviderConfig, UserinfoPolicy};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::policy::ClaimPath;
 use crate::provider::{Metadata, Provider};
 
 /// The claims, with userinfo's merged in where the policy asks for it.
@@ -31,7 +34,7 @@ pub(crate) async fn merge(
 /// Adds userinfo's claims to the ID token's; refused when userinfo names another `sub`.
 fn merge_claims(
     mut claims: Map<String, Value>,
-    info: Map<String, Value>,
+    mut info: Map<String, Value>,
 ) -> Result<Map<String, Value>, AuthError> {
     if info.get("sub").and_then(Value::as_str) != claims.get("sub").and_then(Value::as_str) {
         return Err(AuthError::new(
@@ -39,10 +42,33 @@ fn merge_claims(
             "The userinfo response belongs to another user (sub mismatch).",
         ));
     }
-    for (k, v) in info {
-        claims.entry(k).or_insert(v);
+    let info_verified = info.remove("email_verified");
+    let info_email = info.get("email").and_then(Value::as_str).map(str::to_owned);
+    let id_token_email = claims.contains_key("email");
+    for (name, value) in info {
+        if !claims.contains_key(&name) && !shadows_nested(&claims, &name) {
+            claims.insert(name, value);
+        }
+    }
+    // `email_verified` vouches for the `email` it came with (OpenID Connect Core 5.1): userinfo's
+    // counts only when its email is the one in use, and the ID token's only for its own email.
+    let email_in_use = claims.get("email").and_then(Value::as_str);
+    let verified_here = info_email.is_some() && info_email.as_deref() == email_in_use;
+    if !id_token_email {
+        claims.remove("email_verified");
+    }
+    if verified_here && !claims.contains_key("email_verified") {
+        if let Some(verified) = info_verified {
+            claims.insert("email_verified".into(), verified);
+        }
     }
     Ok(claims)
+}
+
+/// Whether a userinfo claim named `name` would hide the ID token's nested claim at the dotted
+/// path `name`: a claim path tries the whole name as a top-level claim first.
+fn shadows_nested(claims: &Map<String, Value>, name: &str) -> bool {
+    ClaimPath::new(name).is_ok_and(|path| path.lookup(claims).is_some())
 }
 
 /// Whether userinfo is needed: always, never, or (the default) when a claim the configuration
@@ -97,6 +123,62 @@ mod tests {
             merge_claims(id, no_sub).is_err(),
             "userinfo without sub is refused"
         );
+    }
+
+    #[test]
+    fn a_dotted_userinfo_name_never_shadows_a_nested_id_token_claim() {
+        let id = obj(json!({"sub": "u1", "realm_access": {"roles": ["readers"]}, "a": {}}));
+        let info = obj(
+            json!({"sub": "u1", "realm_access.roles": ["admins"], "a.b": ["x"],
+                              "https://example.com/groups": ["g"]}),
+        );
+        let merged = merge_claims(id, info).unwrap();
+        let path = ClaimPath::new("realm_access.roles").unwrap();
+        assert_eq!(path.lookup(&merged), Some(&json!(["readers"])));
+        assert!(!merged.contains_key("realm_access.roles"));
+        assert_eq!(
+            merged["a.b"],
+            json!(["x"]),
+            "a claim the ID token lacks is filled"
+        );
+        assert_eq!(merged["https://example.com/groups"], json!(["g"]));
+    }
+
+    #[test]
+    fn email_verified_counts_only_with_its_own_email() {
+        let verified = |id: Value, info: Value| {
+            let merged = merge_claims(obj(id), obj(info)).unwrap();
+            crate::policy::email_verified(&merged)
+        };
+        // The ID token's email, unverified there; userinfo verifies another address.
+        assert!(!verified(
+            json!({"sub": "u", "email": "a@x.com"}),
+            json!({"sub": "u", "email": "b@x.com", "email_verified": true}),
+        ));
+        // ... or verifies no address at all.
+        assert!(!verified(
+            json!({"sub": "u", "email": "a@x.com"}),
+            json!({"sub": "u", "email_verified": true}),
+        ));
+        // The same address: userinfo's word fills the gap.
+        assert!(verified(
+            json!({"sub": "u", "email": "a@x.com"}),
+            json!({"sub": "u", "email": "a@x.com", "email_verified": true}),
+        ));
+        // The ID token's own verdict wins.
+        assert!(!verified(
+            json!({"sub": "u", "email": "a@x.com", "email_verified": false}),
+            json!({"sub": "u", "email": "a@x.com", "email_verified": true}),
+        ));
+        // The email comes from userinfo: only userinfo's verdict speaks for it.
+        assert!(verified(
+            json!({"sub": "u", "email_verified": false}),
+            json!({"sub": "u", "email": "b@x.com", "email_verified": true}),
+        ));
+        assert!(!verified(
+            json!({"sub": "u", "email_verified": true}),
+            json!({"sub": "u", "email": "b@x.com"}),
+        ));
     }
 
     #[test]

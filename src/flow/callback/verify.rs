@@ -1,12 +1,15 @@
-//! Step 4: the ID token, verified against the provider's keys (refetched once, single-flight and
-//! rate-limited, when it names a key we do not have) and checked claim by claim
-//! ([`crate::id_token`]).
+//! Step 4: the ID token, verified against the provider's keys and checked claim by claim
+//! ([`crate::id_token`]). When its key is not among the cached ones (an unknown `kid`, or a
+//! signature that fails with the cached key of its `kid`), the keys are refetched once, within
+//! the bounds of [`crate::provider::jwks`], and the token is tried again.
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::error::{AuthError, AuthErrorKind};
 use crate::id_token::{self, Expected, IdTokenError};
-use crate::provider::{Metadata, Provider, ProviderError};
+use crate::provider::{Metadata, Provider, ProviderError, VerifyKey};
 use crate::session::LoginRecord;
 use crate::shared::Shared;
 
@@ -37,18 +40,33 @@ async fn verify(
 ) -> Result<Map<String, Value>, Result<IdTokenError, ProviderError>> {
     let header = id_token::header(token, advertised).map_err(Ok)?;
     let keys = provider.keys().await.map_err(Err)?;
-    let key = match id_token::select_key(&keys, &header) {
-        Ok(key) => key.clone(),
-        Err(IdTokenError::UnknownKey) => {
-            // The provider may have rotated its keys: refetch once (single-flight, rate-limited).
-            let fresh = provider.refresh_keys(Some(&keys)).await.map_err(Err)?;
-            id_token::select_key(&fresh, &header).map_err(Ok)?.clone()
+    let claims = match signed_claims(&keys, token, &header) {
+        Err(err @ (IdTokenError::UnknownKey | IdTokenError::BadSignature)) => {
+            // The provider may have rotated its keys, or restarted with a fresh key under the
+            // same `kid`: refetch (single-flight, bounded) and try once more.
+            let fresh = provider
+                .refetch_keys(&keys, header.kid.as_deref())
+                .await
+                .map_err(Err)?;
+            if Arc::ptr_eq(&fresh, &keys) {
+                return Err(Ok(err));
+            }
+            signed_claims(&fresh, token, &header).map_err(Ok)?
         }
-        Err(e) => return Err(Ok(e)),
+        other => other.map_err(Ok)?,
     };
-    let claims = id_token::verify_signature(token, &header, &key).map_err(Ok)?;
     id_token::check_claims(&claims, expected).map_err(Ok)?;
     Ok(claims)
+}
+
+/// The claims of `token` if one of `keys` fits its header and verifies its signature.
+fn signed_claims(
+    keys: &[VerifyKey],
+    token: &str,
+    header: &jsonwebtoken::Header,
+) -> Result<Map<String, Value>, IdTokenError> {
+    let key = id_token::select_key(keys, header)?;
+    id_token::verify_signature(token, header, key)
 }
 
 #[cfg(test)]
