@@ -188,12 +188,7 @@ async fn logout_at_a_provider_without_end_session_says_the_provider_session_stay
     let e = env();
     let provider = RealProvider::start_with(0, &[("RP_INITIATED_LOGOUT", "off")]);
     let issuer = provider.issuer();
-    let app = app_for(config(
-        &issuer,
-        "no-end-session",
-        &e.client_id,
-        &e.secret,
-    ));
+    let app = app_for(config(&issuer, "no-end-session", &e.client_id, &e.secret));
     let mut jar = Jar::default();
     let browser = Browser::new(&issuer);
     let reply = sign_in(&mut jar, &app, &browser, "/", "alice").await;

@@ -3,6 +3,8 @@
 //! for `127.0.0.1`, an internal host name, http for https). The `Host` header is read for this
 //! hint alone; it never decides anything (redirect URIs and cookies come from `BASE_URL`).
 
+use std::sync::Mutex;
+
 use http::request::Parts;
 use url::Url;
 
@@ -43,21 +45,35 @@ fn default_port(base: &Url) -> String {
     format!(":{}", base.port_or_known_default().unwrap_or(0))
 }
 
+/// How many distinct foreign hosts are remembered, so that each is logged once.
+const MAX_WARNED_HOSTS: usize = 16;
+
 /// Logs, when a login starts, that the browser came in at another host than `BASE_URL`'s: the
 /// login cookie set now belongs to that host, and the provider will send the browser back to
-/// `redirect_uri`, where the cookie is not sent.
+/// `redirect_uri`, where the cookie is not sent. Once per host and process: behind a proxy
+/// that rewrites `Host` every login would say it again.
 pub(crate) fn warn_if_foreign(base: &Url, parts: &Parts, redirect_uri: &str) {
-    if let Some(host) = foreign_host(base, parts) {
-        tracing::warn!(
-            target: "tower_oidc",
-            event = "login_origin_mismatch",
-            host = host.as_str(),
-            base_url = base.as_str(),
-            "a sign-in started at host `{host}`, but BASE_URL is `{base}`: the sign-in cookie belongs to `{host}`, \
-             and the provider returns the browser to `{redirect_uri}`, which will not receive it. \
-             Open the app at BASE_URL, or set BASE_URL to the address users open",
-        );
+    static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let Some(host) = foreign_host(base, parts) else {
+        return;
+    };
+    {
+        let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.contains(&host) || warned.len() >= MAX_WARNED_HOSTS {
+            return;
+        }
+        warned.push(host.clone());
     }
+    tracing::warn!(
+        target: "tower_oidc",
+        event = "login_origin_mismatch",
+        host = host.as_str(),
+        base_url = base.as_str(),
+        "a sign-in started at host `{host}`, but BASE_URL is `{base}`: the sign-in cookie belongs to `{host}`, \
+         and the provider returns the browser to `{redirect_uri}`, which will not receive it. \
+         Open the app at BASE_URL, or set BASE_URL to the address users open \
+         (behind a proxy that rewrites Host this is expected; logged once per host)",
+    );
 }
 
 /// The sentence a failed callback adds when its login cookie is missing: the likely cause is
