@@ -56,6 +56,17 @@ async fn main() -> ExitCode {
         )
         .init();
 
+    // Variables meant for tower-oidc that it does not read: a misspelt OIDC_ISSUER_URL would
+    // otherwise start the development IdP without a word.
+    let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for unused in OidcConfig::unused_variables(names) {
+        if unused.is_ignored_on_purpose() {
+            tracing::info!("{unused}");
+        } else {
+            tracing::warn!("{unused}");
+        }
+    }
+
     let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
     let base_url = var("BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let base_url = base_url.trim().trim_end_matches('/').to_owned();

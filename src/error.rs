@@ -66,8 +66,10 @@ impl std::error::Error for ConfigError {}
 
 /// Why a request was not let through, or why a sign-in failed.
 ///
-/// Every response the layer produces itself carries an [`AuthError`] in its extensions, so an
-/// application can restyle error pages (for example with axum's `map_response`).
+/// The layer's error pages, its 401 JSON and its chooser page carry an [`AuthError`] in their
+/// extensions, so an application can restyle them (for example with axum's `map_response`);
+/// the redirect to the provider, the 404 page for an unknown provider, the providers JSON and
+/// the logout pages carry none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthErrorKind {
@@ -85,8 +87,14 @@ pub enum AuthErrorKind {
     IssuerMismatch,
     /// The identity provider answered the authorization request with `error=`.
     ProviderDenied,
-    /// The identity provider refused the authorization code (expired or already redeemed).
+    /// The identity provider refused the authorization code (`invalid_grant`: expired or already
+    /// redeemed, or another error code of the token endpoint).
     CodeRejected,
+    /// The identity provider refused this application's client at the token endpoint: a wrong
+    /// client secret or authentication method (`invalid_client`), a client not allowed the code
+    /// flow (`unauthorized_client`), or a redirect URI it does not accept. A configuration
+    /// mistake; the reason names the setting to fix.
+    ClientRejected,
     /// The ID token failed validation (signature, issuer, audience, time, nonce, ...).
     InvalidIdToken,
     /// The userinfo response belongs to another subject, or is malformed.
@@ -121,6 +129,7 @@ impl AuthErrorKind {
             Self::IssuerMismatch => "issuer_mismatch",
             Self::ProviderDenied => "provider_denied",
             Self::CodeRejected => "code_rejected",
+            Self::ClientRejected => "client_rejected",
             Self::InvalidIdToken => "invalid_id_token",
             Self::InvalidUserinfo => "invalid_userinfo",
             Self::ProviderUnreachable => "provider_unreachable",
@@ -154,7 +163,7 @@ impl AuthErrorKind {
             | Self::CodeRejected => StatusCode::BAD_REQUEST,
             Self::ProviderUnreachable => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadProviderResponse => StatusCode::BAD_GATEWAY,
-            Self::SessionTooLarge => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::SessionTooLarge | Self::ClientRejected => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -4,6 +4,7 @@
 mod body;
 mod clock;
 mod config;
+pub mod diagnostics;
 mod error;
 mod extract;
 mod flow;
@@ -31,8 +32,8 @@ pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
 pub use config::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, IssuerUrl, OidcConfig,
-    OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UserinfoPolicy,
-    DEFAULT_SCOPE, MAX_LEEWAY,
+    OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UnusedVariable,
+    UserinfoPolicy, DEFAULT_SCOPE, MAX_LEEWAY,
 };
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};
 pub use extract::IdentityRejection;

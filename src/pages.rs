@@ -107,11 +107,15 @@ pub(crate) fn error_page(err: &AuthError, login_path: &str, logout_path: &str) -
         | AuthErrorKind::StateMismatch
         | AuthErrorKind::MissingState => "This sign-in link has expired or was already used",
         AuthErrorKind::ProviderDenied => "Sign-in was refused",
+        AuthErrorKind::ClientRejected => "Sign-in is not set up correctly",
         _ => "Sign-in failed",
     };
     let hint = match err.kind() {
         AuthErrorKind::ProviderUnreachable => {
             "Signing in is not possible right now. Try again in a moment."
+        }
+        AuthErrorKind::ClientRejected => {
+            "Trying again will not help until the application's administrator fixes the setting named above."
         }
         _ => "Start the sign-in again.",
     };
@@ -137,12 +141,16 @@ pub(crate) fn error_page(err: &AuthError, login_path: &str, logout_path: &str) -
     res
 }
 
-/// The page shown after logout when there is nowhere else to go.
+/// The page shown after logout when there is nowhere else to go: only when the provider's
+/// session could not be ended (no RP-initiated logout, or the provider is unreachable), which
+/// it says.
 pub(crate) fn signed_out_page(login_path: &str) -> Page {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>You are signed out</h1><p><a href=\"{}\">Sign in again</a></p></body></html>",
+         <h1>You are signed out</h1>\
+         <p>Your session at the identity provider was not ended, so you may still be signed in there: \
+         sign out at the provider too, or close the browser, before someone else uses this device.</p><p><a href=\"{}\">Sign in again</a></p></body></html>",
         escape(login_path)
     );
     base(StatusCode::OK, "text/html; charset=utf-8", body)

@@ -12,26 +12,8 @@ use tower_oidc::OidcLayer;
 
 #[tokio::test]
 async fn logs_never_contain_tokens_codes_or_cookies() {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let buf = LogBuffer::default();
+    let subscriber = buf.subscriber(tracing::Level::TRACE);
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let idp = MockIdp::start().await;
@@ -81,7 +63,7 @@ async fn logs_never_contain_tokens_codes_or_cookies() {
     )
     .await;
     assert_eq!(no_groups.status, StatusCode::FOUND);
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = buf.text();
     assert!(
         logs.contains("event=\"login\""),
         "the login event is logged: {logs}"

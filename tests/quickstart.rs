@@ -8,7 +8,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,22 +19,6 @@ use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::hidden_fields;
-
-/// The example binary that `cargo test` builds beside the test binaries.
-fn quickstart_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/quickstart-<hash> -> target/<profile>/examples/quickstart
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test`, which builds the examples",
-        bin.display()
-    );
-    bin
-}
 
 /// The running example, stopped when dropped.
 struct Quickstart {
@@ -60,7 +43,7 @@ fn free_port() -> u16 {
 
 /// The quickstart binary without any `OIDC_*` variable of the test's own environment.
 fn command() -> Command {
-    let mut cmd = Command::new(quickstart_binary());
+    let mut cmd = Command::new(support::example_binary("quickstart"));
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("OIDC_") {
             cmd.env_remove(key);

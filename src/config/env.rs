@@ -87,13 +87,17 @@ impl OidcConfig {
     /// the file's value for the same setting.
     ///
     /// Several providers come from the numbered `OIDC_PROVIDER_N_*` variables (from 1, no
-    /// gaps). A numbered variable with an unknown suffix is reported too.
+    /// gaps). A numbered variable with an unknown suffix is reported too. Any other `OIDC_*`
+    /// variable it does not read (a misspelling such as `OIDC_ISSUER_URI`) is logged as a
+    /// warning naming the closest known variable; see
+    /// [`unused_variables`](Self::unused_variables).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(std::env::vars())
     }
 
     /// Like [`from_env`](Self::from_env), from a list of variables (for example an env file's
-    /// lines, or a test's): unknown `OIDC_PROVIDER_N_*` suffixes are reported as in `from_env`.
+    /// lines, or a test's): unknown `OIDC_PROVIDER_N_*` suffixes are reported, and other unknown
+    /// `OIDC_*` names logged, as in `from_env`.
     pub fn from_vars<K, V>(vars: impl IntoIterator<Item = (K, V)>) -> Result<Self, ConfigError>
     where
         K: Into<String>,
@@ -107,6 +111,7 @@ impl OidcConfig {
         builder
             .problems
             .extend(unknown_numbered_variables(vars.keys().cloned()));
+        super::unknown::log_unused_variables(vars.keys());
         builder.build()
     }
 
@@ -227,10 +232,17 @@ pub(crate) fn unknown_numbered_variables(
         }
         let suffix = rest[digits..].trim_start_matches('_');
         if !suffixes().any(|s| s == suffix) {
+            // `ISSUER_URL`: the unnumbered name (`OIDC_ISSUER_URL`) given a number.
+            let upper = suffix.to_ascii_uppercase();
+            let guess = suffixes()
+                .find(|s| Keys::Single.key(s).strip_prefix("OIDC_") == Some(upper.as_str()))
+                .or_else(|| super::unknown::closest(&upper, suffixes()))
+                .map(|s| format!("did you mean OIDC_PROVIDER_{number}_{s}? "))
+                .unwrap_or_default();
             problems.push(ConfigProblem {
                 key: name.clone(),
                 message: format!(
-                    "unknown setting `{suffix}`; a numbered provider takes {}",
+                    "unknown setting `{suffix}`; {guess}a numbered provider takes {}",
                     suffixes().collect::<Vec<_>>().join(", ")
                 ),
             });
@@ -522,6 +534,13 @@ mod tests {
             problems[0]
                 .message
                 .contains("NAME, SLUG, ISSUER, CLIENT_ID"),
+            "{}",
+            problems[0]
+        );
+        assert!(
+            problems[0]
+                .message
+                .contains("did you mean OIDC_PROVIDER_1_ISSUER?"),
             "{}",
             problems[0]
         );

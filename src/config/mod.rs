@@ -7,8 +7,8 @@
 //! `OIDC_COOKIE_KEY` accepts; `draft.rs` the one per-provider settings draft (and where to add
 //! a setting) and [`ProviderBuilder`]; `builder.rs` [`OidcConfigBuilder`]; `env.rs` the
 //! variables, numbered ones included; `file.rs` the `OIDC_CONFIG_FILE` TOML file;
-//! `validate.rs` drafts to the runtime types; and here, the validated [`OidcConfig`] the layer
-//! reads.
+//! `validate.rs` drafts to the runtime types; `unknown.rs` the `OIDC_*` variables the layer
+//! does not read; and here, the validated [`OidcConfig`] the layer reads.
 //!
 //! ```
 //! use std::time::Duration;
@@ -76,6 +76,7 @@ mod draft;
 mod env;
 pub(crate) mod file;
 mod types;
+mod unknown;
 mod validate;
 
 pub use builder::OidcConfigBuilder;
@@ -86,6 +87,7 @@ pub use types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
     UserinfoPolicy,
 };
+pub use unknown::UnusedVariable;
 pub use validate::MAX_LEEWAY;
 
 /// One identity provider and this application's client registration at it.

@@ -25,6 +25,11 @@ pub(crate) async fn start(
             return pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path);
         }
     };
+    super::origin::warn_if_foreign(
+        &shared.config.base_url,
+        parts,
+        &provider.config.redirect_uri,
+    );
     let now = shared.config.clock.unix_seconds();
     // The verifier has 64 characters: within RFC 7636's 43 to 128, with 384 bits of entropy.
     let [state, nonce, verifier] = login_secrets();

@@ -78,10 +78,22 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
             }
             pages::redirect(url.as_str())
         }
-        None => match post_logout {
-            Some(target) => pages::redirect(target.as_str()),
-            None => pages::signed_out_page(&shared.config.login_path),
-        },
+        None => {
+            // Without RP-initiated logout (or while the provider is unreachable) the user is
+            // still signed in at the provider, and the next sign-in there needs no password:
+            // say so, in the log and on the page.
+            tracing::info!(
+                target: "tower_oidc",
+                event = "logout_local_only",
+                provider = provider.config.slug.as_str(),
+                reason = if metadata.is_some() { "the provider has no end_session_endpoint" } else { "the provider is unreachable" },
+                "signed out of this app only: the session at the identity provider stays open",
+            );
+            match post_logout {
+                Some(target) => pages::redirect(target.as_str()),
+                None => pages::signed_out_page(&shared.config.login_path),
+            }
+        }
     };
     let headers = page.headers_mut();
     headers.append(header::SET_COOKIE, names.remove(&names.session));

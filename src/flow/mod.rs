@@ -11,6 +11,7 @@ use crate::shared::Shared;
 pub(crate) mod callback;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod origin;
 pub(crate) mod return_to;
 
 /// Carries out `route` (anything but [`Route::Pass`]) and returns the page to send.

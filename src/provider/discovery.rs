@@ -80,9 +80,23 @@ impl Provider {
         match self.fetch_metadata().await {
             Ok(m) => {
                 let m = Arc::new(m);
-                let mut cache = self.write_cache();
-                cache.metadata = Some((m.clone(), self.clock.now()));
-                cache.failure = None;
+                let first = {
+                    let mut cache = self.write_cache();
+                    let first = cache.metadata.is_none();
+                    cache.metadata = Some((m.clone(), self.clock.now()));
+                    cache.failure = None;
+                    first
+                };
+                if first && m.end_session_endpoint.is_none() {
+                    tracing::warn!(
+                        target: "tower_oidc",
+                        provider = self.config.slug.as_str(),
+                        issuer = %self.config.issuer,
+                        "the identity provider advertises no end_session_endpoint (OpenID Connect RP-Initiated Logout 1.0): \
+                         logout ends the session in this app only, and users stay signed in at the provider. \
+                         Enable RP-initiated logout at the provider if it offers it",
+                    );
+                }
                 Ok(m)
             }
             Err(err) => {
@@ -101,21 +115,27 @@ impl Provider {
     async fn fetch_metadata(&self) -> Result<Metadata, ProviderError> {
         let url = self.config.issuer.discovery_url();
         let body = self.http.get(&url, "discovery document").await?;
-        parse_metadata(&body, &self.config.issuer)
+        parse_metadata(&body, &self.config.issuer, &self.config.keys.key("ISSUER"))
     }
 }
 
 /// Reads a discovery document for `issuer`: the issuer must match exactly (OpenID Connect
 /// Discovery 1.0 section 4.3), every endpoint must be an https URL (http only for an http
-/// issuer, which the configuration allows on loopback alone).
-pub(crate) fn parse_metadata(body: &[u8], issuer: &IssuerUrl) -> Result<Metadata, ProviderError> {
+/// issuer, which the configuration allows on loopback alone). `issuer_key` is the variable
+/// that sets the issuer, named in the mismatch.
+pub(crate) fn parse_metadata(
+    body: &[u8],
+    issuer: &IssuerUrl,
+    issuer_key: &str,
+) -> Result<Metadata, ProviderError> {
     let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| {
         ProviderError::BadResponse(format!("the discovery document is not valid: {e}"))
     })?;
     if raw.issuer != issuer.as_str() {
-        let named: String = raw.issuer.chars().take(200).collect();
-        return Err(ProviderError::BadResponse(format!(
-            "the discovery document names issuer `{named}` but OIDC_ISSUER_URL is `{issuer}`; they must match exactly"
+        return Err(ProviderError::BadResponse(issuer_mismatch(
+            &raw.issuer,
+            issuer,
+            issuer_key,
         )));
     }
     let allow_http = issuer.as_str().starts_with("http://");
@@ -154,6 +174,42 @@ pub(crate) fn parse_metadata(body: &[u8], issuer: &IssuerUrl) -> Result<Metadata
     })
 }
 
+/// The discovery document names another issuer than ours: both values, and the fix when it is
+/// only a trailing slash.
+fn issuer_mismatch(named: &str, issuer: &IssuerUrl, issuer_key: &str) -> String {
+    let mut message = issuer_mismatch_message(named, issuer, issuer_key);
+    if let Some(fix) = issuer_fix(named, issuer, issuer_key) {
+        message.push_str(&format!(" (they differ by a trailing slash): {fix}"));
+    }
+    message
+}
+
+/// What a mismatch of the discovery document's issuer `named` and ours says, without the fix.
+pub(crate) fn issuer_mismatch_message(named: &str, issuer: &IssuerUrl, issuer_key: &str) -> String {
+    format!(
+        "the discovery document names issuer `{}` but {issuer_key} is `{issuer}`; they must match exactly",
+        shown_issuer(named)
+    )
+}
+
+/// The fix when the two issuers differ by a trailing slash only, the commonest slip (Authentik's
+/// issuers end with `/`, Keycloak's do not): use the provider's value.
+pub(crate) fn issuer_fix(named: &str, issuer: &IssuerUrl, issuer_key: &str) -> Option<String> {
+    let named = shown_issuer(named);
+    (named != issuer.as_str()
+        && named.trim_end_matches('/') == issuer.as_str().trim_end_matches('/'))
+    .then(|| format!("set {issuer_key} to `{named}`"))
+}
+
+/// A provider's issuer value, fit for a message: no control characters, at most 200 of them.
+fn shown_issuer(named: &str) -> String {
+    named
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,7 +237,7 @@ mod tests {
     #[test]
     fn reads_the_endpoints_and_defaults() {
         let id = "https://id.example.com";
-        let m = parse_metadata(doc(id, id).as_bytes(), &issuer(id)).unwrap();
+        let m = parse_metadata(doc(id, id).as_bytes(), &issuer(id), "OIDC_ISSUER_URL").unwrap();
         assert_eq!(m.token_endpoint.as_str(), "https://id.example.com/token");
         assert_eq!(m.userinfo_endpoint, None);
         assert!(m.iss_parameter_supported);
@@ -200,24 +256,50 @@ mod tests {
     #[test]
     fn the_issuer_must_match_exactly() {
         let id = "https://id.example.com";
-        let err =
-            parse_metadata(doc(id, id).as_bytes(), &issuer("https://id.example.com/")).unwrap_err();
+        let err = parse_metadata(
+            doc(id, id).as_bytes(),
+            &issuer("https://id.example.com/"),
+            "OIDC_PROVIDER_2_ISSUER",
+        )
+        .unwrap_err();
         let ProviderError::BadResponse(m) = err else {
             panic!("not a bad response: {err:?}");
         };
         assert!(m.contains("must match exactly"), "{m}");
+        assert!(
+            m.contains("but OIDC_PROVIDER_2_ISSUER is `https://id.example.com/`"),
+            "the variable of the provider concerned: {m}"
+        );
+        assert!(
+            m.ends_with("set OIDC_PROVIDER_2_ISSUER to `https://id.example.com`"),
+            "{m}"
+        );
+        let other = parse_metadata(
+            doc("https://other.example.com", id).as_bytes(),
+            &issuer(id),
+            "OIDC_ISSUER_URL",
+        );
+        assert!(
+            matches!(other, Err(ProviderError::BadResponse(m)) if !m.contains("trailing slash")),
+            "a different issuer is not a slip of a slash"
+        );
     }
 
     #[test]
     fn endpoints_must_be_https_unless_the_issuer_is_http() {
         let id = "https://id.example.com";
-        let err = parse_metadata(doc(id, "http://id.example.com").as_bytes(), &issuer(id));
+        let key = "OIDC_ISSUER_URL";
+        let err = parse_metadata(
+            doc(id, "http://id.example.com").as_bytes(),
+            &issuer(id),
+            key,
+        );
         assert!(
             matches!(err, Err(ProviderError::BadResponse(m)) if m.contains("must be an https URL"))
         );
         let local = "http://127.0.0.1:9000";
-        assert!(parse_metadata(doc(local, local).as_bytes(), &issuer(local)).is_ok());
-        let junk = parse_metadata(b"<html>", &issuer(id));
+        assert!(parse_metadata(doc(local, local).as_bytes(), &issuer(local), key).is_ok());
+        let junk = parse_metadata(b"<html>", &issuer(id), key);
         assert!(matches!(junk, Err(ProviderError::BadResponse(m)) if m.contains("not valid")));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::token_refusal::TokenRefusal;
 use crate::error::{AuthError, AuthErrorKind};
 
 /// A failure talking to the provider.
@@ -11,8 +12,8 @@ pub(crate) enum ProviderError {
     Unreachable(String),
     /// The provider answered, but not with something usable.
     BadResponse(String),
-    /// The token endpoint refused the request with an OAuth error code.
-    Rejected(String),
+    /// The token endpoint refused the request (RFC 6749 section 5.2).
+    Rejected(Box<TokenRefusal>),
 }
 
 impl fmt::Display for ProviderError {
@@ -20,13 +21,18 @@ impl fmt::Display for ProviderError {
         match self {
             Self::Unreachable(m) => write!(f, "identity provider unreachable: {m}"),
             Self::BadResponse(m) => write!(f, "bad response from identity provider: {m}"),
-            Self::Rejected(code) => write!(f, "identity provider refused the request: {code}"),
+            Self::Rejected(refusal) => write!(
+                f,
+                "identity provider refused the request: {}",
+                refusal.shown_code()
+            ),
         }
     }
 }
 
 impl ProviderError {
-    /// The error shown to the user for this failure.
+    /// The error shown to the user for this failure. A refusal of the token endpoint is
+    /// better explained with the provider's settings: [`TokenRefusal::to_auth_error`].
     pub(crate) fn to_auth_error(&self) -> AuthError {
         match self {
             ProviderError::Unreachable(m) => AuthError::new(
@@ -37,10 +43,11 @@ impl ProviderError {
                 AuthErrorKind::BadProviderResponse,
                 format!("The identity provider gave an unusable answer: {m}."),
             ),
-            ProviderError::Rejected(code) => AuthError::new(
+            ProviderError::Rejected(refusal) => AuthError::new(
                 AuthErrorKind::CodeRejected,
                 format!(
-                    "The identity provider refused the sign-in code ({code}); it may have expired or been used already."
+                    "The identity provider refused the sign-in code ({}).",
+                    refusal.shown_code()
                 ),
             ),
         }
@@ -63,7 +70,12 @@ mod tests {
             AuthErrorKind::BadProviderResponse
         );
         assert_eq!(
-            kind(ProviderError::Rejected("invalid_grant".into())),
+            kind(ProviderError::Rejected(Box::new(TokenRefusal::read(
+                400,
+                br#"{"error":"invalid_grant"}"#,
+                &[],
+                false
+            )))),
             AuthErrorKind::CodeRejected
         );
         assert_eq!(

@@ -6,6 +6,7 @@
 //! - [`jwks`]: the signing keys, cached, refetched (bounded) for an unknown `kid` or a failed
 //!   signature;
 //! - [`token`]: the code exchange and userinfo;
+//! - [`token_refusal`]: the token endpoint's error answers, read into the fix they call for;
 //! - [`error`]: what can go wrong.
 
 use std::fmt;
@@ -21,6 +22,7 @@ pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod jwks;
 pub(crate) mod token;
+pub(crate) mod token_refusal;
 
 pub(crate) use discovery::Metadata;
 pub(crate) use error::ProviderError;

@@ -16,6 +16,11 @@
 //                   besides the fixed http://127.0.0.1:3999: each adds the redirect URI
 //                   <origin>/auth/callback and the post-logout URIs <origin>/public and
 //                   <origin>/signed-out (for the browser tests, tests/browser)
+//   RP_INITIATED_LOGOUT  "off" disables RP-initiated logout: discovery has no
+//                   end_session_endpoint (default on; for the diagnostics tests)
+//   TOKEN_AUTH_METHODS  comma-separated token endpoint auth methods the provider supports
+//                   and advertises (default: oidc-provider's own list); clients registered
+//                   for another method are left out (for the doctor's tests)
 //
 // Once listening, prints exactly one line to stdout:
 //   ISSUER=http://127.0.0.1:<port>
@@ -44,6 +49,8 @@ for (const origin of APP_ORIGINS) {
   }
 }
 const appOrigins = APP_ORIGINS.map((o) => o.replace(/\/$/, ''));
+const RP_INITIATED_LOGOUT = (process.env.RP_INITIATED_LOGOUT ?? 'on') !== 'off';
+const TOKEN_AUTH_METHODS = (process.env.TOKEN_AUTH_METHODS ?? '').split(',').map((m) => m.trim()).filter(Boolean);
 
 // oidc-provider writes its "development-only" warnings with console.warn /
 // console.info; keep stdout reserved for the single ISSUER= line.
@@ -124,10 +131,25 @@ const commonClient = {
   ],
   id_token_signed_response_alg: 'RS256',
 };
+// A secret with the characters RFC 6749 2.3.1 form-encodes in HTTP Basic credentials (`+`, `/`,
+// `=`, as in a base64 secret).
+const ENCODED_SECRET = 'tower+oidc/test=secret==0123456789abcdef';
 const clients = [
   { ...commonClient, client_id: 'tower-oidc-test', token_endpoint_auth_method: 'client_secret_basic' },
   { ...commonClient, client_id: 'tower-oidc-test-post', token_endpoint_auth_method: 'client_secret_post' },
-];
+  // Registered for basic, and checked (by the guard below) the way some widely used providers
+  // check Basic credentials: the secret compared as sent, without form-decoding it. So the
+  // RFC-encoded secret is refused under basic; client_secret_post works.
+  {
+    ...commonClient,
+    client_id: 'tower-oidc-test-raw-basic',
+    client_secret: ENCODED_SECRET,
+    token_endpoint_auth_method: 'client_secret_basic',
+  },
+].filter((c) => TOKEN_AUTH_METHODS.length === 0
+  || TOKEN_AUTH_METHODS.includes(c.token_endpoint_auth_method));
+// Clients whose Basic secret is compared without form-decoding, and that may use post too.
+const RAW_BASIC_CLIENTS = new Set(['tower-oidc-test-raw-basic']);
 
 // Fresh RS256 signing key per process (JWK form, as oidc-provider expects).
 const SIGNING_KID = process.env.SIGNING_KID || `test-rs256-${USERS_SET}`;
@@ -157,9 +179,10 @@ function configuration() {
     // userinfo endpoint only, the ID token carries just sub and protocol claims.
     conformIdTokenClaims: true,
     pkce: { required: () => true }, // S256 is the only method oidc-provider supports
+    ...(TOKEN_AUTH_METHODS.length > 0 ? { clientAuthMethods: TOKEN_AUTH_METHODS } : {}),
     features: {
       devInteractions: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: RP_INITIATED_LOGOUT },
       // RFC 9207: oidc-provider 9.x always adds `iss` to authorization
       // responses (there is no feature flag any more) and advertises
       // authorization_response_iss_parameter_supported=true.
@@ -199,6 +222,14 @@ function basicAuthClientId(header) {
   }
 }
 
+// The secret of HTTP Basic credentials exactly as sent, not form-decoded.
+function basicAuthRawSecret(header) {
+  const [, value] = (header ?? '').split(' ');
+  const decoded = Buffer.from(value ?? '', 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i === -1 ? undefined : decoded.slice(i + 1);
+}
+
 function installGuard(provider) {
   provider.use(async (ctx, next) => {
     const isInteraction = /^\/interaction\/[^/]+$/.test(ctx.path);
@@ -228,6 +259,17 @@ function installGuard(provider) {
       const used = basicId !== undefined ? 'client_secret_basic'
         : form.has('client_secret') ? 'client_secret_post' : undefined;
       const client = clients.find((c) => c.client_id === (basicId ?? form.get('client_id')));
+      if (client && RAW_BASIC_CLIENTS.has(client.client_id)) {
+        if (used === 'client_secret_basic'
+          && basicAuthRawSecret(ctx.get('authorization')) !== client.client_secret) {
+          ctx.status = 401;
+          ctx.set('cache-control', 'no-store');
+          ctx.body = { error: 'invalid_client', error_description: 'client authentication failed' };
+          return undefined;
+        }
+        // Its post form is passed on as it is; basic, once checked raw, as oidc-provider checks it.
+        return next();
+      }
       if (used && client && client.token_endpoint_auth_method !== used) {
         ctx.status = 401;
         ctx.set('cache-control', 'no-store');

@@ -74,6 +74,55 @@ pub fn app(layer: OidcLayer) -> Router {
         .layer(layer)
 }
 
+/// A `tracing` writer into memory: give `move || buf.clone()` to a subscriber's `with_writer`,
+/// and read what was logged with [`text`](Self::text).
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// A plain-text subscriber (no colours) writing into this buffer, up to `level`.
+    pub fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(level)
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An example's binary, which `cargo test` builds beside the test binaries (a run filtered with
+/// `--test` does not: then `cargo build --examples` first).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test`, which builds the examples",
+        bin.display()
+    );
+    bin
+}
+
 /// The hidden inputs of an HTML form, as (name, value) pairs.
 pub fn hidden_fields(page: &str) -> Vec<(String, String)> {
     page.split("<input type=\"hidden\" name=\"")

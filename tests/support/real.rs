@@ -144,19 +144,25 @@ impl RealProvider {
     /// Starts one on `port` (0: any free port) whose fresh key has the id `kid` (`None`: the
     /// default, `test-rs256-a`).
     pub fn start_signing(port: u16, kid: Option<&str>) -> Self {
+        match kid {
+            Some(kid) => Self::start_with(port, &[("SIGNING_KID", kid)]),
+            None => Self::start_with(port, &[]),
+        }
+    }
+
+    /// Starts one on `port` (0: any free port) with other settings than the instances
+    /// `scripts/test.sh` starts: server.mjs's variables in `env` (`RP_INITIATED_LOGOUT`,
+    /// `TOKEN_AUTH_METHODS`, `SIGNING_KID`, ...).
+    pub fn start_with(port: u16, env: &[(&str, &str)]) -> Self {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc-provider");
-        let mut command = Command::new("node");
-        command
+        let mut child = Command::new("node")
             .arg("server.mjs")
             .current_dir(dir)
             .env("PORT", port.to_string())
             .env("USERS_SET", "a")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(kid) = kid {
-            command.env("SIGNING_KID", kid);
-        }
-        let mut child = command
+            .stderr(Stdio::null())
             .spawn()
             .expect("node (scripts/test.sh puts it on PATH) and tests/oidc-provider/node_modules");
         let mut line = String::new();

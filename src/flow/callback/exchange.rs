@@ -1,11 +1,12 @@
 //! Step 3: the code, redeemed at the token endpoint with the PKCE verifier; the answer must
 //! hold an ID token, and its access token must be a bearer token (RFC 6750): a sender-constrained
-//! one (`token_type` DPoP, RFC 9449) would need proofs we do not make.
+//! one (`token_type` DPoP, RFC 9449) would need proofs we do not make. A refusal names what to
+//! fix (`provider/token_refusal.rs`).
 
 use std::fmt;
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::provider::{Metadata, Provider, TokenResponse};
+use crate::provider::{Metadata, Provider, ProviderError, TokenResponse};
 use crate::session::LoginRecord;
 
 /// The tokens of a redeemed code. Debug never shows them.
@@ -35,7 +36,11 @@ pub(crate) async fn redeem(
             &provider.config.redirect_uri,
         )
         .await
-        .map_err(|e| e.to_auth_error())?;
+        .map_err(|e| match e {
+            // Each refusal names the settings of this provider to fix.
+            ProviderError::Rejected(refusal) => refusal.to_auth_error(&provider.config),
+            other => other.to_auth_error(),
+        })?;
     tokens(response)
 }
 

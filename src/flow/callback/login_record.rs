@@ -6,8 +6,9 @@ use subtle::ConstantTimeEq;
 
 use super::query::CallbackQuery;
 use crate::error::{AuthError, AuthErrorKind};
+use crate::flow::origin::missing_cookie_hint;
 use crate::provider::Provider;
-use crate::session::{request_cookie, LoginRecord, LOGIN_TTL_SECS};
+use crate::session::{request_cookie, request_cookies, LoginRecord, LOGIN_TTL_SECS};
 use crate::shared::Shared;
 
 /// A login this browser started, matched to its provider.
@@ -39,16 +40,22 @@ pub(crate) fn open<'s>(
         })?;
     let cookie_name = cookies.names.login(state);
     let Some(value) = request_cookie(&parts.headers, &cookie_name) else {
-        return Err(AuthError::new(
-            AuthErrorKind::LoginExpired,
+        let mut reason = String::from(
             "No sign-in was started from this browser for this response, or it was already completed.",
-        ));
+        );
+        // Without any login cookie at all, the likeliest cause is a sign-in started at another
+        // address than BASE_URL, whose cookie this address never receives.
+        if !request_cookies(&parts.headers).any(|(n, _)| n.starts_with(&cookies.names.login_prefix))
+        {
+            reason.push_str(&missing_cookie_hint(&shared.config.base_url));
+        }
+        return Err(AuthError::new(AuthErrorKind::LoginExpired, reason));
     };
     *used_cookie = Some(cookie_name.clone());
     let record = LoginRecord::open(&cookies.codec, &cookie_name, value).ok_or_else(|| {
         AuthError::new(
             AuthErrorKind::StateMismatch,
-            "The sign-in record in this browser is not valid.",
+            "The sign-in record in this browser is not valid: it was sealed with another cookie key (every replica of the app must share one OIDC_COOKIE_KEY, and without it each restart makes a new key).",
         )
     })?;
     if !bool::from(record.state.as_bytes().ct_eq(state.as_bytes())) {
@@ -153,8 +160,26 @@ mod tests {
         );
         let mut used = None;
         let other = open(&s, &parts, &query("s2"), 1_100, &mut used);
-        assert_eq!(kind(other), AuthErrorKind::LoginExpired);
+        let other = other.expect_err("refused");
+        assert_eq!(other.kind(), AuthErrorKind::LoginExpired);
         assert_eq!(used, None, "no cookie of this login was found");
+        assert!(
+            !other.reason().contains("another address"),
+            "another login's cookie is there: {}",
+            other.reason()
+        );
+        let bare = http::Request::get("/auth/callback")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let none = open(&s, &bare, &query("s1"), 1_100, &mut None).expect_err("refused");
+        assert!(
+            none.reason()
+                .contains("open https://app.example.com and sign in again"),
+            "no login cookie at all: {}",
+            none.reason()
+        );
     }
 
     #[test]

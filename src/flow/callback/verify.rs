@@ -97,6 +97,7 @@ mod tests {
                  "token_endpoint":"https://id.example.com/t","jwks_uri":"https://id.example.com/k",
                  "id_token_signing_alg_values_supported":["RS256"]}"#,
             &p.config.issuer,
+            "OIDC_ISSUER_URL",
         )
         .unwrap();
         // `{"alg":"none"}` and `{"alg":"HS256"}`, unsigned.
