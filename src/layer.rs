@@ -15,6 +15,13 @@ use crate::shared::Shared;
 ///
 /// Cloning is cheap: clones share the provider cache (discovery, keys) and cookie keys.
 ///
+/// What the process remembers about logins and sessions (the spent `state`s that stop a
+/// replayed callback, the sessions ended by logout, the cache of opened sessions) belongs to
+/// the [`OidcConfig`]: every layer built from one configuration or a clone of it shares it, so
+/// `OidcLayer::new(config.clone())` for a second router is safe. A configuration built
+/// separately (a second `OidcConfig::from_env()`) remembers separately, like another process:
+/// build the configuration once and clone it, or build one layer and clone that.
+///
 /// ```no_run
 /// use axum::{routing::get, Router};
 /// use tower_oidc::{Identity, OidcConfig, OidcLayer};

@@ -15,6 +15,18 @@ pub(crate) const WWW_AUTHENTICATE: &str = r#"OIDC realm="tower-oidc""#;
 
 pub(crate) type Page = Response<Bytes>;
 
+/// The Content Security Policy of every page the layer writes. The pages are static HTML with
+/// inline `style` attributes and links: no script, image, font, frame or fetch, so everything
+/// else is refused (`default-src 'none'`). `style-src 'unsafe-inline'` because style attributes
+/// cannot be allowed by hash without `'unsafe-hashes'`, which older browsers lack; everything
+/// shown is escaped, so no one else's markup can use it. `frame-ancestors 'none'` (with
+/// `X-Frame-Options: DENY` for browsers without CSP level 2) keeps the pages out of frames, so
+/// the chooser or the sign-out form cannot be overlaid for clickjacking (OWASP Clickjacking
+/// Defense Cheat Sheet). No `form-action`: browsers apply it to the redirects after a submit too,
+/// and the logout form's answer redirects to the provider's end-session endpoint.
+pub(crate) const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+
 fn base(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Page {
     let mut res = Response::new(body.into());
     *res.status_mut() = status;
@@ -29,6 +41,11 @@ fn base(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) 
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
     res
 }
@@ -268,6 +285,82 @@ pub(crate) fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn two_providers() -> OidcConfig {
+        OidcConfig::builder()
+            .with_base_url("https://app.example.com")
+            .with_cookie_key("w4fJS+gP3/cYd2x6IVQWu1Pvmdxhz1zuRvilXZ4GdWY=")
+            .add_provider(
+                crate::ProviderBuilder::new("staff")
+                    .with_issuer("https://staff.example.com")
+                    .with_client_id("a"),
+            )
+            .add_provider(
+                crate::ProviderBuilder::new("guests")
+                    .with_issuer("https://guests.example.com")
+                    .with_client_id("b"),
+            )
+            .build()
+            .expect("a valid test configuration")
+    }
+
+    /// Every kind of page the layer writes.
+    fn every_page() -> Vec<(&'static str, Page)> {
+        let config = two_providers();
+        let failed = AuthError::new(AuthErrorKind::InvalidIdToken, "bad token");
+        let refused = AuthError::new(AuthErrorKind::NoRole, "no role");
+        let down = AuthError::new(AuthErrorKind::ProviderUnreachable, "down");
+        vec![
+            ("redirect", redirect("https://id.example.com/authorize?x=1")),
+            ("401 JSON", unauthorized_json("/auth/login")),
+            (
+                "error page",
+                error_page(&failed, "/auth/login", "/auth/logout"),
+            ),
+            (
+                "refusal page",
+                error_page(&refused, "/auth/login", "/auth/logout"),
+            ),
+            ("503 page", error_page(&down, "/auth/login", "/auth/logout")),
+            ("signed out", signed_out_page("/auth/login")),
+            ("logout confirmation", logout_confirm_page("/auth/logout")),
+            ("providers JSON", providers_json(&config)),
+            (
+                "unknown provider",
+                unknown_provider(&config, "/auth/login/x"),
+            ),
+            ("chooser", chooser(&config, "/reports")),
+        ]
+    }
+
+    #[test]
+    fn every_page_refuses_framing_and_everything_its_policy_does_not_need() {
+        let csp = CONTENT_SECURITY_POLICY;
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{csp} lacks {directive}");
+        }
+        assert!(!csp.contains("script") && !csp.contains("*"), "{csp}");
+        for (name, page) in every_page() {
+            let h = page.headers();
+            assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{name}");
+            assert_eq!(h[header::CONTENT_SECURITY_POLICY], csp, "{name}");
+            assert_eq!(h[header::CACHE_CONTROL], "no-store", "{name}");
+            // The policy allows inline styles and nothing else: a page that needed a script,
+            // an image, a stylesheet or a frame would break under it.
+            let body = std::str::from_utf8(page.body())
+                .unwrap()
+                .to_ascii_lowercase();
+            for needs_more in [
+                "<script", "<img", "<link", "<iframe", "<object", " src=", "url(",
+            ] {
+                assert!(!body.contains(needs_more), "{name} has {needs_more}");
+            }
+        }
+    }
 
     #[test]
     fn error_page_escapes_and_links_to_login() {

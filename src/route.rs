@@ -4,6 +4,7 @@
 use http::request::Parts;
 use http::{header, HeaderValue};
 
+use crate::config::OidcConfig;
 use crate::identity::Identity;
 use crate::session::{decode_session, request_cookie_bytes};
 use crate::shared::Shared;
@@ -70,7 +71,7 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     }
     let identity = request_cookie_bytes(&parts.headers, &shared.cookies.names.session)
         .and_then(|value| session(shared, value));
-    let public = config.is_public(path);
+    let public = is_public(config, path);
     match identity {
         Some(identity) => Route::Pass {
             identity: Some(identity),
@@ -96,26 +97,79 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     }
 }
 
+/// Whether `path` is one of the configured public paths: exactly, or below a folder (a
+/// configured path ending in `/`).
+///
+/// Matched on the path as sent, and only when that path is already in normal form: a path that
+/// a proxy, the router or a file handler could read as another one is never public, so it needs
+/// a session like any protected path (fail closed). Checked only after a public path matched,
+/// so protected paths cost nothing more.
+fn is_public(config: &OidcConfig, path: &str) -> bool {
+    config
+        .public_paths
+        .iter()
+        .any(|p| match p.strip_suffix('/') {
+            Some(folder) => path.starts_with(p.as_str()) || path == folder,
+            None => path == p,
+        })
+        && is_normal_path(path)
+}
+
+/// Whether `path` reads the same to every component that may later decode or normalise it
+/// (RFC 3986 section 6.2.2, and what servers are known to do beyond it): no dot segments
+/// (`/public/../admin`), no empty segments (`//`, which some servers merge), no backslash
+/// (a separator on Windows and to some proxies), no `;` (path parameters, which Tomcat and Jetty
+/// strip, so `/public/..;/admin` is `/admin` there), and no percent-escape that decodes to `.`,
+/// `/`, `\`, `;`, `%` (double encoding, `%252e`) or a control character; a malformed escape is
+/// refused too. Other escapes (`%20`, UTF-8) change no segment and are allowed.
+fn is_normal_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.iter().any(|b| matches!(b, b'\\' | b';'))
+        || path.contains("//")
+        || path.split('/').any(|seg| seg == "." || seg == "..")
+    {
+        return false;
+    }
+    let mut escapes = bytes.iter().enumerate().filter(|(_, b)| **b == b'%');
+    escapes.all(|(i, _)| {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match (hex(i + 1), hex(i + 2)) {
+            (Some(hi), Some(lo)) => {
+                let decoded = (hi * 16 + lo) as u8;
+                !matches!(decoded, b'.' | b'/' | b'\\' | b';' | b'%') && !decoded.is_ascii_control()
+            }
+            _ => false,
+        }
+    })
+}
+
 /// The identity of a session cookie value: from the cache, or opened and then cached.
 fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
     let cookies = &shared.cookies;
+    let memories = &*cookies.memories;
     let now = shared.config.clock.unix_seconds();
-    if let Some(identity) = cookies.cache.get(value, now) {
+    if let Some(identity) = memories.cache.get(value, now) {
         return Some(identity);
     }
     let value = std::str::from_utf8(value).ok()?;
     let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
     shared.provider_for(&data.provider, &data.issuer)?;
-    if cookies.revoked.is_revoked(&data.session_id) {
+    if memories
+        .revoked
+        .is_revoked(&data.session_id, data.expires_at)
+    {
         return None;
     }
     let identity = Identity::from_data(data);
-    cookies.cache.insert(value, identity.clone(), now);
+    memories.cache.insert(value, identity.clone(), now);
     // A logout may have revoked the session between the check above and the insert; it
     // revokes before it removes the cache entry, so checking again after inserting closes the
     // window.
-    if cookies.revoked.is_revoked(identity.session_id()) {
-        cookies.cache.remove(value);
+    if memories
+        .revoked
+        .is_revoked(identity.session_id(), identity.expires_at())
+    {
+        memories.cache.remove(value);
         return None;
     }
     Some(identity)
@@ -230,6 +284,7 @@ mod tests {
         // Cached after the first open: the second request is answered from the cache.
         assert!(s
             .cookies
+            .memories
             .cache
             .get(
                 cookie.split_once('=').unwrap().1.as_bytes(),
@@ -272,6 +327,55 @@ mod tests {
         // A dot segment never makes a path public.
         let dotted = decide(&s, &request("/health/../admin", &[HTML]));
         assert!(matches!(dotted, Route::Redirect));
+    }
+
+    #[test]
+    fn public_paths_match_exactly_or_by_folder() {
+        let s = shared_with(|b| b.add_public_path("/public").add_public_path("/static/"));
+        let public = |path: &str| is_public(&s.config, path);
+        assert!(public("/public"));
+        assert!(!public("/public2"));
+        assert!(!public("/public/"));
+        assert!(public("/static/app.css"));
+        assert!(public("/static/caf%C3%A9%20menu.css"));
+        assert!(public("/static"));
+        assert!(public("/static/"));
+        assert!(!public("/"));
+        assert!(!public("/staticx"));
+    }
+
+    #[test]
+    fn a_path_that_could_be_read_as_another_is_never_public() {
+        let s = shared_with(|b| b.add_public_path("/public").add_public_path("/static/"));
+        for path in [
+            "/static/../admin",
+            "/static/./x",
+            "/static/%2e%2E/admin",
+            "/static/.%2e/admin",
+            "/static/%252e%252e/admin",
+            "/static/%25",
+            "/static/..%2fadmin",
+            "/static/..%2Fadmin",
+            "/static/..%5cadmin",
+            "/static/..\\admin",
+            "/static\\..\\admin",
+            "/static/..;/admin",
+            "/public;jsessionid=x",
+            "/static/x;/../admin",
+            "/static/x%3b/admin",
+            "/static//admin",
+            "/static/x//",
+            "/static/x%00.css",
+            "/static/x%0a",
+            "/static/x%7F",
+            "/static/x%",
+            "/static/x%2",
+            "/static/x%zz",
+        ] {
+            assert!(!is_public(&s.config, path), "{path} must not be public");
+            let route = decide(&s, &request(path, &[HTML]));
+            assert!(matches!(route, Route::Redirect), "{path}: {route:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::extract::LayerMarker;
 use crate::flow;
-use crate::future::ResponseFuture;
+use crate::future::{Caching, ResponseFuture};
 use crate::route::{decide, Route};
 use crate::shared::Shared;
 
@@ -65,6 +65,7 @@ where
                 identity,
                 protected,
             } => {
+                let caching = Caching::of(protected, identity.is_some());
                 if let Some(identity) = identity {
                     parts.extensions.insert(identity);
                 } else {
@@ -76,7 +77,7 @@ where
                 // `std::mem::replace(&mut self.inner, self.inner.clone())`, because a clone is
                 // not necessarily ready (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
                 let future = self.inner.call(Request::from_parts(parts, body));
-                ResponseFuture::inner(future, protected)
+                ResponseFuture::inner(future, caching)
             }
             route => {
                 let shared = Arc::clone(shared);

@@ -48,7 +48,12 @@ pub struct OidcConfigBuilder {
     pub(super) local_login_url: Option<String>,
     pub(super) require_session: bool,
     pub(super) login_hook: Option<HookFn>,
+    pub(super) memory_capacity: usize,
 }
+
+/// How many entries each in-process memory holds by default (see
+/// [`OidcConfigBuilder::with_memory_capacity`]).
+pub(crate) const DEFAULT_MEMORY_CAPACITY: usize = 100_000;
 
 impl Default for OidcConfigBuilder {
     fn default() -> Self {
@@ -77,6 +82,7 @@ impl Default for OidcConfigBuilder {
             local_login_url: None,
             require_session: true,
             login_hook: None,
+            memory_capacity: DEFAULT_MEMORY_CAPACITY,
         }
     }
 }
@@ -434,6 +440,24 @@ impl OidcConfigBuilder {
     /// decides per route with `Identity` or `Option<Identity>` extractors.
     pub fn require_session(mut self, yes: bool) -> Self {
         self.require_session = yes;
+        self
+    }
+
+    /// How many entries each of the layer's in-process memories holds (default 100 000, at
+    /// least 1): the replay guard (each completed login's `state`, until its login record
+    /// would have expired, ten minutes) and the revocation list (each session ended by logout,
+    /// until it would have expired). An entry takes about a hundred bytes.
+    ///
+    /// # Security
+    /// A full memory fails closed: it forgets the half of its entries that expire soonest and
+    /// from then on refuses everything those entries could have been, that is every login
+    /// record and every session that expires no later than the last one it forgot (a sign-in
+    /// must be started again, a user signs in again), rather than let a replayed callback or a
+    /// revoked session back in. The memories belong to the configuration: every
+    /// [`OidcLayer`](crate::OidcLayer) built from one [`OidcConfig`] (or a clone of it) shares
+    /// them; layers built from configurations built separately do not.
+    pub fn with_memory_capacity(mut self, entries: usize) -> Self {
+        self.memory_capacity = entries;
         self
     }
 

@@ -177,7 +177,10 @@ impl<'a> ConfiguredProvider<'a> {
 
 /// A validated configuration for [`OidcLayer`](crate::OidcLayer).
 ///
-/// Build one with [`OidcConfig::builder`] or [`OidcConfig::from_env`].
+/// Build one with [`OidcConfig::builder`] or [`OidcConfig::from_env`]. Every layer built from
+/// one configuration (or its clones) shares the in-process memories of logins and sessions (see
+/// [`OidcLayer`](crate::OidcLayer) and
+/// [`with_memory_capacity`](OidcConfigBuilder::with_memory_capacity)): build it once.
 #[derive(Clone)]
 pub struct OidcConfig {
     pub(crate) providers: Vec<ProviderConfig>,
@@ -201,6 +204,23 @@ pub struct OidcConfig {
     pub(crate) local_login_url: Option<String>,
     pub(crate) require_session: bool,
     pub(crate) login_hook: Option<HookFn>,
+    /// Which configuration this is: made by `build`, kept by clones. The layers built from one
+    /// configuration share their in-process memories through it.
+    pub(crate) id: ConfigId,
+    /// How many entries each in-process memory holds.
+    pub(crate) memory_capacity: usize,
+}
+
+/// The identity of one built [`OidcConfig`], shared by its clones: a number no other `build`
+/// in this process returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConfigId(u64);
+
+impl ConfigId {
+    pub(crate) fn next() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl fmt::Debug for OidcConfig {
@@ -225,6 +245,7 @@ impl fmt::Debug for OidcConfig {
             .field("http_timeout", &self.http_timeout)
             .field("auth_method", &self.auth_method)
             .field("require_session", &self.require_session)
+            .field("memory_capacity", &self.memory_capacity)
             .finish_non_exhaustive()
     }
 }
@@ -325,28 +346,6 @@ impl OidcConfig {
     pub fn secure_cookies(&self) -> bool {
         self.secure_cookies
     }
-
-    pub(crate) fn is_public(&self, path: &str) -> bool {
-        let listed = self.public_paths.iter().any(|p| {
-            if p.ends_with('/') {
-                path.starts_with(p.as_str()) || path == &p[..p.len() - 1]
-            } else {
-                path == p
-            }
-        });
-        // `/static/../admin` must not count as public for a handler or proxy that normalises
-        // the path later: any dot segment, plain or percent-encoded, makes a path protected.
-        // Checked second, so a protected path (most requests) costs only the prefix tests.
-        listed
-            && !path.split('/').any(|seg| {
-                seg == "."
-                    || seg == ".."
-                    || seg
-                        .as_bytes()
-                        .windows(3)
-                        .any(|w| w.eq_ignore_ascii_case(b"%2e"))
-            })
-    }
 }
 
 /// Helpers for the unit tests of this module's files.
@@ -416,26 +415,6 @@ mod tests {
         assert!(!dbg.contains("5pau+0Dw"), "{dbg}");
         assert!(dbg.contains("[redacted]"));
         assert!(!cfg.secure_cookies());
-    }
-
-    #[test]
-    fn public_paths_match_exactly_or_by_folder() {
-        let cfg = OidcConfig::builder()
-            .with_issuer("https://id.example.com")
-            .with_client_id("app")
-            .with_base_url("http://127.0.0.1:3000")
-            .add_public_path("/public")
-            .add_public_path("/static/")
-            .build()
-            .unwrap();
-        assert!(cfg.is_public("/public"));
-        assert!(!cfg.is_public("/public2"));
-        assert!(cfg.is_public("/static/app.css"));
-        assert!(cfg.is_public("/static"));
-        assert!(!cfg.is_public("/"));
-        assert!(!cfg.is_public("/static/../admin"));
-        assert!(!cfg.is_public("/static/%2e%2E/admin"));
-        assert!(!cfg.is_public("/static/./x"));
     }
 
     #[test]

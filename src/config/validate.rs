@@ -14,7 +14,7 @@ use super::env::Keys;
 use super::types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
 };
-use super::{OidcConfig, ProviderConfig};
+use super::{ConfigId, OidcConfig, ProviderConfig};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::policy::{ClaimPath, RoleMap};
@@ -46,6 +46,12 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     let https = base_url.as_ref().is_some_and(|u| u.scheme() == "https");
     let cookie_key = cookie_key(&b, https, problems);
     check_durations(&b, problems);
+    if b.memory_capacity == 0 {
+        problems.push(
+            "memory capacity",
+            "must be at least 1 (`with_memory_capacity`; the default is 100000)",
+        );
+    }
     let post_logout_redirect_uri =
         post_logout_redirect_uri(b.post_logout_redirect_uri.as_deref(), problems);
     let auth_method = auth_method(&b, problems);
@@ -113,6 +119,8 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         local_login_url: b.local_login_url,
         require_session: b.require_session,
         login_hook: b.login_hook,
+        id: ConfigId::next(),
+        memory_capacity: b.memory_capacity,
     })
 }
 

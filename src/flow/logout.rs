@@ -36,8 +36,9 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let identity = session_value.and_then(|v| decode_session(&cookies.codec, names, v, now));
     if let (Some(value), Some(d)) = (session_value, &identity) {
         // End the session here, not only in this browser: a copy of the cookie is refused too.
-        cookies.revoked.revoke(&d.session_id, d.expires_at, now);
-        cookies.cache.remove(value);
+        cookies
+            .memories
+            .end_session(&d.session_id, d.expires_at, value, now);
     }
     // The hint goes only with a valid session, to that session's provider: never a stale
     // token of another user, or one issued by another provider.

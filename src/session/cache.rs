@@ -86,6 +86,16 @@ impl SessionCache {
         }
     }
 
+    /// Drops every session that expires no later than `floor`: the revocation list, full, now
+    /// refuses those, and a cache hit does not ask it. Rare (only when that list overflows), so
+    /// one shard at a time is locked for a scan.
+    pub(crate) fn forget_expiring_by(&self, floor: u64) {
+        for shard in &self.shards {
+            let mut shard = shard.write().unwrap_or_else(|p| p.into_inner());
+            shard.map.retain(|_, (_, id)| id.expires_at() > floor);
+        }
+    }
+
     pub(crate) fn insert(&self, value: &str, identity: Identity, now: u64) {
         let Some((key, shard)) = Self::key(value.as_bytes()) else {
             return;
@@ -136,6 +146,21 @@ mod tests {
         );
         assert!(cache.get(value.as_bytes(), 2_000).is_none(), "expired");
         assert!(cache.get(b"short", 1_500).is_none());
+    }
+
+    #[test]
+    fn forgetting_by_expiry_keeps_later_sessions() {
+        let cache = SessionCache::default();
+        let mut early = data(0);
+        early.expires_at = 1_000;
+        let mut late = data(0);
+        late.expires_at = 3_000;
+        let (a, b) = ("A".repeat(40), "B".repeat(40));
+        cache.insert(&a, Identity::from_data(early), 500);
+        cache.insert(&b, Identity::from_data(late), 500);
+        cache.forget_expiring_by(1_000);
+        assert!(cache.get(a.as_bytes(), 500).is_none());
+        assert!(cache.get(b.as_bytes(), 500).is_some());
     }
 
     #[test]

@@ -7,18 +7,20 @@ mod codec;
 mod cookie;
 mod expiring;
 mod login_record;
+mod memories;
 mod payload;
 mod replay;
 mod revocation;
 mod stretch;
 
-pub(crate) use cache::SessionCache;
 pub(crate) use codec::{CookieCodec, Purpose, MAX_COOKIE_VALUE};
 pub(crate) use cookie::{request_cookie, request_cookie_bytes, request_cookies, CookieNames};
 pub(crate) use login_record::{LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
+pub(crate) use memories::Memories;
 pub(crate) use payload::{decode_session, encode_session};
-pub(crate) use replay::ReplayGuard;
-pub(crate) use revocation::Revocations;
+pub(crate) use replay::Replay;
+
+use std::sync::Arc;
 
 use crate::config::OidcConfig;
 
@@ -27,9 +29,9 @@ use crate::config::OidcConfig;
 pub(crate) struct Cookies {
     pub(crate) codec: CookieCodec,
     pub(crate) names: CookieNames,
-    pub(crate) replay: ReplayGuard,
-    pub(crate) cache: SessionCache,
-    pub(crate) revoked: Revocations,
+    /// The replay guard, the session cache and the revocations, shared with every layer built
+    /// from the same configuration.
+    pub(crate) memories: Arc<Memories>,
 }
 
 impl Cookies {
@@ -37,9 +39,7 @@ impl Cookies {
         Self {
             codec: CookieCodec::new(config),
             names: CookieNames::new(config.secure_cookies),
-            replay: ReplayGuard::default(),
-            cache: SessionCache::default(),
-            revoked: Revocations::default(),
+            memories: Memories::of(config),
         }
     }
 }

@@ -117,3 +117,49 @@ test('dev IdP: two tabs whose callbacks arrive at the same moment both end signe
   assert.match(await tab1.locator('h1').innerText(), /^Signed in as Alice Example/);
   assert.equal(JSON.parse(await tab2.locator('body').innerText()).role, 'app_admin');
 }, [app]));
+
+test('dev IdP: another site can neither frame the sign-out form nor sign the user out, and the form works under its policy', { timeout: TIMEOUT }, () => inContext(browser, 'dev-idp-no-framing', async ({ context, shot }) => {
+  const page = await context.newPage();
+  const violations = [];
+  page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text()); });
+  await pick(page, 'alice', shot);
+  assert.match(await page.locator('h1').innerText(), /^Signed in as Alice Example/);
+
+  // Another site frames the logout route: a cross-site request gets the confirmation form,
+  // which the browser must refuse to show in a frame (X-Frame-Options, frame-ancestors).
+  const evil = 'http://evil.example';
+  await page.route(`${evil}/**`, (route) => route.fulfill({
+    contentType: 'text/html',
+    body: `<!doctype html><title>evil</title><a id="go" href="${app.base}/auth/logout">go</a>`
+      + `<iframe id="frame" src="${app.base}/auth/logout"></iframe>`,
+  }));
+  const framedRequests = [];
+  context.on('request', (r) => { if (r.url() === `${app.base}/auth/logout`) framedRequests.push(r); });
+  await page.goto(`${evil}/`);
+  await page.waitForTimeout(500);
+  await shot(page, 'evil-site-with-frame');
+  assert.equal(framedRequests.length, 1, 'the frame asked for the logout route');
+  const frame = page.frames().find((f) => f !== page.mainFrame());
+  assert.ok(frame, 'the iframe exists');
+  assert.ok(!frame.url().startsWith(app.base), `the browser refused to show it: ${frame.url()}`);
+  assert.equal(await frame.locator('form').count(), 0, 'no sign-out form in the frame');
+  // What the frame was sent: the confirmation page, with the headers that keep it out.
+  const confirmation = await context.request.get(`${app.base}/auth/logout`, { headers: { 'sec-fetch-site': 'cross-site' } });
+  assert.equal(confirmation.status(), 200);
+  assert.match(await confirmation.text(), /Sign out\?/);
+  assert.equal(confirmation.headers()['x-frame-options'], 'DENY');
+  assert.match(confirmation.headers()['content-security-policy'], /frame-ancestors 'none'/);
+  assert.equal((await appCookies(context, app)).has(SESSION_COOKIE), true, 'still signed in');
+
+  // Followed as a link, the confirmation shows at the top level; posted, it signs out.
+  await clickAndWait(page, page.locator('#go'));
+  await shot(page, 'logout-confirmation');
+  assert.equal(page.url(), `${app.base}/auth/logout`);
+  assert.equal(await page.locator('h1').innerText(), 'Sign out?');
+  assert.equal((await appCookies(context, app)).has(SESSION_COOKIE), true, 'not signed out by the link');
+  await clickAndWait(page, page.locator('button', { hasText: 'Sign out' }));
+  await shot(page, 'signed-out-after-confirmation');
+  assert.equal(page.url(), `${app.base}/public`);
+  assert.equal((await appCookies(context, app)).has(SESSION_COOKIE), false);
+  assert.deepEqual(violations.filter((v) => !/frame/i.test(v)), [], 'no page of the layer breaks its own policy');
+}, [app]));

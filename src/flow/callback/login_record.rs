@@ -8,7 +8,7 @@ use super::query::CallbackQuery;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::flow::origin::missing_cookie_hint;
 use crate::provider::Provider;
-use crate::session::{request_cookie, request_cookies, LoginRecord, LOGIN_TTL_SECS};
+use crate::session::{request_cookie, request_cookies, LoginRecord, Replay, LOGIN_TTL_SECS};
 use crate::shared::Shared;
 
 /// A login this browser started, matched to its provider.
@@ -70,11 +70,19 @@ pub(crate) fn open<'s>(
             "The sign-in took longer than ten minutes.",
         ));
     }
-    if !cookies.replay.consume(state, now) {
-        return Err(AuthError::new(
+    let expires_at = record.created_at.saturating_add(LOGIN_TTL_SECS);
+    match cookies.memories.replay.consume(state, expires_at, now) {
+        Replay::First => {}
+        Replay::Again => {
+            return Err(AuthError::new(
+                AuthErrorKind::LoginExpired,
+                "This sign-in response was already used.",
+            ))
+        }
+        Replay::Unknown => return Err(AuthError::new(
             AuthErrorKind::LoginExpired,
-            "This sign-in response was already used.",
-        ));
+            "Too many sign-ins were under way at once to tell whether this one was already used.",
+        )),
     }
     let provider = shared
         .provider_for(&record.provider, &record.issuer)
