@@ -35,6 +35,8 @@ pub struct OidcConfigBuilder {
     pub(super) providers_path: String,
     pub(super) public_paths: Vec<String>,
     pub(super) cookie_key: Option<String>,
+    /// `OIDC_COOKIE_KEYS_OLD`: earlier keys that still open cookies, in order.
+    pub(super) old_cookie_keys: Vec<String>,
     pub(super) allow_random_cookie_key: bool,
     pub(super) leeway: Duration,
     pub(super) session_lifetime: Duration,
@@ -69,6 +71,7 @@ impl Default for OidcConfigBuilder {
             providers_path: "/auth/providers".into(),
             public_paths: Vec::new(),
             cookie_key: None,
+            old_cookie_keys: Vec::new(),
             allow_random_cookie_key: false,
             leeway: Duration::from_secs(60),
             session_lifetime: Duration::from_secs(8 * 3600),
@@ -103,6 +106,7 @@ impl fmt::Debug for OidcConfigBuilder {
                 "cookie_key",
                 &self.cookie_key.as_ref().map(|_| "[redacted]"),
             )
+            .field("old_cookie_keys", &self.old_cookie_keys.len())
             .finish_non_exhaustive()
     }
 }
@@ -230,6 +234,24 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// Adds an earlier cookie key (`OIDC_COOKIE_KEYS_OLD`, a comma-separated list) that still
+    /// opens cookies: the key set with [`with_cookie_key`](Self::with_cookie_key) seals every
+    /// new cookie, and every key opens them, so that the key can be changed without signing
+    /// everyone out. To rotate: make the new key `OIDC_COOKIE_KEY` and the old one
+    /// `OIDC_COOKIE_KEYS_OLD` on every replica, then remove the old one once the sessions it
+    /// sealed have expired (`OIDC_SESSION_LIFETIME`, 8 hours by default). Each key is checked
+    /// like `OIDC_COOKIE_KEY` (a problem names its position in the list, never its value), at
+    /// most 8 old keys are taken, and they need `OIDC_COOKIE_KEY` to be set.
+    ///
+    /// # Security
+    /// Every old key still opens (and so forges) sessions: remove a key that leaked instead of
+    /// keeping it here, which signs out the sessions it sealed. Each key is stretched with
+    /// Argon2id at startup, and a forged cookie costs one decryption per key.
+    pub fn add_old_cookie_key(mut self, key: impl Into<String>) -> Self {
+        self.old_cookie_keys.push(key.into());
+        self
+    }
+
     /// Allows a random cookie key for this process when no key is set (default `false`), also
     /// on an https `BASE_URL`, where a missing `OIDC_COOKIE_KEY` is otherwise a startup
     /// error; and without the warning a missing key gets on http. A key that is set is used
@@ -349,6 +371,9 @@ impl OidcConfigBuilder {
             if value.is_some() {
                 *slot = value;
             }
+        }
+        if let Some(keys) = file.cookie_keys_old {
+            self.old_cookie_keys = keys;
         }
         if let Some(m) = file.auth_method {
             self.auth_method = AuthMethod::parse(&m);

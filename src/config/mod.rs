@@ -192,6 +192,8 @@ pub struct OidcConfig {
     pub(crate) logout_path: String,
     pub(crate) public_paths: Vec<String>,
     pub(crate) cookie_key: CookieKey,
+    /// `OIDC_COOKIE_KEYS_OLD`: keys that open cookies but seal none.
+    pub(crate) old_cookie_keys: Vec<CookieKey>,
     pub(crate) leeway: Duration,
     pub(crate) session_lifetime: Duration,
     pub(crate) post_logout_redirect_uri: Option<Url>,
@@ -235,6 +237,7 @@ impl fmt::Debug for OidcConfig {
             .field("logout_path", &self.logout_path)
             .field("public_paths", &self.public_paths)
             .field("cookie_key", &self.cookie_key)
+            .field("old_cookie_keys", &self.old_cookie_keys)
             .field("leeway", &self.leeway)
             .field("session_lifetime", &self.session_lifetime)
             .field(
