@@ -16,6 +16,7 @@ mod hook;
 mod id_token;
 mod identity;
 mod layer;
+mod page_hook;
 mod pages;
 pub mod pg;
 mod policy;
@@ -43,6 +44,7 @@ pub use identity::Identity;
 #[cfg(feature = "test-util")]
 pub use identity::IdentityBuilder;
 pub use layer::OidcLayer;
+pub use page_hook::{escape_html, LayerPage, PageLink};
 pub use policy::{
     ClaimPath, GroupMatching, GroupsClaimError, InvalidRoleName, PgRole, RoleMap, RoleMapBuilder,
     RoleRule, MAX_ROLE_NAME_BYTES,

@@ -12,6 +12,7 @@ use super::{file, validate, LocalSession, OidcConfig, ProviderBuilder};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::hook::{HookFn, LoginAttempt, LoginDecision};
+use crate::page_hook::{LayerPage, PageHook};
 use crate::policy::RoleMap;
 
 /// Builds an [`OidcConfig`]. Every setter takes raw values; [`build`](Self::build) validates
@@ -50,6 +51,7 @@ pub struct OidcConfigBuilder {
     pub(super) local_login_url: Option<String>,
     pub(super) require_session: bool,
     pub(super) login_hook: Option<HookFn>,
+    pub(super) page_hook: Option<PageHook>,
     pub(super) memory_capacity: usize,
 }
 
@@ -85,6 +87,7 @@ impl Default for OidcConfigBuilder {
             local_login_url: None,
             require_session: true,
             login_hook: None,
+            page_hook: None,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
         }
     }
@@ -496,6 +499,24 @@ impl OidcConfigBuilder {
     /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
     pub fn with_auto_provision(mut self, yes: bool) -> Self {
         self.defaults.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// The app's look for the layer's HTML pages (error pages, the chooser, the signed-out
+    /// and logout-confirmation pages, the unknown-provider page): `hook` gets each page's
+    /// data ([`LayerPage`]) and returns its HTML body, or `None` for the built-in page. The
+    /// status, the security headers (no framing, the strict Content Security Policy: no
+    /// script, no image, no external stylesheet) and the `AuthError` in the extensions stay
+    /// the layer's. Escape every text and URL with [`escape_html`](crate::escape_html).
+    /// See [the module docs](crate::LayerPage) for an example.
+    ///
+    /// # Security
+    /// The body is sent as the hook wrote it: text put in unescaped is markup.
+    pub fn with_page_hook<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&LayerPage<'_>) -> Option<String> + Send + Sync + 'static,
+    {
+        self.page_hook = Some(PageHook::new(hook));
         self
     }
 

@@ -67,6 +67,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::hook::HookFn;
+use crate::page_hook::PageHook;
 use crate::policy::Policy;
 use crate::policy::RoleMap;
 
@@ -206,6 +207,8 @@ pub struct OidcConfig {
     pub(crate) local_login_url: Option<String>,
     pub(crate) require_session: bool,
     pub(crate) login_hook: Option<HookFn>,
+    /// The app's look for the layer's HTML pages.
+    pub(crate) page_hook: Option<PageHook>,
     /// Which configuration this is: made by `build`, kept by clones. The layers built from one
     /// configuration share their in-process memories through it.
     pub(crate) id: ConfigId,

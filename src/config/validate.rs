@@ -121,6 +121,7 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         local_login_url: b.local_login_url,
         require_session: b.require_session,
         login_hook: b.login_hook,
+        page_hook: b.page_hook,
         id: ConfigId::next(),
         memory_capacity: b.memory_capacity,
     })

@@ -22,7 +22,7 @@ pub(crate) async fn start(
         Err(err) => {
             let err = err.to_auth_error();
             tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
-            return pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path);
+            return pages::error_page(&err, &shared.config);
         }
     };
     super::origin::warn_if_foreign(

@@ -71,7 +71,9 @@ pub(crate) fn requested_return_to(base: &Url, parts: &Parts) -> String {
 /// The return-to target of a protected request: the request's own path and query (as the
 /// app's router got it, when the layer sits in a nested router).
 pub(crate) fn current_target(base: &Url, parts: &Parts) -> String {
-    let target = app_uri(parts).path_and_query().map_or("/", |pq| pq.as_str());
+    let target = app_uri(parts)
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str());
     safe_return_to(base, target).unwrap_or_else(|| "/".to_owned())
 }
 
