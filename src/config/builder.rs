@@ -44,6 +44,8 @@ pub struct OidcConfigBuilder {
     pub(super) post_logout_redirect_uri: Option<String>,
     pub(super) jwks_refetch_cooldown: Duration,
     pub(super) http_timeout: Duration,
+    pub(super) extra_root_pems: Vec<Vec<u8>>,
+    pub(super) https_proxy: Option<String>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) insecure_http_issuer: bool,
     pub(super) auth_method: Result<AuthMethod, String>,
@@ -80,6 +82,8 @@ impl Default for OidcConfigBuilder {
             post_logout_redirect_uri: None,
             jwks_refetch_cooldown: Duration::from_secs(5),
             http_timeout: Duration::from_secs(10),
+            extra_root_pems: Vec::new(),
+            https_proxy: None,
             clock: Arc::new(SystemClock),
             insecure_http_issuer: false,
             auth_method: Ok(AuthMethod::Oidc),
@@ -308,6 +312,29 @@ impl OidcConfigBuilder {
     /// at most an hour either way, so withdrawn keys stop being trusted.
     pub fn with_jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks_refetch_cooldown = cooldown;
+        self
+    }
+
+    /// Trusts the certificates of a PEM bundle (a private CA, for example a corporate one)
+    /// for https to the providers, besides the system's trust store (which is always used).
+    /// May be called more than once. A bundle that is not PEM, or holds no certificate, is a
+    /// startup error.
+    ///
+    /// # Security
+    /// Every certificate given here can vouch for any host name, the providers' included:
+    /// give only the CA that signs the provider's (or the TLS-inspecting proxy's) certificates.
+    pub fn with_extra_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extra_root_pems.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Sends every https request to the providers through this proxy (`http://host:port`,
+    /// credentials allowed as `http://user:password@host:port`), with `CONNECT`. Without it,
+    /// the `HTTPS_PROXY` / `NO_PROXY` environment variables apply. Redirects are still never
+    /// followed and every response is still capped at 1 MiB. A URL that is not `http://` or
+    /// `https://` with a host and nothing after the port is a startup error (never quoting it).
+    pub fn with_https_proxy(mut self, url: impl Into<String>) -> Self {
+        self.https_proxy = Some(url.into());
         self
     }
 

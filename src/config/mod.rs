@@ -76,6 +76,7 @@ mod cookie_key;
 mod draft;
 mod env;
 pub(crate) mod file;
+mod network;
 mod types;
 mod unknown;
 mod validate;
@@ -84,6 +85,7 @@ pub use builder::OidcConfigBuilder;
 pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
+pub(crate) use network::Network;
 pub use types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
     UserinfoPolicy,
@@ -200,6 +202,8 @@ pub struct OidcConfig {
     pub(crate) post_logout_redirect_uri: Option<Url>,
     pub(crate) jwks_refetch_cooldown: Duration,
     pub(crate) http_timeout: Duration,
+    /// The extra root certificates and the https proxy.
+    pub(crate) network: Network,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) providers_path: String,
     pub(crate) auth_method: AuthMethod,

@@ -14,7 +14,7 @@ use super::env::Keys;
 use super::types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
 };
-use super::{ConfigId, OidcConfig, ProviderConfig};
+use super::{ConfigId, Network, OidcConfig, ProviderConfig};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::policy::{ClaimPath, RoleMap};
@@ -46,6 +46,15 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     let https = base_url.as_ref().is_some_and(|u| u.scheme() == "https");
     let cookie_key = cookie_key(&b, https, problems);
     let old_cookie_keys = old_cookie_keys(&b, problems);
+    let mut network_problems = Vec::new();
+    let network = Network::parse(
+        &b.extra_root_pems,
+        b.https_proxy.as_deref(),
+        &mut network_problems,
+    );
+    for (key, message) in network_problems {
+        problems.push(key, message);
+    }
     check_durations(&b, problems);
     if b.memory_capacity == 0 {
         problems.push(
@@ -115,6 +124,7 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         post_logout_redirect_uri,
         jwks_refetch_cooldown: b.jwks_refetch_cooldown,
         http_timeout: b.http_timeout,
+        network,
         clock: b.clock,
         auth_method,
         local_session: b.local_session,
