@@ -105,9 +105,12 @@ impl PageLink {
     }
 }
 
+/// The hook's function: a page's data in, its HTML body (or `None`) out.
+type RenderFn = dyn Fn(&LayerPage<'_>) -> Option<String> + Send + Sync;
+
 /// The page hook as the configuration keeps it.
 #[derive(Clone)]
-pub(crate) struct PageHook(Arc<dyn Fn(&LayerPage<'_>) -> Option<String> + Send + Sync>);
+pub(crate) struct PageHook(Arc<RenderFn>);
 
 impl PageHook {
     pub(crate) fn new(

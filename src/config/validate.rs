@@ -853,7 +853,7 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("OIDC_COOKIE_KEY is not"), "{err}");
-        let many = vec![old; 9].join(",");
+        let many = [old; 9].join(",");
         let err = OidcConfig::from_lookup(with_base(vec![
             ("OIDC_COOKIE_KEY", good.into()),
             ("OIDC_COOKIE_KEYS_OLD", many),
