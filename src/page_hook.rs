@@ -32,8 +32,8 @@ use crate::error::AuthError;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LayerPage<'a> {
-    /// A sign-in that failed (`400`, `401`, `500`, `502`, `503`; see
-    /// [`AuthError::status`]): the reason and where to start again.
+    /// A sign-in that failed (`400`, `401`, `403` when the provider refused, `500`, `502`,
+    /// `503`; see [`AuthError::status`]): the reason and where to start again.
     #[non_exhaustive]
     SignInFailed {
         /// Why: [`AuthError::kind`] and [`AuthError::reason`] (which never holds a token,
