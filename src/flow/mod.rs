@@ -8,16 +8,23 @@ use crate::pages;
 use crate::route::Route;
 use crate::shared::Shared;
 
+pub(crate) mod audit_trail;
 pub(crate) mod callback;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod origin;
 pub(crate) mod return_to;
+pub(crate) mod throttle;
 
 /// Carries out `route` (anything but [`Route::Pass`]) and returns the page to send.
 pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::Page {
     let config = &shared.config;
     let base = &config.base_url;
+    if matches!(route, Route::Callback | Route::Login(_) | Route::Redirect) {
+        if let Some(page) = throttle::refuse(shared, &parts) {
+            return page;
+        }
+    }
     match route {
         Route::Callback => callback::handle(shared, &parts).await,
         Route::Logout => logout::handle(shared, &parts).await,
