@@ -18,6 +18,7 @@ mod hook;
 mod id_token;
 mod identity;
 mod layer;
+mod meter;
 mod pages;
 pub mod pg;
 mod policy;

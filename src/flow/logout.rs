@@ -57,6 +57,7 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         let known = shared
             .provider_for(&d.provider, &d.issuer)
             .map(|p| &p.config);
+        crate::meter::logout("user");
         super::audit_trail::record(
             shared,
             parts,

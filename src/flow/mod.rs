@@ -3,6 +3,7 @@
 //! from it), [`logout`].
 
 use http::request::Parts;
+use tracing::Instrument;
 
 use crate::pages;
 use crate::route::Route;
@@ -26,7 +27,10 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         }
     }
     match route {
-        Route::Callback => callback::handle(shared, &parts).await,
+        Route::Callback => {
+            let span = tracing::info_span!(target: "tower_oidc", "callback");
+            callback::handle(shared, &parts).instrument(span).await
+        }
         Route::Logout => logout::handle(shared, &parts).await,
         Route::Providers => pages::providers_json(config),
         Route::UnknownProvider => pages::unknown_provider(config, parts.uri.path()),

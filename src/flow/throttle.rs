@@ -26,6 +26,7 @@ pub(crate) fn refuse(shared: &Shared, parts: &Parts) -> Option<Page> {
         return None;
     };
     let wait = limiter.check(ip).err()?;
+    crate::meter::rate_limited();
     tracing::warn!(
         target: "tower_oidc",
         event = "rate_limited",

@@ -44,6 +44,10 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         Err(e) => (AuditKind::SignInFailed, Some(e.kind())),
     };
     let provider = seen.provider.map(|p| &p.config);
+    match error {
+        None => crate::meter::login(provider.map_or("unknown", |p| p.slug.as_str())),
+        Some(kind) => crate::meter::login_failure(provider.map(|p| p.slug.as_str()), kind.as_str()),
+    }
     super::audit_trail::record(
         shared,
         parts,
