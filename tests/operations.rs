@@ -5,48 +5,14 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::http::{header, StatusCode};
 use axum::Router;
+use support::peer::{served, Peer};
 use support::*;
 use tower_oidc::{AuditEvent, AuditKind, AuthErrorKind, LoginDecision, OidcConfig, OidcLayer};
-
-/// The connection the next requests come from, and the forwarding header they carry.
-#[derive(Clone, Default)]
-struct Peer(Arc<Mutex<(Option<SocketAddr>, Option<String>)>>);
-
-impl Peer {
-    fn set(&self, addr: &str, forwarded_for: Option<&str>) {
-        *self.0.lock().unwrap() = (Some(addr.parse().unwrap()), forwarded_for.map(Into::into));
-    }
-}
-
-/// `app` as served with connect info from `peer`, each request with a user agent.
-fn served(app: Router, peer: &Peer) -> Router {
-    let peer = peer.clone();
-    app.layer(axum::middleware::from_fn(
-        move |mut req: Request, next: Next| {
-            let (addr, forwarded) = peer.0.lock().unwrap().clone();
-            if let Some(addr) = addr {
-                req.extensions_mut().insert(ConnectInfo(addr));
-            }
-            if let Some(f) = forwarded {
-                req.headers_mut()
-                    .insert("x-forwarded-for", HeaderValue::from_str(&f).unwrap());
-            }
-            req.headers_mut().insert(
-                header::USER_AGENT,
-                HeaderValue::from_static("TestBrowser/1.0"),
-            );
-            next.run(req)
-        },
-    ))
-}
 
 type Events = Arc<Mutex<Vec<AuditEvent>>>;
 
