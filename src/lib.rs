@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod audit;
 mod body;
+mod client_ip;
 mod clock;
 mod config;
 pub mod diagnostics;
@@ -16,24 +18,27 @@ mod hook;
 mod id_token;
 mod identity;
 mod layer;
+mod meter;
 mod page_hook;
 mod pages;
 pub mod pg;
 mod policy;
 mod provider;
 mod random;
+mod rate_limit;
 mod route;
 mod service;
 mod session;
 mod shared;
 
+pub use audit::{AuditEvent, AuditKind, AuditSink, TracingAuditSink};
 pub use body::ResponseBody;
 #[cfg(feature = "test-util")]
 pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
 pub use config::{
-    AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, IssuerUrl, OidcConfig,
-    OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UnusedVariable,
+    AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, ForwardedHeader, IssuerUrl,
+    OidcConfig, OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UnusedVariable,
     UserinfoPolicy, DEFAULT_SCOPE, MAX_LEEWAY,
 };
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::config::OidcConfig;
 use crate::provider::Provider;
+use crate::rate_limit::LoginLimiter;
 use crate::session::Cookies;
 
 /// What the layer and its services share: configuration, providers and cookie keys.
@@ -11,6 +12,8 @@ pub(crate) struct Shared {
     pub(crate) config: OidcConfig,
     pub(crate) providers: Vec<Provider>,
     pub(crate) cookies: Cookies,
+    /// The login routes' rate limit, when on.
+    pub(crate) login_limiter: Option<LoginLimiter>,
 }
 
 impl Shared {
@@ -35,10 +38,14 @@ impl Shared {
                 "register this redirect URI at the identity provider",
             );
         }
+        let login_limiter = config
+            .login_rate_limit
+            .map(|rate| LoginLimiter::new(rate, config.clock.clone(), config.memory_capacity));
         Self {
             config,
             providers,
             cookies,
+            login_limiter,
         }
     }
 

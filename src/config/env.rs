@@ -154,6 +154,7 @@ impl OidcConfig {
             // Every entry is kept, empty ones too, so that a problem names its position.
             b.old_cookie_keys = v.split(',').map(str::to_owned).collect();
         }
+        super::client_network::read_env(&mut b.client_network, get);
         read_numbered_providers(&mut b, &get);
         b
     }

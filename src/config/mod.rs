@@ -72,6 +72,7 @@ use crate::policy::Policy;
 use crate::policy::RoleMap;
 
 mod builder;
+mod client_network;
 mod cookie_key;
 mod draft;
 mod env;
@@ -82,6 +83,8 @@ mod unknown;
 mod validate;
 
 pub use builder::OidcConfigBuilder;
+pub use client_network::ForwardedHeader;
+pub(crate) use client_network::{LoginRateLimit, TrustedProxies};
 pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
@@ -218,6 +221,12 @@ pub struct OidcConfig {
     pub(crate) id: ConfigId,
     /// How many entries each in-process memory holds.
     pub(crate) memory_capacity: usize,
+    /// `OIDC_TRUSTED_PROXIES`: whose forwarding header names the client.
+    pub(crate) trusted_proxies: TrustedProxies,
+    /// `OIDC_LOGIN_RATE_LIMIT`, `None` when off.
+    pub(crate) login_rate_limit: Option<LoginRateLimit>,
+    /// Where the audit trail goes, if anywhere.
+    pub(crate) audit_sink: Option<crate::audit::Sink>,
 }
 
 /// The identity of one built [`OidcConfig`], shared by its clones: a number no other `build`
@@ -256,6 +265,8 @@ impl fmt::Debug for OidcConfig {
             .field("auth_method", &self.auth_method)
             .field("require_session", &self.require_session)
             .field("memory_capacity", &self.memory_capacity)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("login_rate_limit", &self.login_rate_limit)
             .finish_non_exhaustive()
     }
 }
