@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
             .build()
             .unwrap(),
     );
-    let identity = Identity::builder(issuer, "248289761001")
+    let identity = Identity::builder(issuer.clone(), "248289761001")
         .email("jane.doe@example.com", true)
         .name("Jane Doe")
         .preferred_username("jane")
@@ -146,6 +146,46 @@ fn bench(c: &mut Criterion) {
             black_box(poll_once(layered.call(black_box(req))).unwrap())
         })
     });
+    // The same hot path with a server-side store: the session was loaded once (off the hot
+    // path), then every request is one cache lookup, no I/O. The memory store always; Redis
+    // when TOWER_OIDC_TEST_REDIS_URL names one (scripts/test.sh starts it).
+    let mut stores = vec![("memory_store", "memory".to_owned())];
+    match std::env::var("TOWER_OIDC_TEST_REDIS_URL") {
+        Ok(url) if cfg!(feature = "redis") => stores.push(("redis_store", url)),
+        _ => {}
+    }
+    for (name, store) in stores {
+        // Built inside the runtime: the Redis store watches its feed from there.
+        let _entered = rt.enter();
+        let stored = OidcLayer::new(
+            OidcConfig::builder()
+                .with_issuer(issuer.clone())
+                .with_client_id("bench")
+                .with_client_secret("bench-secret")
+                .with_base_url("https://app.example.com")
+                .with_cookie_key("L9eEm4S/PxayXYq9k6bJphFbxMsl1/T8xrf3R5eUrVE=")
+                .with_session_store(store)
+                .build()
+                .unwrap(),
+        );
+        let cookie = format!(
+            "theme=dark; {}; _ga=GA1.2.3",
+            rt.block_on(stored.stored_session_cookie(&identity))
+        );
+        let request = || {
+            Request::get("/reports?id=7")
+                .header(header::ACCEPT, "text/html")
+                .header(header::COOKIE, cookie.as_str())
+                .body(())
+                .unwrap()
+        };
+        let mut stored = stored.layer(Inner);
+        let first = rt.block_on(stored.clone().oneshot(request())).unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "loaded from the {name}");
+        group.bench_function(format!("authenticated_through_layer_{name}"), |b| {
+            b.iter(|| black_box(poll_once(stored.call(black_box(request()))).unwrap()))
+        });
+    }
     let anonymous = || {
         Request::get("/reports?id=7")
             .header(header::ACCEPT, "text/html")

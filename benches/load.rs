@@ -12,7 +12,10 @@
 //!   with one worker thread, serving three apps on 127.0.0.1 with the **same handler** (a small
 //!   fixed JSON body): the bare app; the app with [`OidcLayer`] applied by `Router::layer`, as
 //!   the README shows; and the layer around the whole router (`OidcLayer::layer(router)`),
-//!   which spares axum's per-route boxing.
+//!   which spares axum's per-route boxing; and the app behind `Router::layer` with a
+//!   server-side session store (`LOAD_SESSION_STORE`: `memory`, the default, or a `redis://`
+//!   URL with the feature `redis`), whose users' cookies hold only their session's id: it is
+//!   compared with the cookie store's `Router::layer` app.
 //! - **`wrk -t1 -c32` pinned to another core** (`taskset -c LOAD_CLIENT_CPU`), sending
 //!   `GET /api/me` over keep-alive connections. Every request carries the `Cookie` header of
 //!   one of `LOAD_CLIENTS` signed-in users, in turn, and **every app gets the same headers**:
@@ -29,7 +32,8 @@
 //!
 //! Settings (environment): `LOAD_ROUNDS` (10), `LOAD_SECS` (10), `LOAD_CONNECTIONS` (32),
 //! `LOAD_THREADS` (1, wrk's threads), `LOAD_CLIENTS` (256), `LOAD_SERVER_CPU` (0),
-//! `LOAD_CLIENT_CPU` (1). The report goes to stdout and `target/load/report.md`.
+//! `LOAD_CLIENT_CPU` (1), `LOAD_SESSION_STORE` (`memory`). The report goes to stdout and
+//! `target/load/report.md`.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -47,8 +51,9 @@ use tower_oidc::{Identity, OidcConfig, OidcLayer, PgRole};
 const ISSUER: &str = "https://idp.example.com";
 /// The argument that makes this binary the server process.
 const SERVE: &str = "--load-server";
-/// The bare app, the app behind `Router::layer`, the app with the layer around the router.
-const APPS: usize = 3;
+/// The bare app, the app behind `Router::layer`, the app with the layer around the router, the
+/// app behind `Router::layer` with a server-side store.
+const APPS: usize = 4;
 
 fn setting(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -83,34 +88,47 @@ impl Run {
     }
 }
 
+/// The settings of every app's layer.
+fn config() -> tower_oidc::OidcConfigBuilder {
+    OidcConfig::builder()
+        .with_issuer(ISSUER)
+        .with_client_id("load")
+        .with_client_secret("load-secret")
+        .with_base_url("http://127.0.0.1:8080")
+        .with_cookie_key("ocWVgu8vTVHiX7bH9eyA5AgC4sL4PRr4/BxCfFn7o1c=")
+}
+
 /// The layer both processes build: the server to check sessions, this process to mint them.
 fn layer() -> OidcLayer {
+    OidcLayer::new(config().build().expect("load test configuration"))
+}
+
+/// The layer of the store app: [`layer`]'s settings with `LOAD_SESSION_STORE`.
+fn store_layer() -> OidcLayer {
+    let store = std::env::var("LOAD_SESSION_STORE").unwrap_or_else(|_| "memory".into());
     OidcLayer::new(
-        OidcConfig::builder()
-            .with_issuer(ISSUER)
-            .with_client_id("load")
-            .with_client_secret("load-secret")
-            .with_base_url("http://127.0.0.1:8080")
-            .with_cookie_key("ocWVgu8vTVHiX7bH9eyA5AgC4sL4PRr4/BxCfFn7o1c=")
+        config()
+            .with_session_store(store)
             .build()
-            .expect("load test configuration"),
+            .expect("load test configuration (LOAD_SESSION_STORE)"),
     )
 }
 
-/// The `Cookie` header values of `n` distinct signed-in users, shaped like real ones.
+/// User `i`, shaped like a real one.
+fn user(i: u64) -> Identity {
+    Identity::builder(ISSUER, format!("user-{i:06}"))
+        .email(format!("user{i}@example.com"), true)
+        .name(format!("User {i}"))
+        .preferred_username(format!("user{i}"))
+        .groups(["readers", "staff", "finance-emea"])
+        .role(PgRole::new("app_reader").unwrap())
+        .build()
+}
+
+/// The `Cookie` header values of `n` distinct signed-in users.
 fn cookies(layer: &OidcLayer, n: u64) -> Vec<String> {
-    let reader = PgRole::new("app_reader").unwrap();
     (0..n)
-        .map(|i| {
-            let who = Identity::builder(ISSUER, format!("user-{i:06}"))
-                .email(format!("user{i}@example.com"), true)
-                .name(format!("User {i}"))
-                .preferred_username(format!("user{i}"))
-                .groups(["readers", "staff", "finance-emea"])
-                .role(reader.clone())
-                .build();
-            format!("theme=dark; {}", layer.session_cookie(&who))
-        })
+        .map(|i| format!("theme=dark; {}", layer.session_cookie(&user(i))))
         .collect()
 }
 
@@ -132,14 +150,25 @@ fn serve() -> ExitCode {
         .unwrap();
     rt.block_on(async {
         let app = || Router::new().route("/api/me", get(handler));
+        // The store app's sessions live in this process's store (or Redis): made here, their
+        // cookies printed for the wrk script.
+        let stored = store_layer();
+        for i in 0..setting("LOAD_CLIENTS", 256).max(1) {
+            println!(
+                "STORE theme=dark; {}",
+                stored.stored_session_cookie(&user(i)).await
+            );
+        }
         let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let layered = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let outer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let store_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!(
-            "PORTS {} {} {}",
+            "PORTS {} {} {} {}",
             bare.local_addr().unwrap().port(),
             layered.local_addr().unwrap().port(),
-            outer_listener.local_addr().unwrap().port()
+            outer_listener.local_addr().unwrap().port(),
+            store_listener.local_addr().unwrap().port()
         );
         let bare = axum::serve(bare, app());
         let layered = axum::serve(layered, app().layer(layer()));
@@ -151,15 +180,17 @@ fn serve() -> ExitCode {
             outer_listener,
             ServiceExt::<axum::extract::Request>::into_make_service(outer),
         );
-        let (a, b, c) = tokio::join!(bare, layered, outer);
-        a.and(b).and(c).unwrap();
+        let store = axum::serve(store_listener, app().layer(stored));
+        let (a, b, c, d) = tokio::join!(bare, layered, outer, store);
+        a.and(b).and(c).and(d).unwrap();
     });
     ExitCode::SUCCESS
 }
 
-/// Starts the server process (pinned to `cpu` when given); returns it and the origins of the
-/// bare app, the app behind `Router::layer` and the app with the layer around the router.
-fn start_server(cpu: Option<u64>) -> (Child, [String; APPS]) {
+/// Starts the server process (pinned to `cpu` when given); returns it, the origins of the
+/// bare app, the app behind `Router::layer`, the app with the layer around the router and the
+/// store app, and the store app's cookies.
+fn start_server(cpu: Option<u64>) -> (Child, [String; APPS], Vec<String>) {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = match cpu {
         Some(cpu) => {
@@ -175,9 +206,16 @@ fn start_server(cpu: Option<u64>) -> (Child, [String; APPS]) {
         .spawn()
         .expect("start the server process");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stored = Vec::new();
+    loop {
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        match line.trim_end().strip_prefix("STORE ") {
+            Some(cookie) => stored.push(cookie.to_owned()),
+            None => break,
+        }
+    }
     let ports: Vec<&str> = line
         .strip_prefix("PORTS ")
         .unwrap_or_else(|| panic!("the server printed `{line}`, not its ports"))
@@ -187,6 +225,7 @@ fn start_server(cpu: Option<u64>) -> (Child, [String; APPS]) {
     (
         child,
         std::array::from_fn(|i| format!("http://127.0.0.1:{}", ports[i])),
+        stored,
     )
 }
 
@@ -232,13 +271,21 @@ end
 /// How wrk is started: its threads, connections and core.
 struct Wrk<'a> {
     script: &'a Path,
+    /// The store app's script (its users' cookies hold session ids).
+    store_script: &'a Path,
     threads: u64,
     conns: u64,
     cpu: Option<u64>,
 }
 
 impl Wrk<'_> {
-    fn run(&self, origin: &str, secs: u64) -> Run {
+    /// Runs wrk against app number `app` at `origin` for `secs`.
+    fn run(&self, app: usize, origin: &str, secs: u64) -> Run {
+        let script = if app == APPS - 1 {
+            self.store_script
+        } else {
+            self.script
+        };
         let mut cmd = match self.cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
@@ -255,7 +302,7 @@ impl Wrk<'_> {
                 &self.conns.to_string(),
             ])
             .args(["-d", &format!("{secs}s"), "--timeout", "5s", "-s"])
-            .arg(self.script)
+            .arg(script)
             .arg(format!("{origin}/api/me"))
             .output()
             .expect("wrk is on PATH");
@@ -313,14 +360,16 @@ fn main() -> ExitCode {
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("clients.lua");
     std::fs::write(&script, lua(&cookies(&layer(), clients))).unwrap();
+    let (mut server, origins, stored) = start_server(server_cpu);
+    let store_script = dir.join("store-clients.lua");
+    std::fs::write(&store_script, lua(&stored)).unwrap();
     let wrk = Wrk {
         script: &script,
+        store_script: &store_script,
         threads,
         conns,
         cpu: client_cpu,
     };
-
-    let (mut server, origins) = start_server(server_cpu);
     let placement = match (server_cpu, client_cpu) {
         (Some(s), Some(c)) => format!(
             "PINNED: server on core {s} (one tokio worker), wrk -t{threads} -c{conns} on core {c}"
@@ -335,66 +384,80 @@ fn main() -> ExitCode {
          {rounds} interleaved rounds of {secs} s per app"
     );
     // A short warm-up of each app, not reported.
-    for origin in &origins {
-        wrk.run(origin, 2);
+    for (app, origin) in origins.iter().enumerate() {
+        wrk.run(app, origin, 2);
     }
 
     let mut report = format!(
         "{placement}.\n\n\
-         | round | bare requests/s | `Router::layer` requests/s | ratio | layer around the router requests/s | ratio | p50 / p99 ms (bare, per route, around) |\n\
-         |---:|---:|---:|---:|---:|---:|---|\n"
+         | round | bare requests/s | `Router::layer` requests/s | ratio | layer around the router requests/s | ratio | server-side store requests/s | vs `Router::layer` | p50 / p99 ms (bare, per route, around, store) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     );
-    let mut ratios = [Vec::new(), Vec::new()];
+    let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
     let mut failed = false;
     for round in 1..=rounds {
         // Each round starts with another app, so drift of the machine falls on all three.
         let mut runs: [Option<Run>; APPS] = Default::default();
         for k in 0..APPS {
             let app = (round as usize + k) % APPS;
-            runs[app] = Some(wrk.run(&origins[app], secs));
+            runs[app] = Some(wrk.run(app, &origins[app], secs));
         }
-        let [bare, per_route, around] = runs.map(Option::unwrap);
-        failed |= [&bare, &per_route, &around]
+        let [bare, per_route, around, store] = runs.map(Option::unwrap);
+        failed |= [&bare, &per_route, &around, &store]
             .iter()
             .any(|r| r.non2xx > 0 || r.errors() > 0);
         let r1 = per_route.rps() / bare.rps();
         let r2 = around.rps() / bare.rps();
+        let r3 = store.rps() / per_route.rps();
         ratios[0].push(r1);
         ratios[1].push(r2);
+        ratios[2].push(r3);
         let row = format!(
-            "| {round} | {:.0} | {:.0} | {r1:.3} | {:.0} | {r2:.3} | {} / {}, {} / {}, {} / {} |",
+            "| {round} | {:.0} | {:.0} | {r1:.3} | {:.0} | {r2:.3} | {:.0} | {r3:.3} | {} / {}, {} / {}, {} / {}, {} / {} |",
             bare.rps(),
             per_route.rps(),
             around.rps(),
+            store.rps(),
             ms(bare.p50),
             ms(bare.p99),
             ms(per_route.p50),
             ms(per_route.p99),
             ms(around.p50),
-            ms(around.p99)
+            ms(around.p99),
+            ms(store.p50),
+            ms(store.p99)
         );
         println!(
-            "{row}   (non-2xx {} {} {}, socket errors {} {} {})",
+            "{row}   (non-2xx {} {} {} {}, socket errors {} {} {} {})",
             bare.non2xx,
             per_route.non2xx,
             around.non2xx,
+            store.non2xx,
             bare.errors(),
             per_route.errors(),
-            around.errors()
+            around.errors(),
+            store.errors()
         );
         writeln!(report, "{row}").unwrap();
     }
     let _ = server.kill();
     let _ = server.wait();
 
-    let names = ["behind `Router::layer`", "with the layer around the router"];
-    for (name, ratios) in names.into_iter().zip(&mut ratios) {
+    let names = [
+        ("behind `Router::layer`", "the bare app's"),
+        ("with the layer around the router", "the bare app's"),
+        (
+            "with the server-side store behind `Router::layer`",
+            "the cookie store's behind `Router::layer`",
+        ),
+    ];
+    for ((name, of), ratios) in names.into_iter().zip(&mut ratios) {
         let (lo, hi) = ratios
             .iter()
             .fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
         writeln!(
             report,
-            "\nThroughput {name}: median **{:.3}×** the bare app's over {rounds} rounds \
+            "\nThroughput {name}: median **{:.3}×** {of} over {rounds} rounds \
              (range {lo:.3}–{hi:.3}).",
             median(ratios)
         )

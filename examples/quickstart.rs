@@ -21,13 +21,18 @@
 //! `app_admin` and is an administrator, bob gets `app_reader`, mallory has no role and is
 //! refused with 403), or from the file named by `OIDC_CONFIG_FILE`.
 //!
-//! The app listens on the host and port of `BASE_URL` (default `http://127.0.0.1:3000`).
+//! The app listens on the host and port of `BASE_URL` (default `http://127.0.0.1:3000`), or on
+//! `LISTEN_ADDR` (such as `127.0.0.1:3001`) when set: replicas behind one public origin run side
+//! by side that way. `OIDC_SESSION_STORE` (`cookie`, `memory`, or a `redis://` URL with the
+//! feature `redis`) chooses where sessions live, with either provider.
 //!
 //! Routes:
 //! - `GET /`: protected HTML page showing who you are and your PostgreSQL role;
 //! - `GET /api/me`: the same as JSON (`subject, issuer, email, name, groups, role, admin,
 //!   provider`; a script without a session gets 401, not a redirect);
 //! - `GET /public`: open to everyone, says whether you are signed in;
+//! - `POST /sign-out-everywhere`: ends every session of the signed-in user, in every browser
+//!   and replica (a server-side `OIDC_SESSION_STORE` only), then sends the browser to `/public`;
 //! - `GET /metrics`: the layer's metrics in the Prometheus text format (logins, failures,
 //!   logouts, provider calls, cached sessions), open, beside the layer: in production serve
 //!   them where only the scraper reaches;
@@ -40,13 +45,14 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use axum::response::Html;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{json, Value};
-use tower_oidc::{escape_html, Identity, OidcConfig, OidcLayer, TracingAuditSink};
+use tower_oidc::{escape_html, Identity, OidcConfig, OidcLayer, SessionsError, TracingAuditSink};
 use tower_oidc_dev_idp::{DevClient, DevIdp};
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -88,8 +94,8 @@ async fn main() -> ExitCode {
     let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
     let base_url = var("BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
     let base_url = base_url.trim().trim_end_matches('/').to_owned();
-    let listen = match listen_address(&base_url) {
-        Ok(addr) => addr,
+    let listen = match var("LISTEN_ADDR").map_or_else(|| listen_address(&base_url), Ok) {
+        Ok(addr) => addr.trim().to_owned(),
         Err(why) => {
             eprintln!("BASE_URL `{base_url}` {why}; use an origin such as {DEFAULT_BASE_URL}");
             return ExitCode::from(2);
@@ -99,7 +105,6 @@ async fn main() -> ExitCode {
     // The app's own routes. The layer protects all of them except `/public`.
     let app = Router::new()
         .route("/", get(home))
-        .route("/api/me", get(me))
         .route("/public", get(public));
 
     let config_file = var("OIDC_CONFIG_FILE").unwrap_or_else(|| QUICKSTART_TOML.to_owned());
@@ -145,7 +150,11 @@ async fn main() -> ExitCode {
             .collect::<Vec<_>>()
             .join("\n");
         let banner = format!("{providers}\n\n  Open {base_url}/ and sign in.");
-        (app.layer(OidcLayer::new(config)), banner)
+        let layer = OidcLayer::new(config);
+        (
+            with_layer_routes(app, &base_url, &layer).layer(layer),
+            banner,
+        )
     } else {
         // The built-in development IdP, nested in this same app under /dev-idp.
         let issuer = format!("{base_url}{DEV_IDP_PATH}");
@@ -165,6 +174,10 @@ async fn main() -> ExitCode {
             .add_public_path("/public")
             .with_audit_sink(TracingAuditSink)
             .with_post_logout_redirect_uri(&post_logout);
+        let config = match var("OIDC_SESSION_STORE") {
+            Some(store) => config.with_session_store(store),
+            None => config,
+        };
         let config = match config.build() {
             Ok(config) => config,
             Err(err) => return config_error(&err),
@@ -211,8 +224,10 @@ async fn main() -> ExitCode {
             redirect = config.redirect_uri(),
         );
         // The IdP's routes are added after the layer, so they are not behind it.
+        let layer = OidcLayer::new(config);
         (
-            app.layer(OidcLayer::new(config))
+            with_layer_routes(app, &base_url, &layer)
+                .layer(layer)
                 .nest(DEV_IDP_PATH, idp.router()),
             banner,
         )
@@ -312,15 +327,73 @@ async fn home(identity: Identity) -> Html<String> {
         &format!(
             "<h1>Signed in as {who}</h1><table>{rows}</table>\
              <p><a href=\"/api/me\">/api/me</a> (the same as JSON) · <a href=\"/public\">/public</a> (open to everyone) · \
-             <a href=\"/auth/logout\">Sign out</a></p>",
+             <a href=\"/auth/logout\">Sign out</a></p>\
+             <form method=\"post\" action=\"/sign-out-everywhere\"><button>Sign out everywhere</button> \
+             (every browser; needs a server-side <code>OIDC_SESSION_STORE</code>)</form>",
             who = escape_html(who),
         ),
     ))
 }
 
-/// `GET /api/me`: who you are, as JSON. Protected: without a session, 401.
-async fn me(identity: Identity) -> Json<Value> {
+/// The routes that ask the layer itself: `/api/me` (the user's sessions) and
+/// `/sign-out-everywhere`.
+fn with_layer_routes(app: Router, base_url: &str, layer: &OidcLayer) -> Router {
+    let (for_me, for_everywhere) = (layer.clone(), layer.clone());
+    let origin =
+        Url::parse(base_url).map_or_else(|_| String::new(), |u| u.origin().ascii_serialization());
+    app.route("/api/me", get(move |identity| me(for_me, identity)))
+        .route(
+            "/sign-out-everywhere",
+            post(move |identity, headers| {
+                sign_out_everywhere(for_everywhere, origin, identity, headers)
+            }),
+        )
+}
+
+/// `POST /sign-out-everywhere`: ends every session of the signed-in user (every browser, every
+/// replica), then back to `/public`. Only from this app's own pages: a cross-site form may not
+/// sign anyone out.
+async fn sign_out_everywhere(
+    layer: OidcLayer,
+    origin: String,
+    identity: Identity,
+    headers: HeaderMap,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let same_site = match (header("sec-fetch-site"), header("origin")) {
+        (Some(site), _) => site == "same-origin",
+        (None, Some(from)) => from == origin,
+        (None, None) => true,
+    };
+    if !same_site {
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-site requests may not sign anyone out",
+        )
+            .into_response();
+    }
+    match layer
+        .end_sessions_of(identity.issuer(), identity.subject())
+        .await
+    {
+        Ok(_) => Redirect::to("/public").into_response(),
+        Err(err @ SessionsError::NeedsServerSideStore) => {
+            (StatusCode::NOT_IMPLEMENTED, err.to_string()).into_response()
+        }
+        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response(),
+    }
+}
+
+/// `GET /api/me`: who you are, as JSON, with how many sessions you have (`null` with the cookie
+/// store, which cannot tell). Protected: without a session, 401.
+async fn me(layer: OidcLayer, identity: Identity) -> Json<Value> {
+    let sessions = layer
+        .sessions_of(identity.issuer(), identity.subject())
+        .await
+        .ok()
+        .map(|s| s.len());
     Json(json!({
+        "sessions": sessions,
         "subject": identity.subject(),
         "issuer": identity.issuer(),
         "email": identity.email(),

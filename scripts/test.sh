@@ -6,7 +6,8 @@
 #
 # Steps: make sure a Node.js >= 20.19 is available (scripts/node.sh: else install
 # Node 22 from npm into .tools/node), `npm ci` the provider, start it on a free
-# port on 127.0.0.1, start a throwaway PostgreSQL cluster (scripts/pg.sh), export
+# port on 127.0.0.1, start a throwaway PostgreSQL cluster (scripts/pg.sh) and a
+# throwaway Redis (scripts/redis.sh: Debian redis-server, installed when missing), export
 # TOWER_OIDC_TEST_* and run `cargo test --workspace --all-features` (every crate of
 # the workspace: tower-oidc and the development IdP in dev-idp/); then, whatever
 # cargo test's outcome, run the browser tests (scripts/browser.sh: Debian chromium
@@ -23,6 +24,8 @@ log() { printf '[test.sh] %s\n' "$*" >&2; }
 
 # shellcheck source=scripts/pg.sh
 source "$ROOT/scripts/pg.sh"
+# shellcheck source=scripts/redis.sh
+source "$ROOT/scripts/redis.sh"
 
 # --- Node.js -----------------------------------------------------------------
 # shellcheck source=scripts/node.sh
@@ -46,6 +49,7 @@ PROVIDER_LOGS=()
 
 cleanup() {
   pg_stop || true
+  redis_stop || true
   local pid
   for pid in "${PROVIDER_PIDS[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
@@ -118,6 +122,13 @@ ISSUER_B=$STARTED_ISSUER
 # Exports TOWER_OIDC_TEST_DATABASE_URL; cleanup() stops it. On failure pg_start
 # has already printed why (and the server log).
 pg_start || { log "could not start PostgreSQL for the tests"; exit 1; }
+
+# --- Redis -------------------------------------------------------------------
+# Exports TOWER_OIDC_TEST_REDIS_URL (the tests' store, and where the tests that stop and
+# restart Redis find its binary: TOWER_OIDC_TEST_REDIS_SERVER); cleanup() stops it.
+redis_start || { log "could not start Redis for the tests"; exit 1; }
+TOWER_OIDC_TEST_REDIS_SERVER=$(command -v redis-server)
+export TOWER_OIDC_TEST_REDIS_SERVER
 
 # --- run the tests -----------------------------------------------------------
 export TOWER_OIDC_TEST_ISSUER=$ISSUER

@@ -115,6 +115,9 @@ pub enum AuthErrorKind {
     InvalidGroupsClaim,
     /// The app's login hook refused the user.
     LoginRefused,
+    /// The server-side session store (`OIDC_SESSION_STORE`) cannot be reached: a session
+    /// cannot be checked, or a new one stored.
+    SessionStoreUnavailable,
 }
 
 impl AuthErrorKind {
@@ -140,6 +143,7 @@ impl AuthErrorKind {
             Self::EmailDomainNotAllowed => "email_domain_not_allowed",
             Self::InvalidGroupsClaim => "invalid_groups_claim",
             Self::LoginRefused => "login_refused",
+            Self::SessionStoreUnavailable => "session_store_unavailable",
         }
     }
 
@@ -161,7 +165,9 @@ impl AuthErrorKind {
             | Self::MalformedCallback
             | Self::IssuerMismatch
             | Self::CodeRejected => StatusCode::BAD_REQUEST,
-            Self::ProviderUnreachable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderUnreachable | Self::SessionStoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::BadProviderResponse => StatusCode::BAD_GATEWAY,
             Self::SessionTooLarge | Self::ClientRejected => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -3,15 +3,31 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::{header, HeaderMap, HeaderValue, Response};
+use http::request::Parts;
+use http::{header, HeaderMap, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
+use tower_service::Service;
 
 use crate::body::ResponseBody;
+use crate::extract::LayerMarker;
 use crate::pages::Page;
+use crate::route::{Loaded, Route};
+use crate::shared::Shared;
 
 type BoxPage = Pin<Box<dyn Future<Output = Page> + Send + 'static>>;
+type BoxLoad = Pin<Box<dyn Future<Output = Loaded> + Send + 'static>>;
+
+/// What a request waiting for its session from the store goes on with: the inner service
+/// (the instance `poll_ready` made ready, taken out of the service) and the request.
+struct Then<S, B> {
+    shared: Arc<Shared>,
+    service: S,
+    parts: Parts,
+    body: B,
+}
 
 /// What a passed request's response needs so that no cache keeps it for someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,24 +58,36 @@ impl Caching {
 
 pin_project! {
     /// Response future of [`Oidc`](crate::Oidc).
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         #[pin]
-        kind: Kind<F>,
+        kind: Kind<S, B>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F> {
+    enum Kind<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         // The inner service's response, and what its caching headers need.
-        Inner { #[pin] future: F, caching: Caching },
+        Inner { #[pin] future: S::Future, caching: Caching },
         // A login, callback or logout handled by the layer.
         Own { future: BoxPage },
+        // A session not cached yet, being loaded from the server-side store; then the request
+        // goes on to the inner service or to a flow.
+        Load { future: BoxLoad, then: Option<Then<S, B>> },
     }
 }
 
-impl<F> ResponseFuture<F> {
-    pub(crate) fn inner(future: F, caching: Caching) -> Self {
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    pub(crate) fn inner(future: S::Future, caching: Caching) -> Self {
         Self {
             kind: Kind::Inner { future, caching },
         }
@@ -72,40 +100,139 @@ impl<F> ResponseFuture<F> {
             },
         }
     }
+
+    /// Loads the session (`load`), then hands the request to `service` (already ready) or to
+    /// a flow.
+    pub(crate) fn load(
+        load: impl Future<Output = Loaded> + Send + 'static,
+        shared: Arc<Shared>,
+        service: S,
+        parts: Parts,
+        body: B,
+    ) -> Self {
+        Self {
+            kind: Kind::Load {
+                future: Box::pin(load),
+                then: Some(Then {
+                    shared,
+                    service,
+                    parts,
+                    body,
+                }),
+            },
+        }
+    }
 }
 
-impl<F> fmt::Debug for ResponseFuture<F> {
+impl<S, B> fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    F: Future<Output = Result<Response<B>, E>>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future, caching } => {
-                let mut res = ready!(future.poll(cx))?;
-                match caching {
-                    Caching::AsIs => {}
-                    Caching::Protected => {
-                        // One lookup: a Cache-Control the app set itself stays.
-                        res.headers_mut()
-                            .entry(header::CACHE_CONTROL)
-                            .or_insert(HeaderValue::from_static("no-store"));
-                    }
-                    Caching::Personal => personal(res.headers_mut()),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut kind = self.as_mut().project().kind;
+            let next = match kind.as_mut().project() {
+                KindProj::Load { future, then } => {
+                    let loaded = ready!(future.as_mut().poll(cx));
+                    // Polled again only after it is replaced below.
+                    let Some(then) = then.take() else {
+                        unreachable!("a loading future is replaced once its load is done");
+                    };
+                    then.go_on(loaded)
                 }
-                Poll::Ready(Ok(res.map(ResponseBody::inner)))
+                other => return poll_ready_kind(other, cx),
+            };
+            kind.set(next);
+        }
+    }
+}
+
+impl<S, B, ResBody> Then<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    /// The request, its session loaded: to the inner service, or to a flow.
+    fn go_on(self, loaded: Loaded) -> Kind<S, B> {
+        let Then {
+            shared,
+            mut service,
+            parts,
+            body,
+        } = self;
+        match crate::route::after_load(&shared, &parts, loaded) {
+            Route::Pass {
+                identity,
+                protected,
+            } => {
+                let (future, caching) = call_inner(&mut service, parts, body, identity, protected);
+                Kind::Inner { future, caching }
             }
-            KindProj::Own { future } => {
-                let page = ready!(future.as_mut().poll(cx));
-                Poll::Ready(Ok(page.map(ResponseBody::own)))
+            route => Kind::Own {
+                future: Box::pin(async move { crate::flow::run(&shared, route, parts).await }),
+            },
+        }
+    }
+}
+
+/// Calls the inner service with the request, the identity (or the marker that the layer saw
+/// the request) in its extensions; the response's future and the caching it needs.
+pub(crate) fn call_inner<S, B>(
+    service: &mut S,
+    mut parts: Parts,
+    body: B,
+    identity: Option<crate::identity::Identity>,
+    protected: bool,
+) -> (S::Future, Caching)
+where
+    S: Service<Request<B>>,
+{
+    let caching = Caching::of(protected, identity.is_some());
+    if let Some(identity) = identity {
+        parts.extensions.insert(identity);
+    } else {
+        parts.extensions.insert(LayerMarker);
+    }
+    (service.call(Request::from_parts(parts, body)), caching)
+}
+
+/// Polls the inner service's response or a flow's page.
+fn poll_ready_kind<S, B, ResBody>(
+    kind: KindProj<'_, S, B>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<ResponseBody<ResBody>>, S::Error>>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+{
+    match kind {
+        KindProj::Load { .. } => unreachable!("handled by the caller"),
+        KindProj::Inner { future, caching } => {
+            let mut res = ready!(future.poll(cx))?;
+            match caching {
+                Caching::AsIs => {}
+                Caching::Protected => {
+                    // One lookup: a Cache-Control the app set itself stays.
+                    res.headers_mut()
+                        .entry(header::CACHE_CONTROL)
+                        .or_insert(HeaderValue::from_static("no-store"));
+                }
+                Caching::Personal => personal(res.headers_mut()),
             }
+            Poll::Ready(Ok(res.map(ResponseBody::inner)))
+        }
+        KindProj::Own { future } => {
+            let page = ready!(future.as_mut().poll(cx));
+            Poll::Ready(Ok(page.map(ResponseBody::own)))
         }
     }
 }

@@ -50,25 +50,7 @@ impl Identity {
     }
 
     pub(crate) fn clone_data(&self) -> IdentityData {
-        let d = &self.0;
-        IdentityData {
-            subject: d.subject.clone(),
-            issuer: d.issuer.clone(),
-            provider: d.provider.clone(),
-            email: d.email.clone(),
-            email_verified: d.email_verified,
-            name: d.name.clone(),
-            preferred_username: d.preferred_username.clone(),
-            groups: d.groups.clone(),
-            role: d.role.clone(),
-            admin: d.admin,
-            claims_json: d.claims_json.clone(),
-            app_json: d.app_json.clone(),
-            authenticated_at: d.authenticated_at,
-            expires_at: d.expires_at,
-            session_id: d.session_id.clone(),
-            claims: OnceLock::new(),
-        }
+        self.0.duplicate()
     }
 
     /// The `sub` claim: the provider's stable identifier for the user.
@@ -166,6 +148,31 @@ impl Identity {
     /// A random identifier of this session, new at every login.
     pub fn session_id(&self) -> &str {
         &self.0.session_id
+    }
+}
+
+impl IdentityData {
+    /// A copy (the parsed claims are parsed again on first use).
+    pub(crate) fn duplicate(&self) -> Self {
+        let d = self;
+        Self {
+            subject: d.subject.clone(),
+            issuer: d.issuer.clone(),
+            provider: d.provider.clone(),
+            email: d.email.clone(),
+            email_verified: d.email_verified,
+            name: d.name.clone(),
+            preferred_username: d.preferred_username.clone(),
+            groups: d.groups.clone(),
+            role: d.role.clone(),
+            admin: d.admin,
+            claims_json: d.claims_json.clone(),
+            app_json: d.app_json.clone(),
+            authenticated_at: d.authenticated_at,
+            expires_at: d.expires_at,
+            session_id: d.session_id.clone(),
+            claims: OnceLock::new(),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::config::OidcConfig;
 use crate::identity::Identity;
 use crate::service::Oidc;
 use crate::shared::Shared;
+use crate::store::{SessionsError, UserSession};
 
 /// Puts the wrapped service behind OpenID Connect single sign-on.
 ///
@@ -110,6 +111,51 @@ impl OidcLayer {
         router.route_layer(self.clone())
     }
 
+    /// The live sessions of the user `(issuer, subject)`, in every browser and on every
+    /// replica, for a "your sessions" page. Needs a server-side store (`OIDC_SESSION_STORE`
+    /// `memory` or a Redis URL); the cookie store keeps nothing to list.
+    pub async fn sessions_of(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Vec<UserSession>, SessionsError> {
+        let server = self.server()?;
+        let found = server.sessions_of(issuer, subject).await.map_err(|e| {
+            tracing::warn!(target: "tower_oidc", error = %e, "a user's sessions could not be listed");
+            SessionsError::Unavailable
+        })?;
+        Ok(found.iter().map(UserSession::of).collect())
+    }
+
+    /// Signs the user `(issuer, subject)` out everywhere: ends each of their sessions, in every
+    /// browser, on every replica (within a second with Redis); how many there were. Their
+    /// cookies are refused from then on; the provider's own session is not touched (send the
+    /// browser to the logout route for that).
+    ///
+    /// Needs a server-side store (`OIDC_SESSION_STORE` `memory` or a Redis URL): with the
+    /// cookie store it answers [`SessionsError::NeedsServerSideStore`].
+    pub async fn end_sessions_of(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<usize, SessionsError> {
+        let server = self.server()?;
+        let ended = server.end_sessions_of(issuer, subject).await.map_err(|e| {
+            tracing::warn!(target: "tower_oidc", error = %e, "a user's sessions could not be ended");
+            SessionsError::Unavailable
+        })?;
+        tracing::info!(target: "tower_oidc", event = "sign_out_everywhere", issuer, subject, sessions = ended);
+        Ok(ended)
+    }
+
+    /// The server-side sessions, or why there are none.
+    fn server(&self) -> Result<&crate::store::ServerSessions, SessionsError> {
+        self.shared
+            .server
+            .as_deref()
+            .ok_or(SessionsError::NeedsServerSideStore)
+    }
+
     /// How many times the provider's JWKS has been fetched so far (for diagnostics).
     pub fn jwks_fetches(&self) -> u64 {
         self.shared.providers.iter().map(|p| p.jwks_fetches()).sum()
@@ -133,6 +179,45 @@ impl OidcLayer {
         let names = &shared.cookies.names;
         let value = crate::session::encode_session(&shared.cookies.codec, names, &mut data)
             .expect("the test identity fits in a session cookie");
+        format!("{}={}", names.session, value)
+    }
+
+    /// Like [`session_cookie`](Self::session_cookie), for a layer with a server-side store
+    /// (`OIDC_SESSION_STORE` `memory` or a Redis URL): the session is stored there, and the
+    /// cookie holds only its id (feature `test-util`).
+    ///
+    /// # Panics
+    /// With the cookie store, or when the store cannot be reached.
+    pub async fn stored_session_cookie(&self, identity: &Identity) -> String {
+        let shared = &self.shared;
+        let server = shared
+            .server
+            .as_ref()
+            .expect("stored_session_cookie needs a server-side OIDC_SESSION_STORE");
+        let mut data = identity.clone_data();
+        let now = shared.config.clock.unix_seconds();
+        data.authenticated_at = now;
+        data.expires_at = now + shared.config.session_lifetime.as_secs();
+        if data.session_id.is_empty() {
+            data.session_id = crate::random::random_token(16);
+        }
+        let names = &shared.cookies.names;
+        let value = shared.cookies.codec.seal(
+            crate::session::Purpose::StoredSession,
+            &names.session,
+            data.session_id.as_bytes(),
+        );
+        let record = crate::store::StoredSession {
+            identity: data,
+            id_token: String::new(),
+            sid: None,
+            seen_at: now,
+            idle_secs: server.idle_secs(),
+        };
+        server
+            .create(&record)
+            .await
+            .expect("the session store takes the test session");
         format!("{}={}", names.session, value)
     }
 }

@@ -30,6 +30,7 @@ mod route;
 mod service;
 mod session;
 mod shared;
+mod store;
 
 pub use audit::{AuditEvent, AuditKind, AuditSink, TracingAuditSink};
 pub use body::ResponseBody;
@@ -55,3 +56,4 @@ pub use policy::{
     RoleRule, MAX_ROLE_NAME_BYTES,
 };
 pub use service::Oidc;
+pub use store::{SessionsError, UserSession};

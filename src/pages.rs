@@ -201,6 +201,7 @@ pub(crate) fn error_page(err: &AuthError, config: &OidcConfig) -> Page {
     }
     let title = match err.kind() {
         AuthErrorKind::ProviderUnreachable => "The identity provider is unreachable",
+        AuthErrorKind::SessionStoreUnavailable => "Sessions are unavailable",
         AuthErrorKind::BadProviderResponse => "The identity provider answered with an error",
         AuthErrorKind::LoginExpired
         | AuthErrorKind::StateMismatch
@@ -210,7 +211,7 @@ pub(crate) fn error_page(err: &AuthError, config: &OidcConfig) -> Page {
         _ => "Sign-in failed",
     };
     let hint = match err.kind() {
-        AuthErrorKind::ProviderUnreachable => {
+        AuthErrorKind::ProviderUnreachable | AuthErrorKind::SessionStoreUnavailable => {
             "Signing in is not possible right now. Try again in a moment."
         }
         AuthErrorKind::ClientRejected => {
@@ -257,6 +258,19 @@ pub(crate) fn too_many_requests(retry_after: std::time::Duration) -> Page {
 /// The page shown after logout when there is nowhere else to go: only when the provider's
 /// session could not be ended (no RP-initiated logout, or the provider is unreachable), which
 /// it says.
+/// The 503 page of a session store that cannot be reached (a session that cannot be checked,
+/// or a sign-in that cannot be stored), with `Retry-After`.
+pub(crate) fn store_unavailable(config: &OidcConfig) -> Page {
+    let err = AuthError::new(
+        AuthErrorKind::SessionStoreUnavailable,
+        "The session store cannot be reached.",
+    );
+    let mut page = error_page(&err, config);
+    page.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    page
+}
+
 pub(crate) fn signed_out_page(config: &OidcConfig) -> Page {
     let page = LayerPage::SignedOut {
         login_url: &config.login_path,

@@ -5,10 +5,14 @@ use axum::extract::OriginalUri;
 use http::request::Parts;
 use http::{header, HeaderValue, Uri};
 
+use std::future::Future;
+use std::sync::Arc;
+
 use crate::config::OidcConfig;
 use crate::identity::Identity;
-use crate::session::{decode_session, request_cookie_bytes};
+use crate::session::{decode_session, request_cookie, request_cookie_bytes, Purpose};
 use crate::shared::Shared;
+use crate::store::Lookup;
 
 /// What to do with a request. Computed without I/O by [`decide`].
 #[derive(Debug)]
@@ -34,6 +38,21 @@ pub(crate) enum Route {
     Redirect,
     /// No session, anything else: 401.
     Unauthorized,
+    /// A server-side session not cached here: load it (this id) from the store, then decide.
+    Load { id: String },
+    /// A session whose store cannot be reached: 503.
+    StoreUnavailable,
+}
+
+/// What the request's session cookie came to.
+#[derive(Debug)]
+pub(crate) enum Loaded {
+    /// A valid session.
+    Session(Identity),
+    /// None, or none that is valid.
+    None,
+    /// One the store cannot tell about now.
+    Unavailable,
 }
 
 /// Decides what to do with a request, from its head alone. The hot path (a session seen
@@ -70,9 +89,35 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
             };
         }
     }
-    let identity = request_cookie_bytes(&parts.headers, &shared.cookies.names.session)
-        .and_then(|value| session(shared, value));
+    let value = request_cookie_bytes(&parts.headers, &shared.cookies.names.session);
+    let loaded = match (value, &shared.server) {
+        (None, _) => Loaded::None,
+        (Some(value), None) => session(shared, value).map_or(Loaded::None, Loaded::Session),
+        (Some(value), Some(server)) => {
+            let now = config.clock.unix_seconds();
+            match server.lookup(value, now, || stored_session_id(shared, value)) {
+                Lookup::Found(identity) => Loaded::Session(identity),
+                Lookup::Load(id) => return Route::Load { id },
+                Lookup::Unavailable => Loaded::Unavailable,
+                Lookup::Missing => Loaded::None,
+            }
+        }
+    };
+    after_load(shared, parts, loaded)
+}
+
+/// The route of a request whose session is known: from the cookie or the cache, or loaded
+/// from the server-side store.
+pub(crate) fn after_load(shared: &Shared, parts: &Parts, loaded: Loaded) -> Route {
+    let config = &shared.config;
+    let path = app_uri(parts).path();
     let public = is_public(config, path);
+    let identity = match loaded {
+        Loaded::Session(identity) => Some(identity),
+        Loaded::None => None,
+        Loaded::Unavailable if public => None,
+        Loaded::Unavailable => return Route::StoreUnavailable,
+    };
     match identity {
         Some(identity) => Route::Pass {
             identity: Some(identity),
@@ -153,6 +198,43 @@ fn is_normal_path(path: &str) -> bool {
             _ => false,
         }
     })
+}
+
+/// The session id a server-side session's cookie holds; `None` for anything else.
+fn stored_session_id(shared: &Shared, value: &[u8]) -> Option<String> {
+    let names = &shared.cookies.names;
+    let value = std::str::from_utf8(value).ok()?;
+    let id = shared
+        .cookies
+        .codec
+        .open(Purpose::StoredSession, &names.session, value)?;
+    String::from_utf8(id).ok()
+}
+
+/// Loads the session `id` of the request's cookie from the server-side store (off the hot
+/// path: only for a session this replica has not cached).
+pub(crate) fn load(
+    shared: Arc<Shared>,
+    parts: &Parts,
+    id: String,
+) -> impl Future<Output = Loaded> + Send + 'static {
+    let value = request_cookie(&parts.headers, &shared.cookies.names.session).map(str::to_owned);
+    async move {
+        let (Some(server), Some(value)) = (&shared.server, value) else {
+            return Loaded::None;
+        };
+        let known = |d: &crate::identity::IdentityData| {
+            shared.provider_for(&d.provider, &d.issuer).is_some()
+        };
+        match server.load(&value, &id, known).await {
+            Ok(Some(identity)) => Loaded::Session(identity),
+            Ok(None) => Loaded::None,
+            Err(e) => {
+                tracing::warn!(target: "tower_oidc", event = "session_store_unreachable", error = %e, "a session could not be loaded: 503");
+                Loaded::Unavailable
+            }
+        }
+    }
 }
 
 /// The identity of a session cookie value: from the cache, or opened and then cached.

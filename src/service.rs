@@ -9,9 +9,8 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::extract::LayerMarker;
 use crate::flow;
-use crate::future::{Caching, ResponseFuture};
+use crate::future::{call_inner, ResponseFuture};
 use crate::route::{decide, Route};
 use crate::shared::Shared;
 
@@ -51,33 +50,39 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (mut parts, body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let shared = &self.shared;
         match decide(shared, &parts) {
             Route::Pass {
                 identity,
                 protected,
             } => {
-                let caching = Caching::of(protected, identity.is_some());
-                if let Some(identity) = identity {
-                    parts.extensions.insert(identity);
-                } else {
-                    parts.extensions.insert(LayerMarker);
-                }
                 // The inner service is called right here, synchronously, so the instance that
                 // `poll_ready` made ready is the one used. Were it called later from inside a
                 // future, it would first have to be taken out with
                 // `std::mem::replace(&mut self.inner, self.inner.clone())`, because a clone is
                 // not necessarily ready (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
-                let future = self.inner.call(Request::from_parts(parts, body));
+                let (future, caching) =
+                    call_inner(&mut self.inner, parts, body, identity, protected);
                 ResponseFuture::inner(future, caching)
+            }
+            Route::Load { id } => {
+                let shared = Arc::clone(shared);
+                // The inner service is called later, from the future, once the session is
+                // loaded: the instance `poll_ready` made ready is taken out, and a clone left
+                // in its place, because a clone is not necessarily ready
+                // (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                let load = crate::route::load(Arc::clone(&shared), &parts, id);
+                ResponseFuture::load(load, shared, ready, parts, body)
             }
             route => {
                 let shared = Arc::clone(shared);

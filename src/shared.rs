@@ -1,11 +1,13 @@
 //! [`Shared`]: what the layer, its services and the flows share, built once per layer.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::config::OidcConfig;
 use crate::provider::Provider;
 use crate::rate_limit::LoginLimiter;
 use crate::session::Cookies;
+use crate::store::ServerSessions;
 
 /// What the layer and its services share: configuration, providers and cookie keys.
 pub(crate) struct Shared {
@@ -14,6 +16,9 @@ pub(crate) struct Shared {
     pub(crate) cookies: Cookies,
     /// The login routes' rate limit, when on.
     pub(crate) login_limiter: Option<LoginLimiter>,
+    /// The server-side sessions (`OIDC_SESSION_STORE` other than `cookie`), shared with every
+    /// layer built from the same configuration.
+    pub(crate) server: Option<Arc<ServerSessions>>,
 }
 
 impl Shared {
@@ -41,11 +46,16 @@ impl Shared {
         let login_limiter = config
             .login_rate_limit
             .map(|rate| LoginLimiter::new(rate, config.clock.clone(), config.memory_capacity));
+        let server = ServerSessions::of(&config);
+        if server.is_some() {
+            tracing::info!(target: "tower_oidc", store = ?config.session_store.kind, "sessions live in a server-side store; the cookie holds only their id");
+        }
         Self {
             config,
             providers,
             cookies,
             login_limiter,
+            server,
         }
     }
 

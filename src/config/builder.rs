@@ -58,6 +58,8 @@ pub struct OidcConfigBuilder {
     pub(super) memory_capacity: usize,
     /// Trusted proxies and the login rate limit (`client_network.rs`).
     pub(super) client_network: super::client_network::ClientNetworkDraft,
+    /// The session store, its staleness and the idle timeout (`session_store.rs`).
+    pub(super) session_store: super::session_store::SessionStoreDraft,
     pub(super) audit_sink: Option<Sink>,
 }
 
@@ -98,6 +100,7 @@ impl Default for OidcConfigBuilder {
             page_hook: None,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
             client_network: Default::default(),
+            session_store: Default::default(),
             audit_sink: None,
         }
     }
@@ -417,6 +420,15 @@ impl OidcConfigBuilder {
         if let Some(paths) = file.public_paths {
             self.public_paths.extend(paths);
         }
+        super::session_store::read_file(
+            &mut self,
+            super::session_store::FileSessionStore {
+                session_store: file.session_store,
+                session_store_staleness: file.session_store_staleness,
+                session_idle_timeout: file.session_idle_timeout,
+                session_lifetime: file.session_lifetime,
+            },
+        );
         self
     }
 

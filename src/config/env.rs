@@ -155,6 +155,7 @@ impl OidcConfig {
             b.old_cookie_keys = v.split(',').map(str::to_owned).collect();
         }
         super::client_network::read_env(&mut b.client_network, get);
+        super::session_store::read_env(&mut b, get);
         read_numbered_providers(&mut b, &get);
         b
     }

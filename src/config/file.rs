@@ -88,6 +88,12 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) access: FileAccess,
     pub(crate) roles: Option<FileRoles>,
+    /// `OIDC_SESSION_STORE` and the session's lengths (`session_store.rs`); the lengths in
+    /// seconds.
+    pub(crate) session_store: Option<String>,
+    pub(crate) session_store_staleness: Option<u64>,
+    pub(crate) session_idle_timeout: Option<u64>,
+    pub(crate) session_lifetime: Option<u64>,
 }
 
 /// One `[[providers]]` entry. No `Debug`: it may hold a secret.

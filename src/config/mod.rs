@@ -78,6 +78,7 @@ mod draft;
 mod env;
 pub(crate) mod file;
 mod network;
+mod session_store;
 mod types;
 mod unknown;
 mod validate;
@@ -89,6 +90,9 @@ pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
 pub(crate) use network::Network;
+#[cfg(feature = "redis")]
+pub(crate) use session_store::RedisUrl;
+pub(crate) use session_store::{SessionStoreConfig, StoreKind};
 pub use types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
     UserinfoPolicy,
@@ -225,6 +229,8 @@ pub struct OidcConfig {
     pub(crate) trusted_proxies: TrustedProxies,
     /// `OIDC_LOGIN_RATE_LIMIT`, `None` when off.
     pub(crate) login_rate_limit: Option<LoginRateLimit>,
+    /// `OIDC_SESSION_STORE`, its staleness and the idle timeout.
+    pub(crate) session_store: SessionStoreConfig,
     /// Where the audit trail goes, if anywhere.
     pub(crate) audit_sink: Option<crate::audit::Sink>,
 }
@@ -267,6 +273,7 @@ impl fmt::Debug for OidcConfig {
             .field("memory_capacity", &self.memory_capacity)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_rate_limit", &self.login_rate_limit)
+            .field("session_store", &self.session_store)
             .finish_non_exhaustive()
     }
 }

@@ -18,6 +18,13 @@ pub(crate) async fn start(
     parts: &Parts,
     return_to: String,
 ) -> Page {
+    // A sign-in that could not be stored would fail at the callback: say so now.
+    if let Some(server) = &shared.server {
+        if !server.accepts_sign_ins().await {
+            tracing::warn!(target: "tower_oidc", event = "login_failed", kind = "session_store_unavailable");
+            return pages::store_unavailable(&shared.config);
+        }
+    }
     let metadata = match provider.metadata().await {
         Ok(m) => m,
         Err(err) => {

@@ -34,20 +34,50 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let names = &cookies.names;
     let now = shared.config.clock.unix_seconds();
     let session_value = request_cookie(&parts.headers, &names.session);
-    let identity = session_value.and_then(|v| decode_session(&cookies.codec, names, v, now));
-    if let (Some(value), Some(d)) = (session_value, &identity) {
-        // End the session here, not only in this browser: a copy of the cookie is refused too.
-        cookies
-            .memories
-            .end_session(&d.session_id, d.expires_at, value, now);
-    }
-    // The hint goes only with a valid session, to that session's provider: never a stale
-    // token of another user, or one issued by another provider.
-    let id_token_hint = identity
-        .as_ref()
-        .and_then(|_| request_cookie(&parts.headers, &names.logout))
-        .and_then(|v| cookies.codec.open(Purpose::Logout, &names.logout, v))
-        .and_then(|b| String::from_utf8(b).ok());
+    let (identity, id_token_hint) = match &shared.server {
+        None => {
+            let identity =
+                session_value.and_then(|v| decode_session(&cookies.codec, names, v, now));
+            if let (Some(value), Some(d)) = (session_value, &identity) {
+                // End the session here, not only in this browser: a copy of the cookie is
+                // refused too.
+                cookies
+                    .memories
+                    .end_session(&d.session_id, d.expires_at, value, now);
+            }
+            // The hint goes only with a valid session, to that session's provider: never a
+            // stale token of another user, or one issued by another provider.
+            let hint = identity
+                .as_ref()
+                .and_then(|_| request_cookie(&parts.headers, &names.logout))
+                .and_then(|v| cookies.codec.open(Purpose::Logout, &names.logout, v))
+                .and_then(|b| String::from_utf8(b).ok());
+            (identity, hint)
+        }
+        Some(server) => {
+            let id = session_value
+                .and_then(|v| {
+                    cookies
+                        .codec
+                        .open(Purpose::StoredSession, &names.session, v)
+                })
+                .and_then(|b| String::from_utf8(b).ok());
+            match id {
+                None => (None, None),
+                // Ended in the store, for every replica; the ID token came from there.
+                Some(id) => match server.end(&id).await {
+                    Ok(Some(record)) => (Some(record.identity), Some(record.id_token)),
+                    Ok(None) => (None, None),
+                    Err(e) => {
+                        tracing::warn!(target: "tower_oidc", event = "session_store_unreachable", error = %e, "a session could not be ended in the store: 503, try again");
+                        let mut page = pages::store_unavailable(&shared.config);
+                        clear_cookies(&mut page, shared, parts);
+                        return page;
+                    }
+                },
+            }
+        }
+    };
     let provider = identity
         .as_ref()
         .and_then(|d| shared.provider_for(&d.provider, &d.issuer))
@@ -109,6 +139,13 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
             }
         }
     };
+    clear_cookies(&mut page, shared, parts);
+    page
+}
+
+/// Removes the session cookie, the logout hint and every login cookie of this browser.
+fn clear_cookies(page: &mut Page, shared: &Shared, parts: &Parts) {
+    let names = &shared.cookies.names;
     let headers = page.headers_mut();
     headers.append(header::SET_COOKIE, names.remove(&names.session));
     headers.append(header::SET_COOKIE, names.remove(&names.logout));
@@ -118,5 +155,4 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     {
         headers.append(header::SET_COOKIE, names.remove(name));
     }
-    page
 }

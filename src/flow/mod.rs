@@ -54,7 +54,8 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
             }
             login::start(shared, shared.default_provider(), &parts, return_to).await
         }
-        Route::Unauthorized | Route::Pass { .. } => {
+        Route::StoreUnavailable => pages::store_unavailable(config),
+        Route::Unauthorized | Route::Pass { .. } | Route::Load { .. } => {
             pages::unauthorized_json(&shared.config.login_path)
         }
     }

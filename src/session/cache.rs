@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use rustc_hash::FxHasher;
@@ -25,11 +26,28 @@ use crate::identity::Identity;
 /// and a lookup of a forged value costs one probe like any other.
 pub(crate) struct SessionCache {
     shards: [RwLock<Shard>; CACHE_SHARDS],
+    per_shard: usize,
+}
+
+/// One cached session: the whole cookie value, the identity, and (server-side stores) when its
+/// use was last recorded in the store.
+struct Entry {
+    value: Box<str>,
+    identity: Identity,
+    seen: AtomicU64,
+}
+
+/// A cache hit of a server-side session: the identity, when its use was last recorded, and
+/// whether this request is the one to record it again.
+pub(crate) struct Hit {
+    pub(crate) identity: Identity,
+    pub(crate) seen: u64,
+    pub(crate) touch: bool,
 }
 
 #[derive(Default)]
 struct Shard {
-    map: HashMap<u128, (Box<str>, Identity), BuildHasherDefault<FxHasher>>,
+    map: HashMap<u128, Entry, BuildHasherDefault<FxHasher>>,
     /// When expired entries were last dropped: at most once a second, so a full shard does not
     /// make every miss scan it.
     swept_at: u64,
@@ -46,13 +64,19 @@ impl fmt::Debug for SessionCache {
 
 impl Default for SessionCache {
     fn default() -> Self {
-        Self {
-            shards: std::array::from_fn(|_| RwLock::new(Shard::default())),
-        }
+        Self::with_capacity(CACHE_SHARDS * CACHE_PER_SHARD)
     }
 }
 
 impl SessionCache {
+    /// A cache of about `capacity` sessions (at least one per shard).
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            shards: std::array::from_fn(|_| RwLock::new(Shard::default())),
+            per_shard: capacity.div_ceil(CACHE_SHARDS).max(1),
+        }
+    }
+
     /// The value's last 16 bytes as the map key, and the shard that holds it.
     fn key(value: &[u8]) -> Option<(u128, usize)> {
         let tail = value.get(value.len().checked_sub(16)?..)?;
@@ -66,8 +90,51 @@ impl SessionCache {
     pub(crate) fn get(&self, value: &[u8], now: u64) -> Option<Identity> {
         let (key, shard) = Self::key(value)?;
         let shard = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
-        let (stored, identity) = shard.map.get(&key)?;
-        (stored.as_bytes() == value && identity.expires_at() > now).then(|| identity.clone())
+        let e = shard.map.get(&key)?;
+        (e.value.as_bytes() == value && e.identity.expires_at() > now).then(|| e.identity.clone())
+    }
+
+    /// Like [`get`](Self::get), for a server-side session whose use is recorded in its store
+    /// every `every` seconds: the hit says whether this request is the one to record it (one
+    /// request wins the compare-and-swap; the others do not). Never for a session idle for
+    /// `idle` seconds (0: no idle timeout).
+    pub(crate) fn get_seen(&self, value: &[u8], now: u64, every: u64, idle: u64) -> Option<Hit> {
+        let (key, shard) = Self::key(value)?;
+        let shard = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
+        let e = shard.map.get(&key)?;
+        if e.value.as_bytes() != value || e.identity.expires_at() <= now {
+            return None;
+        }
+        let seen = e.seen.load(Ordering::Relaxed);
+        let touch = now >= seen.saturating_add(every)
+            && (idle == 0 || now < seen.saturating_add(idle))
+            && e.seen
+                .compare_exchange(seen, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        Some(Hit {
+            identity: e.identity.clone(),
+            seen,
+            touch,
+        })
+    }
+
+    /// Forgets every session (a server-side store's feed was down: what ended meanwhile is
+    /// unknown).
+    pub(crate) fn clear(&self) {
+        for shard in &self.shards {
+            let mut shard = shard.write().unwrap_or_else(|p| p.into_inner());
+            crate::meter::cached_sessions(-(shard.map.len() as i64));
+            shard.map.clear();
+        }
+    }
+
+    /// How many sessions are cached.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).map.len())
+            .sum()
     }
 
     pub(crate) fn remove(&self, value: &str) {
@@ -77,11 +144,7 @@ impl SessionCache {
         let mut shard = self.shards[shard]
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        if shard
-            .map
-            .get(&key)
-            .is_some_and(|(stored, _)| **stored == *value)
-        {
+        if shard.map.get(&key).is_some_and(|e| *e.value == *value) {
             shard.map.remove(&key);
             crate::meter::cached_sessions(-1);
         }
@@ -94,33 +157,45 @@ impl SessionCache {
         for shard in &self.shards {
             let mut shard = shard.write().unwrap_or_else(|p| p.into_inner());
             let before = shard.map.len();
-            shard.map.retain(|_, (_, id)| id.expires_at() > floor);
+            shard.map.retain(|_, e| e.identity.expires_at() > floor);
             crate::meter::cached_sessions(shard.map.len() as i64 - before as i64);
         }
     }
 
     pub(crate) fn insert(&self, value: &str, identity: Identity, now: u64) {
+        self.insert_seen(value, identity, now, now);
+    }
+
+    /// Caches the session `value`, its use last recorded at `seen`.
+    pub(crate) fn insert_seen(&self, value: &str, identity: Identity, now: u64, seen: u64) {
         let Some((key, shard)) = Self::key(value.as_bytes()) else {
             return;
         };
         let mut shard = self.shards[shard]
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        if shard.map.len() >= CACHE_PER_SHARD {
+        if shard.map.len() >= self.per_shard {
             if shard.swept_at == now {
                 return;
             }
             shard.swept_at = now;
             let before = shard.map.len();
-            shard.map.retain(|_, (_, id)| id.expires_at() > now);
+            shard.map.retain(|_, e| e.identity.expires_at() > now);
             crate::meter::cached_sessions(shard.map.len() as i64 - before as i64);
-            if shard.map.len() >= CACHE_PER_SHARD {
+            if shard.map.len() >= self.per_shard {
                 return;
             }
         }
         if shard
             .map
-            .insert(key, (Box::from(value), identity))
+            .insert(
+                key,
+                Entry {
+                    value: Box::from(value),
+                    identity,
+                    seen: AtomicU64::new(seen),
+                },
+            )
             .is_none()
         {
             crate::meter::cached_sessions(1);

@@ -47,6 +47,8 @@ pub(crate) enum Purpose<'a> {
     Login,
     /// The logout hint.
     Logout,
+    /// A server-side session's id (`OIDC_SESSION_STORE` other than `cookie`).
+    StoredSession,
 }
 
 /// One provider's session key.
@@ -63,6 +65,7 @@ struct Keys {
     sessions: Vec<SessionKey>,
     login: LessSafeKey,
     logout: LessSafeKey,
+    stored_session: LessSafeKey,
 }
 
 /// Seals and opens cookie values: `OIDC_COOKIE_KEY`'s keys seal, they and those of each
@@ -221,6 +224,7 @@ impl Keys {
             sessions,
             login: derive(&[b"login", origin]),
             logout: derive(&[b"logout", origin]),
+            stored_session: derive(&[b"stored session", origin]),
         }
     }
 
@@ -242,6 +246,7 @@ impl Keys {
             }
             Purpose::Login => (&self.login, 0),
             Purpose::Logout => (&self.logout, 0),
+            Purpose::StoredSession => (&self.stored_session, 0),
         }
     }
 }

@@ -13,6 +13,7 @@ mod replay;
 mod revocation;
 mod stretch;
 
+pub(crate) use cache::SessionCache;
 pub(crate) use codec::{CookieCodec, Purpose, MAX_COOKIE_VALUE};
 pub(crate) use cookie::{request_cookie, request_cookie_bytes, request_cookies, CookieNames};
 pub(crate) use login_record::{LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};

@@ -9,6 +9,7 @@ use crate::identity::{Identity, IdentityData};
 use crate::pages::{self, Page};
 use crate::session::{encode_session, Purpose, MAX_COOKIE_VALUE};
 use crate::shared::Shared;
+use crate::store::{ServerSessions, StoredSession};
 
 /// The redirect back to `return_to` that sets the session cookie for `data` and the logout
 /// hint (the raw ID token, sealed) beside it.
@@ -26,25 +27,9 @@ pub(crate) fn session(
             "Your account's information is too large for a session cookie.",
         )
     })?;
-    let identity = Identity::from_data(data);
-    tracing::info!(
-        target: "tower_oidc",
-        event = "login",
-        provider = identity.provider(),
-        issuer = identity.issuer(),
-        subject = identity.subject(),
-    );
-
-    let return_to = safe_return_to(&config.base_url, return_to).unwrap_or_else(|| "/".to_owned());
-    let mut page = pages::redirect(&return_to);
+    let (identity, mut page) = signed_in(shared, data, &session, return_to);
     let lifetime = config.session_lifetime.as_secs();
     let headers = page.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        cookies
-            .names
-            .set(&cookies.names.session, &session, lifetime),
-    );
     let hint = cookies.codec.seal(
         Purpose::Logout,
         &cookies.names.logout,
@@ -65,6 +50,87 @@ pub(crate) fn session(
     }
     page.extensions_mut().insert(identity);
     Ok(page)
+}
+
+/// With a server-side store: the session stored (with the ID token for the logout and the
+/// provider's `sid`), the cookie holding only its id, and the redirect back.
+pub(crate) async fn stored_session(
+    shared: &Shared,
+    server: &ServerSessions,
+    data: IdentityData,
+    raw_id_token: &str,
+    return_to: &str,
+) -> Result<Page, AuthError> {
+    let config = &shared.config;
+    let cookies = &shared.cookies;
+    let now = config.clock.unix_seconds();
+    let record = StoredSession {
+        identity: data.duplicate(),
+        id_token: raw_id_token.to_owned(),
+        sid: provider_sid(raw_id_token),
+        seen_at: now,
+        idle_secs: server.idle_secs(),
+    };
+    if let Err(e) = server.create(&record).await {
+        tracing::warn!(target: "tower_oidc", event = "session_store_unreachable", error = %e, "a new session could not be stored");
+        return Err(AuthError::new(
+            AuthErrorKind::SessionStoreUnavailable,
+            "The session store cannot be reached.",
+        ));
+    }
+    let value = cookies.codec.seal(
+        Purpose::StoredSession,
+        &cookies.names.session,
+        data.session_id.as_bytes(),
+    );
+    let (identity, mut page) = signed_in(shared, data, &value, return_to);
+    let headers = page.headers_mut();
+    // The ID token is in the store: no hint cookie, and none of an earlier user.
+    headers.append(
+        header::SET_COOKIE,
+        cookies.names.remove(&cookies.names.logout),
+    );
+    page.extensions_mut().insert(identity);
+    Ok(page)
+}
+
+/// The sign-in logged, and the redirect back to `return_to` (when safe) setting the session
+/// cookie `value`.
+fn signed_in(
+    shared: &Shared,
+    data: IdentityData,
+    value: &str,
+    return_to: &str,
+) -> (Identity, Page) {
+    let config = &shared.config;
+    let names = &shared.cookies.names;
+    let identity = Identity::from_data(data);
+    tracing::info!(
+        target: "tower_oidc",
+        event = "login",
+        provider = identity.provider(),
+        issuer = identity.issuer(),
+        subject = identity.subject(),
+    );
+    let return_to = safe_return_to(&config.base_url, return_to).unwrap_or_else(|| "/".to_owned());
+    let mut page = pages::redirect(&return_to);
+    page.headers_mut().append(
+        header::SET_COOKIE,
+        names.set(&names.session, value, config.session_lifetime.as_secs()),
+    );
+    (identity, page)
+}
+
+/// The `sid` claim of an ID token already verified (its payload read again; `None` without
+/// one).
+fn provider_sid(raw_id_token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = raw_id_token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    claims.get("sid")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

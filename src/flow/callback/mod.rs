@@ -123,5 +123,11 @@ async fn run<'s>(
         userinfo::merge(provider, &metadata, tokens.access_token.as_deref(), claims).await?;
     let grant = admission::evaluate(provider, &claims)?;
     let data = admission::admit(shared, provider, claims, grant, now).await?;
-    issue::session(shared, data, &tokens.id_token, &login.record.return_to)
+    let return_to = &login.record.return_to;
+    match &shared.server {
+        None => issue::session(shared, data, &tokens.id_token, return_to),
+        Some(server) => {
+            issue::stored_session(shared, server, data, &tokens.id_token, return_to).await
+        }
+    }
 }
