@@ -115,6 +115,12 @@ pub enum AuthErrorKind {
     InvalidGroupsClaim,
     /// The app's login hook refused the user.
     LoginRefused,
+    /// A bearer access token was refused (RFC 6750 `invalid_token`): not a JWT access token
+    /// for this API from a configured provider, or expired, or its signature failed.
+    InvalidAccessToken,
+    /// The `Authorization` header names the Bearer scheme but is malformed (RFC 6750
+    /// `invalid_request`).
+    MalformedAuthorization,
 }
 
 impl AuthErrorKind {
@@ -140,15 +146,18 @@ impl AuthErrorKind {
             Self::EmailDomainNotAllowed => "email_domain_not_allowed",
             Self::InvalidGroupsClaim => "invalid_groups_claim",
             Self::LoginRefused => "login_refused",
+            Self::InvalidAccessToken => "invalid_token",
+            Self::MalformedAuthorization => "invalid_request",
         }
     }
 
     /// The HTTP status the layer answers with.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::Unauthenticated | Self::InvalidIdToken | Self::InvalidUserinfo => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthenticated
+            | Self::InvalidIdToken
+            | Self::InvalidUserinfo
+            | Self::InvalidAccessToken => StatusCode::UNAUTHORIZED,
             Self::ProviderDenied
             | Self::NoRole
             | Self::EmailNotVerified
@@ -160,7 +169,8 @@ impl AuthErrorKind {
             | Self::LoginExpired
             | Self::MalformedCallback
             | Self::IssuerMismatch
-            | Self::CodeRejected => StatusCode::BAD_REQUEST,
+            | Self::CodeRejected
+            | Self::MalformedAuthorization => StatusCode::BAD_REQUEST,
             Self::ProviderUnreachable => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadProviderResponse => StatusCode::BAD_GATEWAY,
             Self::SessionTooLarge | Self::ClientRejected => StatusCode::INTERNAL_SERVER_ERROR,

@@ -12,6 +12,9 @@ use crate::body::ResponseBody;
 use crate::pages::Page;
 
 type BoxPage = Pin<Box<dyn Future<Output = Page> + Send + 'static>>;
+/// A bearer token's verification: the inner service's future once it passed, or the page
+/// that refuses it.
+type BoxVerify<F> = Pin<Box<dyn Future<Output = Result<F, Page>> + Send + 'static>>;
 
 /// What a passed request's response needs so that no cache keeps it for someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,8 @@ pin_project! {
         Inner { #[pin] future: F, caching: Caching },
         // A login, callback or logout handled by the layer.
         Own { future: BoxPage },
+        // A bearer token seen for the first time, then the inner service's response.
+        Verify { future: BoxVerify<F> },
     }
 }
 
@@ -62,6 +67,16 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn inner(future: F, caching: Caching) -> Self {
         Self {
             kind: Kind::Inner { future, caching },
+        }
+    }
+
+    /// Verifies a bearer token, then answers with the inner future `future` yields (a
+    /// protected response), or with its page.
+    pub(crate) fn verify(future: impl Future<Output = Result<F, Page>> + Send + 'static) -> Self {
+        Self {
+            kind: Kind::Verify {
+                future: Box::pin(future),
+            },
         }
     }
 
@@ -86,7 +101,16 @@ where
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let KindProj::Verify { future } = self.as_mut().project().kind.project() {
+            match ready!(future.as_mut().poll(cx)) {
+                Ok(inner) => self.as_mut().project().kind.set(Kind::Inner {
+                    future: inner,
+                    caching: Caching::Protected,
+                }),
+                Err(page) => return Poll::Ready(Ok(page.map(ResponseBody::own))),
+            }
+        }
         match self.project().kind.project() {
             KindProj::Inner { future, caching } => {
                 let mut res = ready!(future.poll(cx))?;
@@ -106,6 +130,8 @@ where
                 let page = ready!(future.as_mut().poll(cx));
                 Poll::Ready(Ok(page.map(ResponseBody::own)))
             }
+            // Replaced by `Inner` above once it is done.
+            KindProj::Verify { .. } => Poll::Pending,
         }
     }
 }

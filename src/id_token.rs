@@ -72,6 +72,56 @@ pub(crate) enum IdTokenError {
     MissingSubject,
 }
 
+/// What the time claims say, when they rule the token out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timing {
+    /// Seconds since it expired.
+    Expired(u64),
+    MissingExpiry,
+    /// Seconds until it becomes valid.
+    NotYetValid(u64),
+    MissingIssuedAt,
+    /// Seconds its issue time lies ahead.
+    IssuedInFuture(u64),
+}
+
+impl From<Timing> for IdTokenError {
+    fn from(t: Timing) -> Self {
+        match t {
+            Timing::Expired(s) => Self::Expired(s),
+            Timing::MissingExpiry => Self::MissingExpiry,
+            Timing::NotYetValid(s) => Self::NotYetValid(s),
+            Timing::MissingIssuedAt => Self::MissingIssuedAt,
+            Timing::IssuedInFuture(s) => Self::IssuedInFuture(s),
+        }
+    }
+}
+
+/// `exp` (required), `nbf` (when present) and `iat` (required) at `now`, each with `leeway`
+/// seconds of clock skew allowed: shared by ID tokens and access tokens.
+pub(crate) fn times(claims: &Map<String, Value>, now: u64, leeway: u64) -> Result<(), Timing> {
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .ok_or(Timing::MissingExpiry)?;
+    if exp + (leeway as f64) <= now as f64 {
+        return Err(Timing::Expired(skew(now as f64, exp)));
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
+        if nbf > (now + leeway) as f64 {
+            return Err(Timing::NotYetValid(skew(nbf, now as f64)));
+        }
+    }
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_f64)
+        .ok_or(Timing::MissingIssuedAt)?;
+    if iat > (now + leeway) as f64 {
+        return Err(Timing::IssuedInFuture(skew(iat, now as f64)));
+    }
+    Ok(())
+}
+
 /// `later - earlier` in whole seconds, for messages (saturating, never negative).
 fn skew(later: f64, earlier: f64) -> u64 {
     let d = (later - earlier).max(0.0);
@@ -227,25 +277,7 @@ pub(crate) fn check_claims(
         Some(Value::String(azp)) if azp == want.client_id => {}
         Some(_) => return Err(IdTokenError::WrongAuthorizedParty),
     }
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_f64)
-        .ok_or(IdTokenError::MissingExpiry)?;
-    if exp + (want.leeway as f64) <= want.now as f64 {
-        return Err(IdTokenError::Expired(skew(want.now as f64, exp)));
-    }
-    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
-        if nbf > (want.now + want.leeway) as f64 {
-            return Err(IdTokenError::NotYetValid(skew(nbf, want.now as f64)));
-        }
-    }
-    let iat = claims
-        .get("iat")
-        .and_then(Value::as_f64)
-        .ok_or(IdTokenError::MissingIssuedAt)?;
-    if iat > (want.now + want.leeway) as f64 {
-        return Err(IdTokenError::IssuedInFuture(skew(iat, want.now as f64)));
-    }
+    times(claims, want.now, want.leeway)?;
     let nonce = claims
         .get("nonce")
         .and_then(Value::as_str)

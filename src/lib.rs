@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod access_token;
+mod bearer;
 mod body;
 mod clock;
 mod config;
@@ -15,6 +17,7 @@ pub mod fuzz;
 mod hook;
 mod id_token;
 mod identity;
+mod jws;
 mod layer;
 mod pages;
 pub mod pg;
@@ -22,6 +25,7 @@ mod policy;
 mod provider;
 mod random;
 mod route;
+mod scope;
 mod service;
 mod session;
 mod shared;
@@ -39,12 +43,13 @@ pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};
 pub use extract::IdentityRejection;
 pub use future::ResponseFuture;
 pub use hook::{LoginAttempt, LoginDecision};
-pub use identity::Identity;
 #[cfg(feature = "test-util")]
 pub use identity::IdentityBuilder;
+pub use identity::{Credential, Identity};
 pub use layer::OidcLayer;
 pub use policy::{
     ClaimPath, GroupMatching, GroupsClaimError, InvalidRoleName, PgRole, RoleMap, RoleMapBuilder,
     RoleRule, MAX_ROLE_NAME_BYTES,
 };
+pub use scope::{InsufficientScope, Scope, ScopeRejection, Scoped};
 pub use service::Oidc;

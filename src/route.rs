@@ -4,6 +4,7 @@
 use http::request::Parts;
 use http::{header, HeaderValue};
 
+use crate::bearer::header::{credentials, Credentials};
 use crate::config::OidcConfig;
 use crate::identity::Identity;
 use crate::session::{decode_session, request_cookie_bytes};
@@ -33,6 +34,19 @@ pub(crate) enum Route {
     Redirect,
     /// No session, anything else: 401.
     Unauthorized,
+    /// An API path, judged by its bearer token alone.
+    Token(TokenRoute),
+}
+
+/// What a request on an API path needs when its token is not in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenRoute {
+    /// A well-formed token seen for the first time: verify it, then pass the request on.
+    Verify,
+    /// A malformed `Authorization: Bearer` header: 400 `invalid_request`.
+    Malformed,
+    /// No token where only tokens are accepted: 401 with the Bearer challenge.
+    Missing,
 }
 
 /// Decides what to do with a request, from its head alone. The hot path (a session seen
@@ -69,6 +83,12 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
             };
         }
     }
+    // Off unless an API audience is set: then one header lookup, on API paths only.
+    if config.accepts_bearer && is_api_path(config, path) {
+        if let Some(route) = bearer(shared, parts) {
+            return route;
+        }
+    }
     let identity = request_cookie_bytes(&parts.headers, &shared.cookies.names.session)
         .and_then(|value| session(shared, value));
     let public = is_public(config, path);
@@ -97,6 +117,73 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     }
 }
 
+/// The route of a request on an API path, judged by its `Authorization` header: a token seen
+/// before passes with its cached identity (no signature check, no I/O), a new one is verified,
+/// a malformed header refused; a CORS preflight passes. Without a token, `None` lets sessions
+/// decide, unless the API paths take tokens only.
+fn bearer(shared: &Shared, parts: &Parts) -> Option<Route> {
+    match credentials(&parts.headers) {
+        Credentials::Bearer(token) => {
+            let now = shared.config.clock.unix_seconds();
+            Some(match shared.bearer.get(token, now) {
+                Some(identity) => Route::Pass {
+                    identity: Some(identity),
+                    protected: true,
+                },
+                None => Route::Token(TokenRoute::Verify),
+            })
+        }
+        Credentials::Malformed => Some(Route::Token(TokenRoute::Malformed)),
+        Credentials::None | Credentials::Other => {
+            let config = &shared.config;
+            if is_preflight(parts) {
+                // A CORS preflight carries no credentials (Fetch standard, CORS-preflight
+                // request): the app's CORS layer answers it.
+                Some(Route::Pass {
+                    identity: None,
+                    protected: false,
+                })
+            } else if !config.bearer_only {
+                None
+            } else if config
+                .local_session
+                .as_ref()
+                .is_some_and(|is_signed_in| is_signed_in(parts))
+            {
+                // AUTH_METHOD=both: another scheme (Basic, say) is the app's to judge.
+                Some(Route::Pass {
+                    identity: None,
+                    protected: true,
+                })
+            } else {
+                Some(Route::Token(TokenRoute::Missing))
+            }
+        }
+    }
+}
+
+/// A CORS preflight: `OPTIONS` with `Access-Control-Request-Method`.
+fn is_preflight(parts: &Parts) -> bool {
+    parts.method == http::Method::OPTIONS
+        && parts
+            .headers
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Whether bearer tokens are accepted on `path`: every path when no API path is configured,
+/// else the API paths, matched as public paths are.
+fn is_api_path(config: &OidcConfig, path: &str) -> bool {
+    config.api_paths.is_empty() || matches_any(&config.api_paths, path)
+}
+
+/// Whether `path` is one of `paths`: exactly, or below a folder (one ending in `/`).
+fn matches_any(paths: &[String], path: &str) -> bool {
+    paths.iter().any(|p| match p.strip_suffix('/') {
+        Some(folder) => path.starts_with(p.as_str()) || path == folder,
+        None => path == p,
+    })
+}
+
 /// Whether `path` is one of the configured public paths: exactly, or below a folder (a
 /// configured path ending in `/`).
 ///
@@ -105,14 +192,7 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
 /// a session like any protected path (fail closed). Checked only after a public path matched,
 /// so protected paths cost nothing more.
 fn is_public(config: &OidcConfig, path: &str) -> bool {
-    config
-        .public_paths
-        .iter()
-        .any(|p| match p.strip_suffix('/') {
-            Some(folder) => path.starts_with(p.as_str()) || path == folder,
-            None => path == p,
-        })
-        && is_normal_path(path)
+    matches_any(&config.public_paths, path) && is_normal_path(path)
 }
 
 /// Whether `path` reads the same to every component that may later decode or normalise it
@@ -403,6 +483,51 @@ mod tests {
         // Same cookie key, other issuer: the session names a provider `other` does not have.
         let route = decide(&other, &request("/", &[HTML, ("cookie", &cookie)]));
         assert!(matches!(route, Route::Redirect));
+    }
+
+    #[test]
+    fn a_bearer_token_seen_before_passes_from_the_cache_without_io() {
+        let s = shared_with(|b| {
+            b.with_api_audience("https://api.example.com")
+                .add_api_path("/api/")
+        });
+        let auth = ("authorization", "Bearer eyJ.eyJ.sig");
+        // Not seen yet: verified by the flow (which may fetch keys).
+        let route = decide(&s, &request("/api/me", &[auth, HTML]));
+        assert!(
+            matches!(route, Route::Token(TokenRoute::Verify)),
+            "{route:?}"
+        );
+        let mut data = IdentityData::sample(1);
+        data.expires_at = s.config.clock.unix_seconds() + 60;
+        s.bearer.insert("eyJ.eyJ.sig", Identity::from_data(data), 0);
+        // Seen: passes right here, synchronously, with its identity; the cookie is not read.
+        let cookie = ("cookie", "oidc-session=forged");
+        let Route::Pass {
+            identity,
+            protected,
+        } = decide(&s, &request("/api/me", &[auth, cookie]))
+        else {
+            panic!("not passed");
+        };
+        assert_eq!(identity.unwrap().subject(), "248289761001");
+        assert!(protected);
+        assert!(s.providers[0].cached_metadata().is_none(), "no I/O");
+        // Outside the API paths the header is the app's business.
+        let route = decide(&s, &request("/page", &[auth, HTML]));
+        assert!(matches!(route, Route::Redirect), "{route:?}");
+        let malformed = decide(&s, &request("/api/me", &[("authorization", "Bearer a b")]));
+        assert!(matches!(malformed, Route::Token(TokenRoute::Malformed)));
+    }
+
+    #[test]
+    fn without_an_api_audience_the_authorization_header_is_not_read() {
+        let s = shared();
+        let route = decide(
+            &s,
+            &request("/api/me", &[("authorization", "Bearer a b"), HTML]),
+        );
+        assert!(matches!(route, Route::Redirect), "{route:?}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::body::ResponseBody;
 use crate::extract::LayerMarker;
 use crate::flow;
 use crate::future::{Caching, ResponseFuture};
-use crate::route::{decide, Route};
+use crate::route::{decide, Route, TokenRoute};
 use crate::shared::Shared;
 
 /// The service made by [`OidcLayer`](crate::OidcLayer). See the crate docs for its behaviour.
@@ -47,7 +47,9 @@ impl<S: fmt::Debug> fmt::Debug for Oidc<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Oidc<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: 'static,
+    ReqBody: Send + 'static,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -78,6 +80,19 @@ where
                 // not necessarily ready (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
                 let future = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture::inner(future, caching)
+            }
+            Route::Token(TokenRoute::Verify) => {
+                // The token is verified asynchronously (a key may have to be fetched), so the
+                // ready instance is taken out before the async work and a clone left in its
+                // place (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let shared = Arc::clone(shared);
+                ResponseFuture::verify(async move {
+                    let identity = flow::bearer::authenticate(&shared, &parts).await?;
+                    parts.extensions.insert(identity);
+                    Ok(inner.call(Request::from_parts(parts, body)))
+                })
             }
             route => {
                 let shared = Arc::clone(shared);

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::bearer::TokenCache;
 use crate::config::OidcConfig;
 use crate::provider::Provider;
 use crate::session::Cookies;
@@ -11,6 +12,8 @@ pub(crate) struct Shared {
     pub(crate) config: OidcConfig,
     pub(crate) providers: Vec<Provider>,
     pub(crate) cookies: Cookies,
+    /// Bearer tokens already verified (empty unless an API audience is set).
+    pub(crate) bearer: TokenCache,
 }
 
 impl Shared {
@@ -35,10 +38,16 @@ impl Shared {
                 "register this redirect URI at the identity provider",
             );
         }
+        let bearer = TokenCache::new(if config.accepts_bearer {
+            config.memory_capacity
+        } else {
+            0
+        });
         Self {
             config,
             providers,
             cookies,
+            bearer,
         }
     }
 

@@ -49,6 +49,8 @@ pub struct OidcConfigBuilder {
     pub(super) require_session: bool,
     pub(super) login_hook: Option<HookFn>,
     pub(super) memory_capacity: usize,
+    pub(super) api_paths: Vec<String>,
+    pub(super) bearer_only: bool,
 }
 
 /// How many entries each in-process memory holds by default (see
@@ -83,6 +85,8 @@ impl Default for OidcConfigBuilder {
             require_session: true,
             login_hook: None,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
+            api_paths: Vec::new(),
+            bearer_only: false,
         }
     }
 }
@@ -183,6 +187,50 @@ impl OidcConfigBuilder {
     /// refused (OpenID Connect Core 3.1.3.7, step 3).
     pub fn add_trusted_audience(mut self, audience: impl Into<String>) -> Self {
         self.defaults.trusted_audiences.push(audience.into());
+        self
+    }
+
+    /// The audience of this app's API (`OIDC_API_AUDIENCE`, per provider
+    /// `OIDC_PROVIDER_N_API_AUDIENCE`): turns on `Authorization: Bearer` access tokens
+    /// (RFC 6750) from the provider on the API paths ([`add_api_path`](Self::add_api_path)). A
+    /// token passes the same policy as a login (claim names, role map, allowed domains, admin
+    /// flag, the login hook) into the same [`Identity`](crate::Identity).
+    ///
+    /// # Security
+    /// Only JWT access tokens (RFC 9068) are accepted: signed with a key of the provider's
+    /// JWKS under the ID token's algorithm allowlist, `typ` `at+jwt`, `iss` exactly the
+    /// issuer, `aud` containing this audience, `exp`, `nbf`, `iat` within the leeway. An ID
+    /// token is never accepted as an access token. Register this audience as a resource (or
+    /// API) at the provider, apart from the client id.
+    pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
+        self.defaults.api_audience = Some(audience.into());
+        self
+    }
+
+    /// Whether access tokens must be typed `at+jwt` (`OIDC_API_REQUIRE_AT_JWT`, default
+    /// `true`, RFC 9068 section 4).
+    ///
+    /// # Security
+    /// `false` is for providers that do not type their access tokens. It is accepted only when
+    /// the API audience differs from every client id, so that no ID token can carry it, and
+    /// tokens with a `nonce` or `at_hash` (claims of ID tokens) are still refused.
+    pub fn require_at_jwt(mut self, yes: bool) -> Self {
+        self.defaults.api_require_at_jwt = Some(Ok(yes));
+        self
+    }
+
+    /// A path where bearer tokens are accepted; a path ending in `/` covers everything below
+    /// it (`/api/`). Without any, tokens are accepted on every path when an API audience is
+    /// set. Elsewhere an `Authorization` header is left to the app.
+    pub fn add_api_path(mut self, path: impl Into<String>) -> Self {
+        self.api_paths.push(path.into());
+        self
+    }
+
+    /// Whether the API paths accept bearer tokens only (default `false`: a session cookie
+    /// works there too, for the app's own pages calling its API).
+    pub fn require_bearer_on_api_paths(mut self, yes: bool) -> Self {
+        self.bearer_only = yes;
         self
     }
 

@@ -74,6 +74,10 @@ pub(crate) struct ProviderDraft {
     pub(crate) role_map: Option<RoleMap>,
     /// When to call the userinfo endpoint (the builder only, for every provider).
     pub(crate) userinfo: Option<UserinfoPolicy>,
+    /// `API_AUDIENCE`: the audience of this app's API, which turns bearer tokens on.
+    pub(crate) api_audience: Option<String>,
+    /// `API_REQUIRE_AT_JWT`; `Err` holds a value that is not a boolean.
+    pub(crate) api_require_at_jwt: Option<Result<bool, String>>,
 }
 
 impl ProviderDraft {
@@ -117,6 +121,8 @@ impl ProviderDraft {
             auto_provision,
             role_map,
             userinfo,
+            api_audience,
+            api_require_at_jwt,
         } = defaults;
         or(&mut self.scope, scope);
         or(&mut self.username_claim, username_claim);
@@ -131,6 +137,8 @@ impl ProviderDraft {
         or(&mut self.auto_provision, auto_provision);
         or(&mut self.role_map, role_map);
         or(&mut self.userinfo, userinfo);
+        or(&mut self.api_audience, api_audience);
+        or(&mut self.api_require_at_jwt, api_require_at_jwt);
         self
     }
 }
@@ -315,6 +323,22 @@ impl ProviderBuilder {
     /// An extra audience the ID token may carry besides our client id.
     pub fn add_trusted_audience(mut self, audience: impl Into<String>) -> Self {
         self.draft.trusted_audiences.push(audience.into());
+        self
+    }
+
+    /// The audience of this app's API at this provider (`OIDC_PROVIDER_N_API_AUDIENCE`): turns
+    /// on bearer access tokens from this provider; see
+    /// [`OidcConfigBuilder::with_api_audience`](crate::OidcConfigBuilder::with_api_audience).
+    pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
+        self.draft.api_audience = Some(audience.into());
+        self
+    }
+
+    /// Whether this provider's access tokens must be typed `at+jwt`
+    /// (`OIDC_PROVIDER_N_API_REQUIRE_AT_JWT`, default `true`); see
+    /// [`OidcConfigBuilder::require_at_jwt`](crate::OidcConfigBuilder::require_at_jwt).
+    pub fn require_at_jwt(mut self, yes: bool) -> Self {
+        self.draft.api_require_at_jwt = Some(Ok(yes));
         self
     }
 }

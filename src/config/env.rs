@@ -61,6 +61,10 @@ const VARIABLES: &[(&str, Fill)] = &[
     ("AUTO_PROVISION", |d, v| {
         d.auto_provision = Some(parse_bool(&v))
     }),
+    ("API_AUDIENCE", |d, v| d.api_audience = Some(v)),
+    ("API_REQUIRE_AT_JWT", |d, v| {
+        d.api_require_at_jwt = Some(parse_bool(&v))
+    }),
 ];
 
 /// Writes a variable's value into its draft field.

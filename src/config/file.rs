@@ -78,6 +78,8 @@ pub(crate) struct FileConfig {
     pub(crate) cookie_key: Option<String>,
     pub(crate) auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) api_audience: Option<String>,
+    pub(crate) api_require_at_jwt: Option<bool>,
     pub(crate) public_paths: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) providers: Vec<FileProvider>,
@@ -100,6 +102,8 @@ pub(crate) struct FileProvider {
     pub(crate) scope: Option<String>,
     pub(crate) token_endpoint_auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) api_audience: Option<String>,
+    pub(crate) api_require_at_jwt: Option<bool>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -160,6 +164,8 @@ impl FileConfig {
             scope: self.scope.take(),
             token_endpoint_auth_method: self.token_endpoint_auth_method.take(),
             auto_provision: self.auto_provision.take(),
+            api_audience: self.api_audience.take(),
+            api_require_at_jwt: self.api_require_at_jwt.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -188,6 +194,11 @@ impl FileProvider {
             token_auth.map(|m| TokenAuthMethod::parse(&m).ok_or(m)),
         );
         set(&mut draft.auto_provision, self.auto_provision.map(Ok));
+        set(&mut draft.api_audience, self.api_audience);
+        set(
+            &mut draft.api_require_at_jwt,
+            self.api_require_at_jwt.map(Ok),
+        );
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

@@ -107,10 +107,21 @@ pub(crate) struct ProviderConfig {
     pub(crate) trusted_audiences: Vec<String>,
     pub(crate) policy: Policy,
     pub(crate) auto_provision: bool,
+    /// Bearer access tokens for this app's API (`API_AUDIENCE`), when turned on.
+    pub(crate) api: Option<ApiConfig>,
     /// This provider's callback route: the callback path, plus `/{slug}` when there are several.
     pub(crate) callback_path: String,
     /// `{BASE_URL}{callback_path}`: register it at the provider.
     pub(crate) redirect_uri: String,
+}
+
+/// What a bearer access token of one provider must say (`OIDC_API_AUDIENCE`).
+#[derive(Debug, Clone)]
+pub(crate) struct ApiConfig {
+    /// The API's audience: the token's `aud` must contain it.
+    pub(crate) audience: String,
+    /// Whether the token's `typ` must be `at+jwt` (RFC 9068 section 2.1).
+    pub(crate) require_at_jwt: bool,
 }
 
 /// Recognises a request signed in through the app's own login (`AUTH_METHOD=both`).
@@ -169,6 +180,12 @@ impl<'a> ConfiguredProvider<'a> {
         self.config.auto_provision
     }
 
+    /// The audience of the app's API at this provider (`OIDC_API_AUDIENCE`), when bearer
+    /// tokens are accepted from it.
+    pub fn api_audience(&self) -> Option<&'a str> {
+        self.config.api.as_ref().map(|a| a.audience.as_str())
+    }
+
     /// This provider's role map (its own, or else the global one), if one is configured.
     pub fn role_map(&self) -> Option<&'a RoleMap> {
         self.config.policy.roles.as_deref()
@@ -209,6 +226,12 @@ pub struct OidcConfig {
     pub(crate) id: ConfigId,
     /// How many entries each in-process memory holds.
     pub(crate) memory_capacity: usize,
+    /// Where bearer tokens are accepted (empty: every path but the layer's own routes).
+    pub(crate) api_paths: Vec<String>,
+    /// Whether API paths take bearer tokens only, no session cookie.
+    pub(crate) bearer_only: bool,
+    /// Whether any provider accepts bearer tokens (an API audience is set).
+    pub(crate) accepts_bearer: bool,
 }
 
 /// The identity of one built [`OidcConfig`], shared by its clones: a number no other `build`
@@ -246,6 +269,8 @@ impl fmt::Debug for OidcConfig {
             .field("auth_method", &self.auth_method)
             .field("require_session", &self.require_session)
             .field("memory_capacity", &self.memory_capacity)
+            .field("api_paths", &self.api_paths)
+            .field("bearer_only", &self.bearer_only)
             .finish_non_exhaustive()
     }
 }

@@ -14,7 +14,7 @@ use super::env::Keys;
 use super::types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
 };
-use super::{ConfigId, OidcConfig, ProviderConfig};
+use super::{ApiConfig, ConfigId, OidcConfig, ProviderConfig};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::policy::{ClaimPath, RoleMap};
@@ -67,6 +67,8 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         }
     }
 
+    check_api(&b, &providers, problems);
+
     let (Some(base_url), Some(cookie_key), true) = (base_url, cookie_key, problems.0.is_empty())
     else {
         return Err(ConfigError::new(std::mem::take(&mut problems.0)));
@@ -96,7 +98,9 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     }
 
     let secure_cookies = base_url.scheme() == "https";
+    let accepts_bearer = providers.iter().any(|p| p.api.is_some());
     Ok(OidcConfig {
+        accepts_bearer,
         // `providers` is not empty: without a problem, every draft (at least one) became one.
         redirect_uri: providers[0].redirect_uri.clone(),
         providers,
@@ -121,6 +125,8 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         login_hook: b.login_hook,
         id: ConfigId::next(),
         memory_capacity: b.memory_capacity,
+        api_paths: b.api_paths,
+        bearer_only: b.bearer_only,
     })
 }
 
@@ -461,6 +467,8 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         trusted_audiences,
         role_map,
         userinfo,
+        api_audience,
+        api_require_at_jwt,
     } = draft;
 
     let issuer = self::issuer(issuer, place.insecure_http_issuer, &key("ISSUER"), problems);
@@ -468,6 +476,7 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
     let (client_secret, token_auth) = client_auth(client_secret, token_auth, keys, problems);
     let auto_provision = self::auto_provision(auto_provision, &key("AUTO_PROVISION"), problems);
     let scope = self::scope(scope.as_deref(), &key("SCOPE"), problems);
+    let api = self::api(api_audience, api_require_at_jwt, keys, problems);
     let slug = self::slug(slug.as_deref(), &key("SLUG"), problems);
 
     let defaults = ClaimNames::default();
@@ -513,6 +522,7 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         token_auth,
         trusted_audiences,
         auto_provision,
+        api,
         callback_path: place.callback_path,
         redirect_uri: place.redirect_uri?,
     })
@@ -573,6 +583,81 @@ fn client_auth(
         );
     }
     (secret, method)
+}
+
+/// `API_AUDIENCE` and `API_REQUIRE_AT_JWT`: bearer tokens, when an audience is set.
+fn api(
+    audience: Option<String>,
+    require_at_jwt: Option<Result<bool, String>>,
+    keys: Keys,
+    problems: &mut Problems,
+) -> Option<ApiConfig> {
+    let require_at_jwt = match require_at_jwt.unwrap_or(Ok(true)) {
+        Ok(b) => b,
+        Err(raw) => {
+            problems.push(
+                &keys.key("API_REQUIRE_AT_JWT"),
+                format!("`{raw}` is not `true` or `false`"),
+            );
+            true
+        }
+    };
+    let audience = audience.map(|a| a.trim().to_owned());
+    match audience.as_deref() {
+        None | Some("") => {
+            if !require_at_jwt {
+                problems.push(
+                    &keys.key("API_REQUIRE_AT_JWT"),
+                    format!(
+                        "is set but {} is not: set the API's audience too, or remove it",
+                        keys.key("API_AUDIENCE")
+                    ),
+                );
+            }
+            None
+        }
+        Some(a) if a.chars().any(char::is_control) || a.len() > 1024 => {
+            problems.push(
+                &keys.key("API_AUDIENCE"),
+                "must be one audience of at most 1024 characters, without control characters",
+            );
+            None
+        }
+        Some(_) => Some(ApiConfig {
+            audience: audience.unwrap_or_default(),
+            require_at_jwt,
+        }),
+    }
+}
+
+/// The API paths, and the `typ` opt-out: only for an audience no ID token of any configured
+/// client carries (RFC 9068 section 4: that is what keeps ID tokens out).
+fn check_api(b: &OidcConfigBuilder, providers: &[ProviderConfig], problems: &mut Problems) {
+    for path in &b.api_paths {
+        if !is_route_path(path) {
+            problems.push("api path", format!("`{path}` must start with `/`"));
+        }
+    }
+    for p in providers {
+        let Some(api) = p.api.as_ref().filter(|a| !a.require_at_jwt) else {
+            continue;
+        };
+        if providers
+            .iter()
+            .any(|o| o.client_id.as_str() == api.audience)
+        {
+            problems.push(
+                &p.keys.key("API_REQUIRE_AT_JWT"),
+                format!("is false, but {} equals a client id, so an ID token would pass as an access token: give the API its own audience at the provider, or keep the `at+jwt` check", p.keys.key("API_AUDIENCE")),
+            );
+        }
+    }
+    if (b.bearer_only || !b.api_paths.is_empty()) && !providers.iter().any(|p| p.api.is_some()) {
+        problems.push(
+            "OIDC_API_AUDIENCE",
+            "is not set, but API paths are configured: set the API's audience to accept bearer tokens there",
+        );
+    }
 }
 
 /// Whether unknown users may enter (default `true`).

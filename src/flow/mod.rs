@@ -8,6 +8,7 @@ use crate::pages;
 use crate::route::Route;
 use crate::shared::Shared;
 
+pub(crate) mod bearer;
 pub(crate) mod callback;
 pub(crate) mod login;
 pub(crate) mod logout;
@@ -41,6 +42,7 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
             }
             login::start(shared, shared.default_provider(), &parts, return_to).await
         }
+        Route::Token(route) => bearer::page(route),
         Route::Unauthorized | Route::Pass { .. } => {
             pages::unauthorized_json(&shared.config.login_path)
         }

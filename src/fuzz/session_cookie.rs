@@ -79,6 +79,7 @@ impl Fields {
             expires_at: self.expires_at,
             session_id: self.session_id,
             claims: OnceLock::new(),
+            access: None,
         }
     }
 }

@@ -95,6 +95,7 @@ pub(crate) fn identity_from_claims(
         expires_at: now.saturating_add(lifetime),
         session_id: random_token(16),
         claims: std::sync::OnceLock::new(),
+        access: None,
     }
 }
 
