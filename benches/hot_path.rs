@@ -233,5 +233,134 @@ fn router(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, router);
+/// Bearer tokens: a repeated token (found in the cache of verified tokens) against the bare
+/// inner service, and a first-seen token, RS256 and ES256, verified in full (keys already
+/// cached, so no I/O: header, signature, claims, policy). The first-seen tokens are never
+/// cached: the layer's memories hold one token per shard, filled beforehand with others.
+fn bearer(c: &mut Criterion) {
+    use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    const API: &str = "https://api.example.com";
+    let rsa = EncodingKey::from_rsa_pem(include_bytes!("../tests/fixtures/rsa1.pem")).unwrap();
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let ec_der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec = EncodingKey::from_ec_der(ec_der.as_ref());
+    let jwk = |key: &EncodingKey, alg: Algorithm, kid: &str| {
+        let mut jwk =
+            serde_json::to_value(jsonwebtoken::jwk::Jwk::from_encoding_key(key, alg).unwrap())
+                .unwrap();
+        jwk["kid"] = serde_json::json!(kid);
+        jwk["use"] = serde_json::json!("sig");
+        jwk
+    };
+    let keys = serde_json::json!({"keys": [jwk(&rsa, Algorithm::RS256, "rsa"), jwk(&ec, Algorithm::ES256, "ec")]});
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let issuer = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let doc = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+        });
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(doc) }),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || async move { axum::Json(keys) }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        issuer
+    });
+    let layer = OidcLayer::new(
+        OidcConfig::builder()
+            .with_issuer(issuer.clone())
+            .with_client_id("bench")
+            .with_client_secret("bench-secret")
+            .with_base_url("https://app.example.com")
+            .with_cookie_key("L9eEm4S/PxayXYq9k6bJphFbxMsl1/T8xrf3R5eUrVE=")
+            .with_api_audience(API)
+            .with_memory_capacity(1)
+            .build()
+            .unwrap(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = |key: &EncodingKey, alg: Algorithm, kid: &str, jti: usize| {
+        let mut h = Header::new(alg);
+        h.typ = Some("at+jwt".into());
+        h.kid = Some(kid.into());
+        let claims = serde_json::json!({
+            "iss": issuer, "sub": "248289761001", "aud": API, "exp": now + 3600, "iat": now,
+            "client_id": "spa", "scope": "openid reports:read", "jti": format!("t{jti}"),
+            "email": "jane.doe@example.com", "email_verified": true, "name": "Jane Doe",
+            "groups": ["admins", "readers", "finance-emea"],
+        });
+        format!("Bearer {}", jsonwebtoken::encode(&h, &claims, key).unwrap())
+    };
+    let request = |auth: &str| {
+        Request::get("/api/reports?id=7")
+            .header(header::ACCEPT, "application/json")
+            .header(header::AUTHORIZATION, auth)
+            .body(())
+            .unwrap()
+    };
+    let mut layered = layer.layer(Inner);
+    // The keys are fetched once, with real I/O, and the memories filled: one token per shard.
+    let fill: Vec<String> = (0..200)
+        .map(|i| token(&rsa, Algorithm::RS256, "rsa", 1_000_000 + i))
+        .collect();
+    for auth in &fill {
+        let res = rt.block_on(layered.clone().oneshot(request(auth))).unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "the token must be accepted");
+    }
+    let repeated = fill[0].clone();
+    assert_eq!(
+        poll_once(layered.call(request(&repeated)))
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let fresh = |key: &EncodingKey, alg: Algorithm, kid: &str| -> Vec<String> {
+        (0..64).map(|i| token(key, alg, kid, i)).collect()
+    };
+    let rs256 = fresh(&rsa, Algorithm::RS256, "rsa");
+    let es256 = fresh(&ec, Algorithm::ES256, "ec");
+    for auth in [&rs256[0], &es256[0]] {
+        let res = poll_once(layered.call(request(auth))).unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "a first-seen token must pass");
+    }
+
+    let mut group = c.benchmark_group("bearer");
+    let mut bare = Inner;
+    group.bench_function("bare_inner_service", |b| {
+        b.iter(|| black_box(poll_once(bare.call(black_box(request(&repeated)))).unwrap()))
+    });
+    group.bench_function("repeated_token_through_layer", |b| {
+        b.iter(|| black_box(poll_once(layered.call(black_box(request(&repeated)))).unwrap()))
+    });
+    for (name, tokens) in [("first_seen_rs256", &rs256), ("first_seen_es256", &es256)] {
+        group.bench_function(name, |b| {
+            let mut next = 0;
+            b.iter(|| {
+                next = (next + 1) % tokens.len();
+                let res = poll_once(layered.call(black_box(request(&tokens[next])))).unwrap();
+                debug_assert_eq!(res.status(), StatusCode::OK);
+                black_box(res)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, router, bearer);
 criterion_main!(benches);
