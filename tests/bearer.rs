@@ -200,14 +200,18 @@ async fn a_jwt_access_token_gets_the_same_identity_and_role_as_a_login() {
 #[tokio::test]
 async fn a_token_seen_before_needs_no_provider() {
     let s = start(|b| b).await;
-    let token = at(&claims(&s));
+    let mut c = claims(&s);
+    c["exp"] = json!(s.clock.secs() + 7200);
+    let token = at(&c);
     assert_eq!(
         bearer(&s.app, "/api/me", &token).await.status,
         StatusCode::OK
     );
     let (discovery, jwks) = (s.idp.hits.discovery(), s.idp.hits.jwks());
     assert_eq!((discovery, jwks), (1, 1));
-    // The provider goes down and rotates its keys: the cached token still passes.
+    // The provider goes down and rotates its keys, and an hour passes (the keys' cache is
+    // stale, so a verification would ask the provider): the cached token still passes, with
+    // no request to the provider.
     s.idp.with(|st| {
         st.jwks = vec![SigningKey::second().jwk];
         for e in Endpoint::ALL {
@@ -215,6 +219,7 @@ async fn a_token_seen_before_needs_no_provider() {
                 .insert(e, Fault::Status(StatusCode::INTERNAL_SERVER_ERROR));
         }
     });
+    s.clock.advance(Duration::from_secs(3700));
     for _ in 0..3 {
         assert_eq!(
             bearer(&s.app, "/api/me", &token).await.status,
@@ -224,7 +229,7 @@ async fn a_token_seen_before_needs_no_provider() {
     assert_eq!(s.idp.hits.discovery(), discovery);
     assert_eq!(s.idp.hits.jwks(), jwks);
     // ... but never past its exp (and the leeway, when it is verified again).
-    s.clock.advance(Duration::from_secs(361));
+    s.clock.advance(Duration::from_secs(3600));
     assert_eq!(
         bearer(&s.app, "/api/me", &token).await.status,
         StatusCode::UNAUTHORIZED
