@@ -48,8 +48,8 @@ impl Service<Request<()>> for Inner {
     }
 }
 
-/// A provider that serves only discovery, so the redirect has metadata to use.
-fn discovery_server(rt: &tokio::runtime::Runtime) -> String {
+/// A provider that serves discovery, so the redirect has metadata to use, and `jwks`.
+fn discovery_server(rt: &tokio::runtime::Runtime, jwks: serde_json::Value) -> String {
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
@@ -60,10 +60,15 @@ fn discovery_server(rt: &tokio::runtime::Runtime) -> String {
             "jwks_uri": format!("{issuer}/jwks"),
             "response_types_supported": ["code"],
         });
-        let app = axum::Router::new().route(
-            "/.well-known/openid-configuration",
-            axum::routing::get(move || async move { axum::Json(doc) }),
-        );
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(doc) }),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || async move { axum::Json(jwks) }),
+            );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         issuer
     })
@@ -71,7 +76,7 @@ fn discovery_server(rt: &tokio::runtime::Runtime) -> String {
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let issuer = discovery_server(&rt);
+    let issuer = discovery_server(&rt, serde_json::json!({"keys": []}));
     let layer = OidcLayer::new(
         OidcConfig::builder()
             .with_issuer(issuer.clone())
@@ -257,28 +262,7 @@ fn bearer(c: &mut Criterion) {
     let keys = serde_json::json!({"keys": [jwk(&rsa, Algorithm::RS256, "rsa"), jwk(&ec, Algorithm::ES256, "ec")]});
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let issuer = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = format!("http://{}", listener.local_addr().unwrap());
-        let doc = serde_json::json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}/authorize"),
-            "token_endpoint": format!("{issuer}/token"),
-            "jwks_uri": format!("{issuer}/jwks"),
-            "response_types_supported": ["code"],
-        });
-        let app = axum::Router::new()
-            .route(
-                "/.well-known/openid-configuration",
-                axum::routing::get(move || async move { axum::Json(doc) }),
-            )
-            .route(
-                "/jwks",
-                axum::routing::get(move || async move { axum::Json(keys) }),
-            );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        issuer
-    });
+    let issuer = discovery_server(&rt, keys);
     let layer = OidcLayer::new(
         OidcConfig::builder()
             .with_issuer(issuer.clone())

@@ -119,6 +119,22 @@ fn at(claims: &Value) -> String {
     sign(claims, Some("at+jwt"))
 }
 
+/// A browser signed in to `s` as the mock provider's user.
+async fn signed_in(s: &Api) -> Jar {
+    let mut jar = Jar::default();
+    let login = login_with(
+        &mut jar,
+        &s.app,
+        &s.idp,
+        &SigningKey::first(),
+        |c| c,
+        &s.clock,
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::FOUND, "{login:?}");
+    jar
+}
+
 async fn call(app: &Router, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut b = Request::get(path);
     for (k, v) in headers {
@@ -177,17 +193,7 @@ async fn a_jwt_access_token_gets_the_same_identity_and_role_as_a_login() {
     assert_eq!(me["expires_at"], s.clock.secs() + 300, "lives until exp");
 
     // A browser session of the same user: the same identity.
-    let mut jar = Jar::default();
-    let login = login_with(
-        &mut jar,
-        &s.app,
-        &s.idp,
-        &SigningKey::first(),
-        |c| c,
-        &s.clock,
-    )
-    .await;
-    assert_eq!(login.status, StatusCode::FOUND, "{login:?}");
+    let mut jar = signed_in(&s).await;
     let session = jar.get(&s.app, "/api/me").await.json();
     for field in [
         "subject", "issuer", "email", "name", "groups", "role", "admin", "provider",
@@ -425,16 +431,7 @@ async fn a_malformed_or_huge_authorization_header_gets_400_invalid_request() {
 #[tokio::test]
 async fn a_bearer_request_is_judged_by_its_token_alone_and_never_redirected() {
     let s = start(|b| b).await;
-    let mut jar = Jar::default();
-    login_with(
-        &mut jar,
-        &s.app,
-        &s.idp,
-        &SigningKey::first(),
-        |c| c,
-        &s.clock,
-    )
-    .await;
+    let mut jar = signed_in(&s).await;
     assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::OK);
     // A browser navigation with a valid session but a bad token: 401, not the session.
     let reply = call(
@@ -472,16 +469,7 @@ async fn a_bearer_request_is_judged_by_its_token_alone_and_never_redirected() {
 #[tokio::test]
 async fn api_paths_and_tokens_only() {
     let s = start(|b| b.add_api_path("/api/").require_bearer_on_api_paths(true)).await;
-    let mut jar = Jar::default();
-    login_with(
-        &mut jar,
-        &s.app,
-        &s.idp,
-        &SigningKey::first(),
-        |c| c,
-        &s.clock,
-    )
-    .await;
+    let mut jar = signed_in(&s).await;
     // Sessions are not taken on the API...
     let reply = call(
         &s.app,
@@ -521,16 +509,7 @@ async fn api_paths_and_tokens_only() {
 #[tokio::test]
 async fn an_unreachable_provider_gets_503_and_signed_in_sessions_keep_working() {
     let s = start(|b| b).await;
-    let mut jar = Jar::default();
-    login_with(
-        &mut jar,
-        &s.app,
-        &s.idp,
-        &SigningKey::first(),
-        |c| c,
-        &s.clock,
-    )
-    .await;
+    let mut jar = signed_in(&s).await;
     // A fresh layer on the same provider knows no keys yet; the provider goes down.
     let fresh = start(|b| b).await;
     fresh.idp.with(|st| {
