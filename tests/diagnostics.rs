@@ -21,7 +21,7 @@ use tower_oidc::{OidcConfig, OidcConfigBuilder, OidcLayer, TokenAuthMethod};
 
 /// The secret of `tower-oidc-test-raw-basic` in server.mjs: `+`, `/` and `=`.
 const ENCODED_SECRET: &str = "tower+oidc/test=secret==0123456789abcdef";
-const COOKIE_KEY: &str = "diagnostics-cookie-key-0123456789abcdef";
+const COOKIE_KEY: &str = "5OAOdKmDPMQLQsv9UfDUSzTbCzFhyYMs7jYdVAQ8oTQ=";
 
 /// Everything logged so far in this binary (a global subscriber, installed on first use).
 fn logs() -> String {
@@ -143,11 +143,12 @@ async fn a_secret_with_plus_slash_equals_under_basic_auth_suggests_client_secret
 #[tokio::test]
 async fn a_code_redeemed_for_another_redirect_uri_names_the_uri_to_register() {
     let e = env();
-    // The login starts at the app whose BASE_URL is registered; the callback reaches a replica
-    // with another BASE_URL (the same cookie key), whose redirect URI the provider never saw.
+    // The login starts at the app whose redirect URI is registered; the callback reaches a
+    // replica (same origin, same cookie key) whose callback path was moved, so it redeems the
+    // code for a redirect URI the provider never saw.
     let started = app_for(config(&e.issuer, "moved", &e.client_id, &e.secret));
     let moved = app_for(
-        config(&e.issuer, "moved", &e.client_id, &e.secret).with_base_url("http://localhost:3999"),
+        config(&e.issuer, "moved", &e.client_id, &e.secret).with_callback_path("/auth/return"),
     );
     let mut jar = Jar::default();
     let start = jar.get(&started, "/").await;
@@ -155,7 +156,8 @@ async fn a_code_redeemed_for_another_redirect_uri_names_the_uri_to_register() {
     let back = Browser::new(&e.issuer)
         .authorize(start.location(), "alice")
         .await;
-    let reply = jar.get(&moved, &path_of(&back)).await;
+    let query = back.split_once('?').expect("the callback has a query").1;
+    let reply = jar.get(&moved, &format!("/auth/return?{query}")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
     assert_eq!(reply.kind(), "code_rejected");
     assert!(
@@ -164,7 +166,7 @@ async fn a_code_redeemed_for_another_redirect_uri_names_the_uri_to_register() {
             && reply.body.contains("clock")
             && reply
                 .body
-                .contains("check that `http://localhost:3999/auth/callback` is registered"),
+                .contains("check that `http://127.0.0.1:3999/auth/return` is registered"),
         "{}",
         reply.body
     );

@@ -49,7 +49,7 @@ fn doctor(vars: &[(&str, &str)]) -> Run {
     }
 }
 
-const COOKIE_KEY: &str = "doctor-cookie-key-0123456789abcdef0123";
+const COOKIE_KEY: &str = "IVSpgc8l17xX7D28IChMyNcud5/hvEtCPw665yRlW1M=";
 
 /// A correct configuration for the real provider at `issuer`, with `changes` applied.
 fn with(issuer: &str, changes: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
