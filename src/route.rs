@@ -4,7 +4,7 @@
 use http::request::Parts;
 use http::{header, HeaderValue};
 
-use crate::bearer::header::{credentials, Credentials};
+use crate::bearer::header::{bearer_bytes, credentials, Credentials};
 use crate::config::OidcConfig;
 use crate::identity::Identity;
 use crate::session::{decode_session, request_cookie_bytes};
@@ -122,17 +122,19 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
 /// a malformed header refused; a CORS preflight passes. Without a token, `None` lets sessions
 /// decide, unless the API paths take tokens only.
 fn bearer(shared: &Shared, parts: &Parts) -> Option<Route> {
-    match credentials(&parts.headers) {
-        Credentials::Bearer(token) => {
-            let now = shared.config.clock.unix_seconds();
-            Some(match shared.bearer.get(token, now) {
-                Some(identity) => Route::Pass {
-                    identity: Some(identity),
-                    protected: true,
-                },
-                None => Route::Token(TokenRoute::Verify),
-            })
+    // A repeated token is found by its bytes as sent, before any syntax check: only tokens
+    // that passed every check are in the cache.
+    if let Some(raw) = bearer_bytes(&parts.headers) {
+        let now = shared.config.clock.unix_seconds();
+        if let Some(identity) = shared.bearer.get(raw, now) {
+            return Some(Route::Pass {
+                identity: Some(identity),
+                protected: true,
+            });
         }
+    }
+    match credentials(&parts.headers) {
+        Credentials::Bearer(_) => Some(Route::Token(TokenRoute::Verify)),
         Credentials::Malformed => Some(Route::Token(TokenRoute::Malformed)),
         Credentials::None | Credentials::Other => {
             let config = &shared.config;

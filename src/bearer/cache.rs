@@ -45,14 +45,15 @@ impl TokenCache {
         }
     }
 
-    fn key(token: &str) -> ([u8; 32], usize) {
-        let key = sha256(token.as_bytes());
+    fn key(token: &[u8]) -> ([u8; 32], usize) {
+        let key = sha256(token);
         let shard = usize::from(key[0]) % SHARDS;
         (key, shard)
     }
 
-    /// The identity of `token`, if it was verified before and has not expired at `now`.
-    pub(crate) fn get(&self, token: &str, now: u64) -> Option<Identity> {
+    /// The identity of `token` (its bytes as sent), if it was verified before and has not
+    /// expired at `now`.
+    pub(crate) fn get(&self, token: &[u8], now: u64) -> Option<Identity> {
         let (key, shard) = Self::key(token);
         let map = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
         map.get(&key)
@@ -62,7 +63,7 @@ impl TokenCache {
 
     /// Remembers a verified token's identity until its expiry.
     pub(crate) fn insert(&self, token: &str, identity: Identity, now: u64) {
-        let (key, shard) = Self::key(token);
+        let (key, shard) = Self::key(token.as_bytes());
         let mut map = self.shards[shard]
             .write()
             .unwrap_or_else(|p| p.into_inner());
@@ -100,9 +101,9 @@ mod tests {
     fn a_token_is_found_until_it_expires() {
         let cache = TokenCache::new(100);
         cache.insert("token-a", identity(2_000), 1_000);
-        assert!(cache.get("token-a", 1_999).is_some());
-        assert!(cache.get("token-a", 2_000).is_none(), "never past exp");
-        assert!(cache.get("token-b", 1_000).is_none());
+        assert!(cache.get(b"token-a", 1_999).is_some());
+        assert!(cache.get(b"token-a", 2_000).is_none(), "never past exp");
+        assert!(cache.get(b"token-b", 1_000).is_none());
     }
 
     #[test]
@@ -114,6 +115,6 @@ mod tests {
         assert!(cache.len() <= 32, "{}", cache.len());
         // Once they expired, new tokens take their place.
         cache.insert("fresh", identity(5_000), 3_000);
-        assert!(cache.get("fresh", 3_000).is_some());
+        assert!(cache.get(b"fresh", 3_000).is_some());
     }
 }

@@ -21,6 +21,21 @@ pub(crate) enum Credentials<'a> {
     Malformed,
 }
 
+/// The bytes after `Bearer ` of the request's one `Authorization` header, unchecked: enough
+/// to look a token up among those verified before (a hit is, byte for byte, a token that
+/// passed [`credentials`] and every check), so a repeated token skips the syntax check.
+pub(crate) fn bearer_bytes(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let value = all.next()?;
+    if all.next().is_some() {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    let scheme = bytes.get(..6)?;
+    (scheme.eq_ignore_ascii_case(b"bearer") && bytes.get(6) == Some(&b' '))
+        .then(|| bytes[6..].trim_ascii_start())
+}
+
 /// Reads the `Authorization` header. The scheme is matched without regard to case (RFC 9110
 /// section 11.1).
 pub(crate) fn credentials(headers: &HeaderMap) -> Credentials<'_> {
@@ -49,15 +64,29 @@ pub(crate) fn credentials(headers: &HeaderMap) -> Credentials<'_> {
     }
 }
 
+/// The bytes of `b64token` before its padding: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
+/// "/", as a table (one load per byte).
+const TOKEN_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 6750
 /// section 2.1), at most [`MAX_TOKEN_LEN`] bytes.
 fn is_b64token(token: &[u8]) -> bool {
     let body_len = token.len() - token.iter().rev().take_while(|b| **b == b'=').count();
     body_len > 0
         && token.len() <= MAX_TOKEN_LEN
-        && token[..body_len].iter().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && token[..body_len]
+            .iter()
+            .all(|b| TOKEN_CHARS[usize::from(*b)])
 }
 
 #[cfg(test)]
@@ -86,6 +115,19 @@ mod tests {
         assert_eq!(read(&["Basic dXNlcjpwYXNz"]), Credentials::Other);
         assert_eq!(read(&["Bearerabc"]), Credentials::Other);
         assert_eq!(read(&["DPoP abc"]), Credentials::Other);
+    }
+
+    #[test]
+    fn the_raw_bearer_bytes_are_read_only_from_one_bearer_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer_bytes(&h), None);
+        h.insert(header::AUTHORIZATION, "bearer   a b".parse().unwrap());
+        assert_eq!(bearer_bytes(&h), Some(&b"a b"[..]));
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer_bytes(&h), None);
+        h.insert(header::AUTHORIZATION, "Bearer a".parse().unwrap());
+        h.append(header::AUTHORIZATION, "Bearer a".parse().unwrap());
+        assert_eq!(bearer_bytes(&h), None);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub(crate) async fn authenticate(shared: &Shared, parts: &Parts) -> Result<Ident
     };
     let now = shared.config.clock.unix_seconds();
     // Another request with the same token may have verified it meanwhile.
-    if let Some(identity) = shared.bearer.get(token, now) {
+    if let Some(identity) = shared.bearer.get(token.as_bytes(), now) {
         return Ok(identity);
     }
     let identity = verify(shared, token, now).await.map_err(|err| {
