@@ -636,3 +636,66 @@ async fn without_the_type_check_the_audience_must_not_be_a_client_id() {
     c["nonce"] = json!("n");
     assert_invalid_token(&bearer(&s.app, "/api/me", &sign(&c, Some("JWT"))).await);
 }
+
+/// The real `oidc-provider` with resource indicators (server.mjs's `API_AUDIENCE`): a client
+/// credentials grant for the API's audience gives a JWT access token (`typ` `at+jwt`) that
+/// calls the API as the client itself, with its scope.
+#[tokio::test]
+async fn a_real_providers_client_credentials_token_calls_the_api() {
+    const SECRET: &str = "tower-oidc-test-secret-0123456789abcdef0123456789";
+    let provider = support::real::RealProvider::start_with(0, &[("API_AUDIENCE", API)]);
+    let issuer = provider.issuer();
+    let layer = OidcLayer::new(
+        tower_oidc::OidcConfig::builder()
+            .with_issuer(issuer.clone())
+            .with_client_id("tower-oidc-test")
+            .with_client_secret(SECRET)
+            .with_base_url(BASE_URL)
+            .allow_random_cookie_key(true)
+            .with_api_audience(API)
+            .build()
+            .unwrap(),
+    );
+    let app = api(layer);
+    let grant = |resource: &'static str| {
+        let issuer = issuer.clone();
+        async move {
+            let res = reqwest::Client::new()
+                .post(format!("{issuer}/token"))
+                .basic_auth("tower-oidc-api-client", Some(SECRET))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("resource", resource),
+                    ("scope", "reports:read"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let token = grant(API).await;
+    let reply = bearer(&app, "/api/me", &token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let me = reply.json();
+    assert_eq!(me["token"], true);
+    assert_eq!(me["client"], true, "a client acting for itself");
+    assert_eq!(me["subject"], "tower-oidc-api-client");
+    assert_eq!(me["client_id"], "tower-oidc-api-client");
+    assert_eq!(me["issuer"], issuer.as_str());
+    assert_eq!(me["scopes"], json!(["reports:read"]));
+    assert_eq!(
+        bearer(&app, "/api/reports", &token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        bearer(&app, "/api/write", &token).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A token tampered with after the provider signed it is refused.
+    let at = token.rfind('.').unwrap() + 10;
+    let swap = if &token[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swap}{}", &token[..at], &token[at + 1..]);
+    assert_invalid_token(&bearer(&app, "/api/me", &forged).await);
+}

@@ -18,6 +18,11 @@
 //                   <origin>/signed-out (for the browser tests, tests/browser)
 //   RP_INITIATED_LOGOUT  "off" disables RP-initiated logout: discovery has no
 //                   end_session_endpoint (default on; for the diagnostics tests)
+//   API_AUDIENCE    an API's audience (resource indicator, RFC 8707): when set, resource
+//                   indicators and the client credentials grant are on, and the client
+//                   tower-oidc-api-client (secret as the others) gets JWT access tokens
+//                   (typ at+jwt, scope reports:read) for it with `resource=<API_AUDIENCE>`
+//                   (for tests/bearer.rs; unset, nothing changes for the other tests)
 //   TOKEN_AUTH_METHODS  comma-separated token endpoint auth methods the provider supports
 //                   and advertises (default: oidc-provider's own list); clients registered
 //                   for another method are left out (for the doctor's tests)
@@ -29,7 +34,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const HOST = '127.0.0.1';
 const PORT = Number.parseInt(process.env.PORT ?? '0', 10) || 0;
@@ -50,6 +55,7 @@ for (const origin of APP_ORIGINS) {
 }
 const appOrigins = APP_ORIGINS.map((o) => o.replace(/\/$/, ''));
 const RP_INITIATED_LOGOUT = (process.env.RP_INITIATED_LOGOUT ?? 'on') !== 'off';
+const API_AUDIENCE = process.env.API_AUDIENCE ?? '';
 const TOKEN_AUTH_METHODS = (process.env.TOKEN_AUTH_METHODS ?? '').split(',').map((m) => m.trim()).filter(Boolean);
 
 // oidc-provider writes its "development-only" warnings with console.warn /
@@ -146,6 +152,15 @@ const clients = [
     client_secret: ENCODED_SECRET,
     token_endpoint_auth_method: 'client_secret_basic',
   },
+  // A service calling the API for itself (client credentials), only with API_AUDIENCE.
+  ...(API_AUDIENCE ? [{
+    client_id: 'tower-oidc-api-client',
+    client_secret: CLIENT_SECRET,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }] : []),
 ].filter((c) => TOKEN_AUTH_METHODS.length === 0
   || TOKEN_AUTH_METHODS.includes(c.token_endpoint_auth_method));
 // Clients whose Basic secret is compared without form-decoding, and that may use post too.
@@ -183,6 +198,23 @@ function configuration() {
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: RP_INITIATED_LOGOUT },
+      ...(API_AUDIENCE ? {
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => undefined,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx, resource) => {
+            if (resource !== API_AUDIENCE) throw new errors.InvalidTarget();
+            return {
+              scope: 'reports:read',
+              audience: API_AUDIENCE,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
+        },
+      } : {}),
       // RFC 9207: oidc-provider 9.x always adds `iss` to authorization
       // responses (there is no feature flag any more) and advertises
       // authorization_response_iss_parameter_supported=true.
