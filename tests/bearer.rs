@@ -699,3 +699,31 @@ async fn a_real_providers_client_credentials_token_calls_the_api() {
     let forged = format!("{}{swap}{}", &token[..at], &token[at + 1..]);
     assert_invalid_token(&bearer(&app, "/api/me", &forged).await);
 }
+
+#[test]
+fn the_api_variables_are_read_and_their_mistakes_named() {
+    let base = [
+        ("OIDC_ISSUER_URL", "https://id.example.com"),
+        ("OIDC_CLIENT_ID", "app"),
+        ("BASE_URL", "http://127.0.0.1:3999"),
+        (
+            "OIDC_COOKIE_KEY",
+            "bCvnPiBwiRM/9WGP/S8Eqz0E/M6iR9nL56UwYgmRmSM=",
+        ),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        tower_oidc::OidcConfig::from_vars(base.iter().chain(extra).copied())
+    };
+    let config = with(&[("OIDC_API_AUDIENCE", API)]).unwrap();
+    assert_eq!(config.default_provider().api_audience(), Some(API));
+    assert_eq!(with(&[]).unwrap().default_provider().api_audience(), None);
+    let err = with(&[
+        ("OIDC_API_AUDIENCE", API),
+        ("OIDC_API_REQUIRE_AT_JWT", "maybe"),
+    ])
+    .unwrap_err();
+    assert!(err.mentions("OIDC_API_REQUIRE_AT_JWT"), "{err}");
+    let err = with(&[("OIDC_API_REQUIRE_AT_JWT", "false")]).unwrap_err();
+    assert!(err.mentions("OIDC_API_REQUIRE_AT_JWT"), "{err}");
+    assert!(err.to_string().contains("OIDC_API_AUDIENCE"), "{err}");
+}
