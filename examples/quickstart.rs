@@ -28,16 +28,25 @@
 //! - `GET /api/me`: the same as JSON (`subject, issuer, email, name, groups, role, admin,
 //!   provider`; a script without a session gets 401, not a redirect);
 //! - `GET /public`: open to everyone, says whether you are signed in;
+//! - `GET /metrics`: the layer's metrics in the Prometheus text format (logins, failures,
+//!   logouts, provider calls, cached sessions), open, beside the layer: in production serve
+//!   them where only the scraper reaches;
 //! - `/auth/callback`, `/auth/login`, `/auth/logout`: handled by the layer.
+//!
+//! Every sign-in, failed sign-in, refusal and sign-out is logged by the audit sink
+//! (`TracingAuditSink`, target `tower_oidc::audit`) with the client's address: the app is
+//! served with connect info, as the login rate limit and the audit trail need.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine as _;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{json, Value};
-use tower_oidc::{Identity, OidcConfig, OidcLayer};
+use tower_oidc::{Identity, OidcConfig, OidcLayer, TracingAuditSink};
 use tower_oidc_dev_idp::{DevClient, DevIdp};
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -66,6 +75,15 @@ async fn main() -> ExitCode {
             tracing::warn!("{unused}");
         }
     }
+
+    // The metrics recorder, rendered by the `/metrics` route (no listener of its own).
+    let metrics = match PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => handle,
+        Err(err) => {
+            eprintln!("cannot install the metrics recorder: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
 
     let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
     let base_url = var("BASE_URL").unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
@@ -108,7 +126,8 @@ async fn main() -> ExitCode {
             "OIDC_CONFIG_FILE" => Some(config_file.clone()),
             _ => var(key),
         })
-        .add_public_path("/public");
+        .add_public_path("/public")
+        .with_audit_sink(TracingAuditSink);
         let config = match config.build() {
             Ok(config) => config,
             Err(err) => return config_error(&err),
@@ -144,6 +163,7 @@ async fn main() -> ExitCode {
             // instead of the warning about a missing OIDC_COOKIE_KEY.
             .allow_random_cookie_key(true)
             .add_public_path("/public")
+            .with_audit_sink(TracingAuditSink)
             .with_post_logout_redirect_uri(&post_logout);
         let config = match config.build() {
             Ok(config) => config,
@@ -198,6 +218,9 @@ async fn main() -> ExitCode {
         )
     };
 
+    // Added after the layer, like the IdP's routes: not behind it.
+    let app = app.route("/metrics", get(move || render(metrics.clone())));
+
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(listener) => listener,
         Err(err) => {
@@ -210,6 +233,8 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
+    // With connect info: the client's address for the login rate limit and the audit trail.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(err) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -218,6 +243,12 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// `GET /metrics`: the recorder's metrics in the Prometheus text format.
+async fn render(metrics: PrometheusHandle) -> String {
+    metrics.run_upkeep();
+    metrics.render()
 }
 
 /// `GET /`: who you are. Protected: without a session, a browser is sent to sign in.

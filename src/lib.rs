@@ -2,8 +2,10 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod access_token;
+mod audit;
 mod bearer;
 mod body;
+mod client_ip;
 mod clock;
 mod config;
 pub mod diagnostics;
@@ -19,24 +21,27 @@ mod id_token;
 mod identity;
 mod jws;
 mod layer;
+mod meter;
 mod pages;
 pub mod pg;
 mod policy;
 mod provider;
 mod random;
+mod rate_limit;
 mod route;
 mod scope;
 mod service;
 mod session;
 mod shared;
 
+pub use audit::{AuditEvent, AuditKind, AuditSink, TracingAuditSink};
 pub use body::ResponseBody;
 #[cfg(feature = "test-util")]
 pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
 pub use config::{
-    AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, IssuerUrl, OidcConfig,
-    OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UnusedVariable,
+    AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, ForwardedHeader, IssuerUrl,
+    OidcConfig, OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UnusedVariable,
     UserinfoPolicy, DEFAULT_SCOPE, MAX_LEEWAY,
 };
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};

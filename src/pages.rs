@@ -87,7 +87,7 @@ pub(crate) fn unauthorized_json(login_path: &str) -> Page {
 
 /// Whether the kind means "signed in fine, but not admitted": the user needs another account
 /// or another group, not another try.
-fn is_refusal(kind: AuthErrorKind) -> bool {
+pub(crate) fn is_refusal(kind: AuthErrorKind) -> bool {
     matches!(
         kind,
         AuthErrorKind::NoRole
@@ -155,6 +155,27 @@ pub(crate) fn error_page(err: &AuthError, login_path: &str, logout_path: &str) -
             .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
     }
     res.extensions_mut().insert(err.clone());
+    res
+}
+
+/// `429 Too Many Requests` for a client past the login rate limit, with `Retry-After` in
+/// whole seconds (RFC 6585 section 4).
+pub(crate) fn too_many_requests(retry_after: std::time::Duration) -> Page {
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many sign-in attempts</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>Too many sign-in attempts</h1><p>Sign-ins from your network are coming too fast. \
+         Wait {secs} second{s} and try again.</p></body></html>",
+        s = if secs == 1 { "" } else { "s" },
+    );
+    let mut res = base(
+        StatusCode::TOO_MANY_REQUESTS,
+        "text/html; charset=utf-8",
+        body,
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
     res
 }
 
@@ -330,6 +351,10 @@ mod tests {
                 unknown_provider(&config, "/auth/login/x"),
             ),
             ("chooser", chooser(&config, "/reports")),
+            (
+                "rate limited",
+                too_many_requests(std::time::Duration::from_millis(1500)),
+            ),
         ]
     }
 

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::bearer::TokenCache;
 use crate::config::OidcConfig;
 use crate::provider::Provider;
+use crate::rate_limit::LoginLimiter;
 use crate::session::Cookies;
 
 /// What the layer and its services share: configuration, providers and cookie keys.
@@ -14,6 +15,8 @@ pub(crate) struct Shared {
     pub(crate) cookies: Cookies,
     /// Bearer tokens already verified (empty unless an API audience is set).
     pub(crate) bearer: TokenCache,
+    /// The login routes' rate limit, when on.
+    pub(crate) login_limiter: Option<LoginLimiter>,
 }
 
 impl Shared {
@@ -43,11 +46,15 @@ impl Shared {
         } else {
             0
         });
+        let login_limiter = config
+            .login_rate_limit
+            .map(|rate| LoginLimiter::new(rate, config.clock.clone(), config.memory_capacity));
         Self {
             config,
             providers,
             cookies,
             bearer,
+            login_limiter,
         }
     }
 

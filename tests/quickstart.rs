@@ -171,6 +171,98 @@ async fn each_dev_user_gets_the_outcome_of_the_quickstart_role_map() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "mallory has no session");
 }
 
+/// The value of the sample `name{labels}` in a Prometheus text page, 0 when absent.
+fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(series, _)| {
+            series.split('{').next() == Some(name)
+                && labels
+                    .iter()
+                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, value)| value.parse::<f64>().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_count_a_login_a_failed_login_and_a_logout() {
+    let app = start();
+    let scrape = || async {
+        let page = reqwest::get(format!("{}/metrics", app.base)).await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        page.text().await.unwrap()
+    };
+
+    let (alice, done) = sign_in(&app, "alice").await;
+    assert_eq!(done.status(), StatusCode::FOUND);
+    let (_, done) = sign_in(&app, "mallory").await;
+    assert_eq!(done.status(), StatusCode::FORBIDDEN);
+    let stranger = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let forged = stranger
+        .get(format!("{}/auth/callback?code=x&state=forged", app.base))
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(forged.status().is_client_error());
+    let out = alice
+        .get(format!("{}/auth/logout", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection(), "{}", out.status());
+
+    let page = scrape().await;
+    let provider = ("provider", "dev-idp");
+    assert_eq!(
+        sample(&page, "tower_oidc_logins_total", &[provider]),
+        1.0,
+        "{page}"
+    );
+    let refused = [provider, ("kind", "no_role")];
+    assert_eq!(
+        sample(&page, "tower_oidc_login_failures_total", &refused),
+        1.0
+    );
+    let forged = [("provider", "unknown"), ("kind", "login_expired")];
+    assert_eq!(
+        sample(&page, "tower_oidc_login_failures_total", &forged),
+        1.0
+    );
+    assert_eq!(
+        sample(&page, "tower_oidc_logouts_total", &[("cause", "user")]),
+        1.0
+    );
+    // Two logins: one discovery (cached after), one JWKS fetch, two code exchanges.
+    let call = |endpoint| {
+        sample(
+            &page,
+            "tower_oidc_provider_requests_total",
+            &[provider, ("endpoint", endpoint)],
+        )
+    };
+    assert_eq!(call("discovery"), 1.0, "{page}");
+    assert_eq!(call("jwks"), 1.0);
+    assert_eq!(call("token"), 2.0);
+    assert_eq!(
+        sample(
+            &page,
+            "tower_oidc_provider_request_failures_total",
+            &[provider]
+        ),
+        0.0
+    );
+    assert!(
+        page.contains("tower_oidc_provider_request_duration_seconds"),
+        "a latency summary: {page}"
+    );
+}
+
 /// What one start of the quickstart came to.
 #[derive(Debug)]
 enum Outcome {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::draft::{push, ProviderDraft, DEFAULT_SCOPE};
 use super::types::{AuthMethod, ClaimNames, TokenAuthMethod, UserinfoPolicy};
 use super::{file, validate, LocalSession, OidcConfig, ProviderBuilder};
+use crate::audit::{AuditSink, Sink};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::hook::{HookFn, LoginAttempt, LoginDecision};
@@ -51,6 +52,9 @@ pub struct OidcConfigBuilder {
     pub(super) memory_capacity: usize,
     pub(super) api_paths: Vec<String>,
     pub(super) bearer_only: bool,
+    /// Trusted proxies and the login rate limit (`client_network.rs`).
+    pub(super) client_network: super::client_network::ClientNetworkDraft,
+    pub(super) audit_sink: Option<Sink>,
 }
 
 /// How many entries each in-process memory holds by default (see
@@ -87,6 +91,8 @@ impl Default for OidcConfigBuilder {
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
             api_paths: Vec::new(),
             bearer_only: false,
+            client_network: Default::default(),
+            audit_sink: None,
         }
     }
 }
@@ -543,6 +549,16 @@ impl OidcConfigBuilder {
         Fut: std::future::Future<Output = LoginDecision> + Send + 'static,
     {
         self.login_hook = Some(Arc::new(move |attempt| Box::pin(hook(attempt))));
+        self
+    }
+
+    /// Where the audit trail goes: every sign-in, failed sign-in, refusal and sign-out, with the
+    /// client's address and user agent (see [`AuditEvent`](crate::AuditEvent)); none by
+    /// default. [`TracingAuditSink`](crate::TracingAuditSink) writes them as `tracing` events.
+    /// Addresses need connect info and, behind a proxy, `OIDC_TRUSTED_PROXIES`
+    /// ([`add_trusted_proxy`](Self::add_trusted_proxy)).
+    pub fn with_audit_sink(mut self, sink: impl AuditSink) -> Self {
+        self.audit_sink = Some(Sink(Arc::new(sink)));
         self
     }
 

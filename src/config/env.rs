@@ -154,6 +154,7 @@ impl OidcConfig {
         if let Some(v) = get("OIDC_COOKIE_KEY") {
             b.cookie_key = Some(v);
         }
+        super::client_network::read_env(&mut b.client_network, get);
         read_numbered_providers(&mut b, &get);
         b
     }

@@ -71,6 +71,7 @@ use crate::policy::Policy;
 use crate::policy::RoleMap;
 
 mod builder;
+mod client_network;
 mod cookie_key;
 mod draft;
 mod env;
@@ -80,6 +81,8 @@ mod unknown;
 mod validate;
 
 pub use builder::OidcConfigBuilder;
+pub use client_network::ForwardedHeader;
+pub(crate) use client_network::{LoginRateLimit, TrustedProxies};
 pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
@@ -232,6 +235,12 @@ pub struct OidcConfig {
     pub(crate) bearer_only: bool,
     /// Whether any provider accepts bearer tokens (an API audience is set).
     pub(crate) accepts_bearer: bool,
+    /// `OIDC_TRUSTED_PROXIES`: whose forwarding header names the client.
+    pub(crate) trusted_proxies: TrustedProxies,
+    /// `OIDC_LOGIN_RATE_LIMIT`, `None` when off.
+    pub(crate) login_rate_limit: Option<LoginRateLimit>,
+    /// Where the audit trail goes, if anywhere.
+    pub(crate) audit_sink: Option<crate::audit::Sink>,
 }
 
 /// The identity of one built [`OidcConfig`], shared by its clones: a number no other `build`
@@ -271,6 +280,8 @@ impl fmt::Debug for OidcConfig {
             .field("memory_capacity", &self.memory_capacity)
             .field("api_paths", &self.api_paths)
             .field("bearer_only", &self.bearer_only)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("login_rate_limit", &self.login_rate_limit)
             .finish_non_exhaustive()
     }
 }

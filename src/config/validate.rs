@@ -52,6 +52,8 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
             "must be at least 1 (`with_memory_capacity`; the default is 100000)",
         );
     }
+    let (trusted_proxies, login_rate_limit) =
+        super::client_network::validate(&b.client_network, &mut problems.0);
     let post_logout_redirect_uri =
         post_logout_redirect_uri(b.post_logout_redirect_uri.as_deref(), problems);
     let auth_method = auth_method(&b, problems);
@@ -127,6 +129,9 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         memory_capacity: b.memory_capacity,
         api_paths: b.api_paths,
         bearer_only: b.bearer_only,
+        trusted_proxies,
+        login_rate_limit,
+        audit_sink: b.audit_sink,
     })
 }
 

@@ -11,6 +11,7 @@ use crate::session::{request_cookies, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_L
 use crate::shared::Shared;
 
 /// Sends the browser to the provider. `return_to` must already be a safe same-origin path.
+#[tracing::instrument(target = "tower_oidc", name = "login", skip_all, fields(provider = provider.config.slug.as_str()))]
 pub(crate) async fn start(
     shared: &Shared,
     provider: &Provider,
@@ -22,6 +23,7 @@ pub(crate) async fn start(
         Err(err) => {
             let err = err.to_auth_error();
             tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
+            crate::meter::login_failure(Some(provider.config.slug.as_str()), err.kind().as_str());
             return pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path);
         }
     };

@@ -4,6 +4,7 @@
 use http::header;
 use http::request::Parts;
 
+use crate::audit::AuditKind;
 use crate::pages::{self, Page};
 use crate::session::{
     decode_session, request_cookie, request_cookies, Purpose, MAX_PENDING_LOGINS,
@@ -53,6 +54,18 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         .unwrap_or_else(|| shared.default_provider());
     if let Some(d) = &identity {
         tracing::info!(target: "tower_oidc", event = "logout", provider = %d.provider, issuer = %d.issuer, subject = %d.subject);
+        let known = shared
+            .provider_for(&d.provider, &d.issuer)
+            .map(|p| &p.config);
+        crate::meter::logout("user");
+        super::audit_trail::record(
+            shared,
+            parts,
+            AuditKind::SignOut,
+            known,
+            Some(&d.subject),
+            None,
+        );
     }
 
     // The end-session endpoint comes from discovery; if the provider cannot be reached now,

@@ -3,24 +3,35 @@
 //! from it), [`logout`].
 
 use http::request::Parts;
+use tracing::Instrument;
 
 use crate::pages;
 use crate::route::Route;
 use crate::shared::Shared;
 
+pub(crate) mod audit_trail;
 pub(crate) mod bearer;
 pub(crate) mod callback;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod origin;
 pub(crate) mod return_to;
+pub(crate) mod throttle;
 
 /// Carries out `route` (anything but [`Route::Pass`]) and returns the page to send.
 pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::Page {
     let config = &shared.config;
     let base = &config.base_url;
+    if matches!(route, Route::Callback | Route::Login(_) | Route::Redirect) {
+        if let Some(page) = throttle::refuse(shared, &parts) {
+            return page;
+        }
+    }
     match route {
-        Route::Callback => callback::handle(shared, &parts).await,
+        Route::Callback => {
+            let span = tracing::info_span!(target: "tower_oidc", "callback");
+            callback::handle(shared, &parts).instrument(span).await
+        }
         Route::Logout => logout::handle(shared, &parts).await,
         Route::Providers => pages::providers_json(config),
         Route::UnknownProvider => pages::unknown_provider(config, parts.uri.path()),

@@ -113,9 +113,12 @@ impl Provider {
     }
 
     async fn fetch_metadata(&self) -> Result<Metadata, ProviderError> {
-        let url = self.config.issuer.discovery_url();
-        let body = self.http.get(&url, "discovery document").await?;
-        parse_metadata(&body, &self.config.issuer, &self.config.keys.key("ISSUER"))
+        crate::meter::provider_call(self.config.slug.as_str(), "discovery", async {
+            let url = self.config.issuer.discovery_url();
+            let body = self.http.get(&url, "discovery document").await?;
+            parse_metadata(&body, &self.config.issuer, &self.config.keys.key("ISSUER"))
+        })
+        .await
     }
 }
 

@@ -176,8 +176,12 @@ impl Provider {
     async fn fetch_keys(&self) -> Result<Arc<Vec<VerifyKey>>, ProviderError> {
         let metadata = self.metadata().await?;
         self.jwks_fetches.fetch_add(1, Ordering::Relaxed);
-        let body = self.http.get(metadata.jwks_uri.as_str(), "JWKS").await?;
-        let keys = Arc::new(parse_jwks(&body)?);
+        let keys = crate::meter::provider_call(self.config.slug.as_str(), "jwks", async {
+            let body = self.http.get(metadata.jwks_uri.as_str(), "JWKS").await?;
+            parse_jwks(&body)
+        })
+        .await?;
+        let keys = Arc::new(keys);
         tracing::debug!(target: "tower_oidc", issuer = %self.config.issuer, keys = keys.len(), "fetched JWKS");
         self.write_cache().keys = Some((keys.clone(), self.clock.now()));
         Ok(keys)

@@ -83,6 +83,7 @@ impl SessionCache {
             .is_some_and(|(stored, _)| **stored == *value)
         {
             shard.map.remove(&key);
+            crate::meter::cached_sessions(-1);
         }
     }
 
@@ -92,7 +93,9 @@ impl SessionCache {
     pub(crate) fn forget_expiring_by(&self, floor: u64) {
         for shard in &self.shards {
             let mut shard = shard.write().unwrap_or_else(|p| p.into_inner());
+            let before = shard.map.len();
             shard.map.retain(|_, (_, id)| id.expires_at() > floor);
+            crate::meter::cached_sessions(shard.map.len() as i64 - before as i64);
         }
     }
 
@@ -108,12 +111,20 @@ impl SessionCache {
                 return;
             }
             shard.swept_at = now;
+            let before = shard.map.len();
             shard.map.retain(|_, (_, id)| id.expires_at() > now);
+            crate::meter::cached_sessions(shard.map.len() as i64 - before as i64);
             if shard.map.len() >= CACHE_PER_SHARD {
                 return;
             }
         }
-        shard.map.insert(key, (Box::from(value), identity));
+        if shard
+            .map
+            .insert(key, (Box::from(value), identity))
+            .is_none()
+        {
+            crate::meter::cached_sessions(1);
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use tower_oidc::{Identity, OidcConfig, OidcConfigBuilder, OidcLayer, PgRole};
 
+pub mod peer;
 #[cfg(feature = "sqlx")]
 pub mod pg;
 pub mod real;

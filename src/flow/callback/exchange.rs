@@ -28,13 +28,13 @@ pub(crate) async fn redeem(
     code: &str,
     record: &LoginRecord,
 ) -> Result<Tokens, AuthError> {
-    let response = provider
-        .exchange_code(
-            metadata,
-            code,
-            &record.verifier,
-            &provider.config.redirect_uri,
-        )
+    let exchange = provider.exchange_code(
+        metadata,
+        code,
+        &record.verifier,
+        &provider.config.redirect_uri,
+    );
+    let response = crate::meter::provider_call(provider.config.slug.as_str(), "token", exchange)
         .await
         .map_err(|e| match e {
             // Each refusal names the settings of this provider to fix.

@@ -15,8 +15,10 @@
 use http::header;
 use http::request::Parts;
 
+use crate::audit::AuditKind;
 use crate::error::AuthError;
 use crate::pages::{self, Page};
+use crate::provider::Provider;
 use crate::shared::Shared;
 
 pub(crate) mod admission;
@@ -33,7 +35,27 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let names = &shared.cookies.names;
     // The login cookie found for this callback, removed in every outcome.
     let mut used_cookie: Option<String> = None;
-    let result = run(shared, parts, &mut used_cookie).await;
+    // Who the callback turned out to be about, for the audit trail.
+    let mut seen = Seen::default();
+    let result = run(shared, parts, &mut used_cookie, &mut seen).await;
+    let (kind, error) = match &result {
+        Ok(_) => (AuditKind::SignIn, None),
+        Err(e) if pages::is_refusal(e.kind()) => (AuditKind::SignInRefused, Some(e.kind())),
+        Err(e) => (AuditKind::SignInFailed, Some(e.kind())),
+    };
+    let provider = seen.provider.map(|p| &p.config);
+    match error {
+        None => crate::meter::login(provider.map_or("unknown", |p| p.slug.as_str())),
+        Some(kind) => crate::meter::login_failure(provider.map(|p| p.slug.as_str()), kind.as_str()),
+    }
+    super::audit_trail::record(
+        shared,
+        parts,
+        kind,
+        provider,
+        seen.subject.as_deref(),
+        error,
+    );
     let mut page = match result {
         Ok(page) => page,
         Err(err) => {
@@ -62,16 +84,25 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     page
 }
 
+/// What the steps learnt of the login before they ended: its provider and its subject.
+#[derive(Default)]
+struct Seen<'s> {
+    provider: Option<&'s Provider>,
+    subject: Option<String>,
+}
+
 /// The steps, in order; the first failure ends the callback.
-async fn run(
-    shared: &Shared,
+async fn run<'s>(
+    shared: &'s Shared,
     parts: &Parts,
     used_cookie: &mut Option<String>,
+    seen: &mut Seen<'s>,
 ) -> Result<Page, AuthError> {
     let now = shared.config.clock.unix_seconds();
     let query = query::parse(parts.uri.query())?;
     let login = login_record::open(shared, parts, &query, now, used_cookie)?;
     let provider = login.provider;
+    seen.provider = Some(provider);
     let metadata = provider.metadata().await.map_err(|e| e.to_auth_error())?;
     let code = issuer::check(shared, provider, &metadata, &query)?;
     let tokens = exchange::redeem(provider, &metadata, code, &login.record).await?;
@@ -84,6 +115,10 @@ async fn run(
         now,
     )
     .await?;
+    seen.subject = claims
+        .get("sub")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     let claims =
         userinfo::merge(provider, &metadata, tokens.access_token.as_deref(), claims).await?;
     let grant = admission::evaluate(provider, &claims)?;

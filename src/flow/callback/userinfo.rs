@@ -24,8 +24,8 @@ pub(crate) async fn merge(
     if !wants_userinfo(&provider.config, &claims) {
         return Ok(claims);
     }
-    let info = provider
-        .userinfo(endpoint, access_token)
+    let call = provider.userinfo(endpoint, access_token);
+    let info = crate::meter::provider_call(provider.config.slug.as_str(), "userinfo", call)
         .await
         .map_err(|e| e.to_auth_error())?;
     merge_claims(claims, info)

@@ -1,0 +1,35 @@
+//! Hands the flows' outcomes to the app's [`AuditSink`](crate::AuditSink), with the client's
+//! address and user agent; nothing is done when the app set none.
+
+use http::request::Parts;
+
+use crate::audit::{AuditEvent, AuditKind};
+use crate::client_ip::{client_ip, user_agent};
+use crate::config::ProviderConfig;
+use crate::error::AuthErrorKind;
+use crate::shared::Shared;
+
+/// Records one event, when the app has a sink.
+pub(crate) fn record(
+    shared: &Shared,
+    parts: &Parts,
+    kind: AuditKind,
+    provider: Option<&ProviderConfig>,
+    subject: Option<&str>,
+    error: Option<AuthErrorKind>,
+) {
+    let Some(sink) = &shared.config.audit_sink else {
+        return;
+    };
+    let event = AuditEvent {
+        kind,
+        at: shared.config.clock.now(),
+        provider: provider.map(|p| p.slug.as_str().to_owned()),
+        issuer: provider.map(|p| p.issuer.as_str().to_owned()),
+        subject: subject.map(str::to_owned),
+        error,
+        client_ip: client_ip(&shared.config.trusted_proxies, parts),
+        user_agent: user_agent(parts),
+    };
+    sink.0.record(&event);
+}
