@@ -46,7 +46,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{json, Value};
-use tower_oidc::{Identity, OidcConfig, OidcLayer, TracingAuditSink};
+use tower_oidc::{escape_html, Identity, OidcConfig, OidcLayer, TracingAuditSink};
 use tower_oidc_dev_idp::{DevClient, DevIdp};
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -258,8 +258,8 @@ async fn home(identity: Identity) -> Html<String> {
         .or(identity.preferred_username())
         .unwrap_or(identity.subject());
     let email = match identity.email() {
-        Some(email) if identity.email_verified() => format!("{} (verified)", escape(email)),
-        Some(email) => format!("{} (<strong>not verified</strong>)", escape(email)),
+        Some(email) if identity.email_verified() => format!("{} (verified)", escape_html(email)),
+        Some(email) => format!("{} (<strong>not verified</strong>)", escape_html(email)),
         None => "<em>none</em>".to_owned(),
     };
     let groups = if identity.groups().is_empty() {
@@ -268,31 +268,31 @@ async fn home(identity: Identity) -> Html<String> {
         identity
             .groups()
             .iter()
-            .map(|g| format!("<code>{}</code>", escape(g)))
+            .map(|g| format!("<code>{}</code>", escape_html(g)))
             .collect::<Vec<_>>()
             .join(", ")
     };
     let rows = [
         (
             "Subject",
-            format!("<code>{}</code>", escape(identity.subject())),
+            format!("<code>{}</code>", escape_html(identity.subject())),
         ),
         (
             "Issuer",
-            format!("<code>{}</code>", escape(identity.issuer())),
+            format!("<code>{}</code>", escape_html(identity.issuer())),
         ),
         (
             "Username",
             identity
                 .preferred_username()
-                .map_or("<em>none</em>".to_owned(), escape),
+                .map_or("<em>none</em>".to_owned(), escape_html),
         ),
         ("Email", email),
         ("Groups", groups),
         (
             "PostgreSQL role",
             identity.role().map_or("<em>none</em>".to_owned(), |r| {
-                format!("<code>{}</code>", escape(r.as_str()))
+                format!("<code>{}</code>", escape_html(r.as_str()))
             }),
         ),
         (
@@ -301,7 +301,7 @@ async fn home(identity: Identity) -> Html<String> {
         ),
         (
             "Provider",
-            format!("<code>{}</code>", escape(identity.provider())),
+            format!("<code>{}</code>", escape_html(identity.provider())),
         ),
     ]
     .iter()
@@ -313,7 +313,7 @@ async fn home(identity: Identity) -> Html<String> {
             "<h1>Signed in as {who}</h1><table>{rows}</table>\
              <p><a href=\"/api/me\">/api/me</a> (the same as JSON) · <a href=\"/public\">/public</a> (open to everyone) · \
              <a href=\"/auth/logout\">Sign out</a></p>",
-            who = escape(who),
+            who = escape_html(who),
         ),
     ))
 }
@@ -345,7 +345,7 @@ async fn public(identity: Option<Identity>) -> Html<String> {
             format!(
                 "<p>You are signed in as <strong>{}</strong>. <a href=\"/\">Your page</a> · \
                  <a href=\"/auth/logout\">Sign out</a></p>",
-                escape(who)
+                escape_html(who)
             )
         }
         None => {
@@ -367,24 +367,8 @@ fn page(title: &str, content: &str) -> String {
          th{{text-align:left;padding:.3rem 1rem .3rem 0;color:#555;font-weight:600}}td{{padding:.3rem 0}}\
          code{{background:#f1f2f4;padding:0 .25rem;border-radius:4px}}</style></head>\
          <body>{content}</body></html>",
-        title = escape(title),
+        title = escape_html(title),
     )
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `OIDC_PROVIDER_{N}_{SUFFIX}`: its number and suffix.

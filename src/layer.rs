@@ -53,6 +53,63 @@ impl OidcLayer {
         &self.shared.config
     }
 
+    /// The layer's own routes (login, callback, logout, providers, each provider's login and
+    /// callback route) as an axum [`Router`](axum::Router) behind this layer, for an app that
+    /// mounts the layer with [`Router::route_layer`](axum::Router::route_layer): that layer
+    /// sees only the routes the app defined, so `/auth/*` would answer 404. Merge these routes:
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    /// use tower_oidc::{Identity, OidcConfig, OidcLayer};
+    ///
+    /// # fn main() -> Result<(), tower_oidc::ConfigError> {
+    /// let oidc = OidcLayer::new(OidcConfig::from_env()?);
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|me: Identity| async move { format!("hello {}", me.subject()) }))
+    ///     .route_layer(oidc.clone())
+    ///     .merge(oidc.routes())
+    ///     // Not behind the layer: an unknown path answers 404, whoever asks.
+    ///     .route("/health", get(|| async { "ok" }));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The routes answer only through the layer (their handler is never reached), and the
+    /// router has no fallback of its own. With [`Router::layer`](axum::Router::layer) instead,
+    /// the layer sees every request, its own routes included, and these are not needed. The
+    /// paths are the configured ones, which are the app's paths: merge them into the outermost
+    /// router also when the protected routes are in a router mounted with
+    /// [`Router::nest`](axum::Router::nest).
+    pub fn routes<S>(&self) -> axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let config = &self.shared.config;
+        // axum reads `{…}` in a route as a parameter; a configured path is literal.
+        let literal = |path: &str| path.replace('{', "{{").replace('}', "}}");
+        let mut paths = vec![
+            literal(&config.login_path),
+            format!("{}/{{slug}}", literal(&config.login_path)),
+            literal(&config.logout_path),
+            literal(&config.providers_path),
+        ];
+        for callback in std::iter::once(&config.callback_path)
+            .chain(config.providers.iter().map(|p| &p.callback_path))
+        {
+            if !paths.contains(&literal(callback)) {
+                paths.push(literal(callback));
+            }
+        }
+        let mut router = axum::Router::new();
+        for path in &paths {
+            router = router.route(
+                path,
+                axum::routing::any(|| async { http::StatusCode::NOT_FOUND }),
+            );
+        }
+        // Only these routes: merged into an app, the app's fallback stays as it is.
+        router.route_layer(self.clone())
+    }
+
     /// How many times the provider's JWKS has been fetched so far (for diagnostics).
     pub fn jwks_fetches(&self) -> u64 {
         self.shared.providers.iter().map(|p| p.jwks_fetches()).sum()

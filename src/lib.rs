@@ -22,6 +22,7 @@ mod identity;
 mod jws;
 mod layer;
 mod meter;
+mod page_hook;
 mod pages;
 pub mod pg;
 mod policy;
@@ -52,6 +53,7 @@ pub use hook::{LoginAttempt, LoginDecision};
 pub use identity::IdentityBuilder;
 pub use identity::{Credential, Identity};
 pub use layer::OidcLayer;
+pub use page_hook::{escape_html, LayerPage, PageLink};
 pub use policy::{
     ClaimPath, GroupMatching, GroupsClaimError, InvalidRoleName, PgRole, RoleMap, RoleMapBuilder,
     RoleRule, MAX_ROLE_NAME_BYTES,

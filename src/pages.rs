@@ -8,6 +8,8 @@ use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::config::OidcConfig;
 use crate::error::{AuthError, AuthErrorKind};
+pub(crate) use crate::page_hook::escape_html as escape;
+use crate::page_hook::{LayerPage, PageLink};
 
 /// The challenge sent with 401 answers. Cookie sessions have no registered scheme; this names
 /// ours and where to start a login.
@@ -98,22 +100,102 @@ pub(crate) fn is_refusal(kind: AuthErrorKind) -> bool {
     )
 }
 
-/// An HTML page for a failed sign-in, with a link to start again; for a refused account
-/// (403) a link that signs out at the provider, so another account can be used.
-pub(crate) fn error_page(err: &AuthError, login_path: &str, logout_path: &str) -> Page {
-    if is_refusal(err.kind()) {
-        let body = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width\"><title>No access</title></head>\
-             <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+/// The HTML page `page`: the app's page hook's body, or the built-in one, with the layer's
+/// status and security headers either way.
+fn html(config: &OidcConfig, status: StatusCode, page: &LayerPage<'_>) -> Page {
+    let body = config
+        .page_hook
+        .as_ref()
+        .and_then(|hook| hook.render(page))
+        .unwrap_or_else(|| builtin(page));
+    base(status, "text/html; charset=utf-8", body)
+}
+
+const HEAD: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+     <meta name=\"viewport\" content=\"width=device-width\">";
+const BODY: &str =
+    "<body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">";
+
+/// The built-in body of `page`.
+fn builtin(page: &LayerPage<'_>) -> String {
+    match page {
+        LayerPage::NoAccess { error, logout_url } => format!(
+            "{HEAD}<title>No access</title></head>{BODY}\
              <h1>No access to this application</h1><p>{reason}</p>\
              <p>If you signed in with the wrong account, <a href=\"{logout}\">sign out</a> and sign in with another.</p>\
              <p style=\"color:#666;font-size:.8rem\">Error: {kind}</p></body></html>",
-            reason = escape(err.reason()),
-            logout = escape(logout_path),
-            kind = err.kind().as_str(),
-        );
-        let mut res = base(err.status(), "text/html; charset=utf-8", body);
+            reason = escape(error.reason()),
+            logout = escape(logout_url),
+            kind = error.kind().as_str(),
+        ),
+        LayerPage::SignInFailed {
+            error,
+            title,
+            hint,
+            retry_url,
+        } => format!(
+            "{HEAD}<title>{title}</title></head>{BODY}\
+             <h1>{title}</h1><p>{reason}</p><p>{hint}</p>\
+             <p><a href=\"{login}\">Sign in again</a></p>\
+             <p style=\"color:#666;font-size:.8rem\">Error: {kind}</p></body></html>",
+            title = escape(title),
+            reason = escape(error.reason()),
+            hint = escape(hint),
+            login = escape(retry_url),
+            kind = error.kind().as_str(),
+        ),
+        LayerPage::SignedOut { login_url } => format!(
+            "{HEAD}<title>Signed out</title></head>{BODY}\
+             <h1>You are signed out</h1>\
+             <p>Your session at the identity provider was not ended, so you may still be signed in there: \
+             sign out at the provider too, or close the browser, before someone else uses this device.</p>\
+             <p><a href=\"{}\">Sign in again</a></p></body></html>",
+            escape(login_url)
+        ),
+        LayerPage::LogoutConfirm { logout_url } => format!(
+            "{HEAD}<title>Sign out?</title></head>{BODY}\
+             <h1>Sign out?</h1><form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>\
+             </body></html>",
+            escape(logout_url)
+        ),
+        LayerPage::UnknownProvider { slug, providers } => format!(
+            "{HEAD}<title>Unknown provider</title></head>{BODY}\
+             <h1>Unknown identity provider</h1><p>No provider is configured with the slug <code>{slug}</code>. \
+             The configured ones are:</p><ul>{list}</ul></body></html>",
+            slug = escape(slug),
+            list = links(providers),
+        ),
+        LayerPage::Chooser { options } => format!(
+            "{HEAD}<title>Sign in</title></head>{BODY}\
+             <h1>Sign in</h1><ul style=\"list-style:none;padding:0;line-height:2.2\">{}</ul></body></html>",
+            links(options)
+        ),
+    }
+}
+
+/// `links` as list items.
+fn links(links: &[PageLink]) -> String {
+    links
+        .iter()
+        .map(|l| {
+            format!(
+                "<li><a href=\"{}\">{}</a></li>",
+                escape(&l.href),
+                escape(&l.label)
+            )
+        })
+        .collect()
+}
+
+/// An HTML page for a failed sign-in, with a link to start again; for a refused account
+/// (403) a link that signs out at the provider, so another account can be used.
+pub(crate) fn error_page(err: &AuthError, config: &OidcConfig) -> Page {
+    if is_refusal(err.kind()) {
+        let page = LayerPage::NoAccess {
+            error: err,
+            logout_url: &config.logout_path,
+        };
+        let mut res = html(config, err.status(), &page);
         res.extensions_mut().insert(err.clone());
         return res;
     }
@@ -136,20 +218,13 @@ pub(crate) fn error_page(err: &AuthError, login_path: &str, logout_path: &str) -
         }
         _ => "Start the sign-in again.",
     };
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>{title}</h1><p>{reason}</p><p>{hint}</p>\
-         <p><a href=\"{login}\">Sign in again</a></p>\
-         <p style=\"color:#666;font-size:.8rem\">Error: {kind}</p></body></html>",
-        title = title,
-        reason = escape(err.reason()),
-        hint = hint,
-        login = escape(login_path),
-        kind = err.kind().as_str(),
-    );
-    let mut res = base(err.status(), "text/html; charset=utf-8", body);
+    let page = LayerPage::SignInFailed {
+        error: err,
+        title,
+        hint,
+        retry_url: &config.login_path,
+    };
+    let mut res = html(config, err.status(), &page);
     if err.kind() == AuthErrorKind::ProviderUnreachable {
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
@@ -182,28 +257,19 @@ pub(crate) fn too_many_requests(retry_after: std::time::Duration) -> Page {
 /// The page shown after logout when there is nowhere else to go: only when the provider's
 /// session could not be ended (no RP-initiated logout, or the provider is unreachable), which
 /// it says.
-pub(crate) fn signed_out_page(login_path: &str) -> Page {
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>You are signed out</h1>\
-         <p>Your session at the identity provider was not ended, so you may still be signed in there: \
-         sign out at the provider too, or close the browser, before someone else uses this device.</p><p><a href=\"{}\">Sign in again</a></p></body></html>",
-        escape(login_path)
-    );
-    base(StatusCode::OK, "text/html; charset=utf-8", body)
+pub(crate) fn signed_out_page(config: &OidcConfig) -> Page {
+    let page = LayerPage::SignedOut {
+        login_url: &config.login_path,
+    };
+    html(config, StatusCode::OK, &page)
 }
 
 /// Asks before signing out when the logout request came from another site.
-pub(crate) fn logout_confirm_page(logout_path: &str) -> Page {
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out?</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>Sign out?</h1><form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>\
-         </body></html>",
-        escape(logout_path)
-    );
-    base(StatusCode::OK, "text/html; charset=utf-8", body)
+pub(crate) fn logout_confirm_page(config: &OidcConfig) -> Page {
+    let page = LayerPage::LogoutConfirm {
+        logout_url: &config.logout_path,
+    };
+    html(config, StatusCode::OK, &page)
 }
 
 /// `GET /auth/providers`: the providers as JSON, for apps that draw their own login page.
@@ -227,80 +293,49 @@ pub(crate) fn providers_json(config: &OidcConfig) -> Page {
 
 /// `/auth/login/{slug}` for a slug no provider has: 404, listing the valid ones.
 pub(crate) fn unknown_provider(config: &OidcConfig, path: &str) -> Page {
-    let valid: Vec<String> = config
+    let providers: Vec<PageLink> = config
         .providers()
-        .map(|p| {
-            format!(
-                "<li><a href=\"{}\">{}</a></li>",
-                escape(&p.login_url()),
-                escape(p.slug())
-            )
-        })
+        .map(|p| PageLink::new(p.slug(), p.login_url()))
         .collect();
     let slug = path.rsplit('/').next().unwrap_or_default();
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unknown provider</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>Unknown identity provider</h1><p>No provider is configured with the slug <code>{slug}</code>. \
-         The configured ones are:</p><ul>{list}</ul></body></html>",
-        slug = escape(&slug.chars().take(64).collect::<String>()),
-        list = valid.concat(),
-    );
-    base(StatusCode::NOT_FOUND, "text/html; charset=utf-8", body)
+    let slug: String = slug.chars().take(64).collect();
+    let page = LayerPage::UnknownProvider {
+        slug: &slug,
+        providers: &providers,
+    };
+    html(config, StatusCode::NOT_FOUND, &page)
 }
 
 /// The chooser page for an unauthenticated browser when there is a choice: one button per
 /// provider, and the app's own login when `AUTH_METHOD=both`.
 pub(crate) fn chooser(config: &OidcConfig, return_to: &str) -> Page {
     let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-    let mut items: Vec<String> = config
+    let mut options: Vec<PageLink> = config
         .providers()
         .map(|p| {
-            format!(
-                "<li><a href=\"{}?return_to={}\">Sign in with {}</a></li>",
-                escape(&p.login_url()),
-                escape(&encoded),
-                escape(p.name())
+            PageLink::new(
+                format!("Sign in with {}", p.name()),
+                format!("{}?return_to={encoded}", p.login_url()),
             )
         })
         .collect();
     if let Some(local) = &config.local_login_url {
         let sep = if local.contains('?') { '&' } else { '?' };
-        items.push(format!(
-            "<li><a href=\"{}{sep}return_to={}\">Sign in with a local account</a></li>",
-            escape(local),
-            escape(&encoded)
+        options.push(PageLink::new(
+            "Sign in with a local account",
+            format!("{local}{sep}return_to={encoded}"),
         ));
     }
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>Sign in</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
-         <h1>Sign in</h1><ul style=\"list-style:none;padding:0;line-height:2.2\">{}</ul></body></html>",
-        items.concat()
+    let mut res = html(
+        config,
+        StatusCode::OK,
+        &LayerPage::Chooser { options: &options },
     );
-    let mut res = base(StatusCode::OK, "text/html; charset=utf-8", body);
     res.extensions_mut().insert(AuthError::new(
         AuthErrorKind::Unauthenticated,
         "sign in first",
     ));
     res
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -334,17 +369,11 @@ mod tests {
         vec![
             ("redirect", redirect("https://id.example.com/authorize?x=1")),
             ("401 JSON", unauthorized_json("/auth/login")),
-            (
-                "error page",
-                error_page(&failed, "/auth/login", "/auth/logout"),
-            ),
-            (
-                "refusal page",
-                error_page(&refused, "/auth/login", "/auth/logout"),
-            ),
-            ("503 page", error_page(&down, "/auth/login", "/auth/logout")),
-            ("signed out", signed_out_page("/auth/login")),
-            ("logout confirmation", logout_confirm_page("/auth/logout")),
+            ("error page", error_page(&failed, &config)),
+            ("refusal page", error_page(&refused, &config)),
+            ("503 page", error_page(&down, &config)),
+            ("signed out", signed_out_page(&config)),
+            ("logout confirmation", logout_confirm_page(&config)),
             ("providers JSON", providers_json(&config)),
             (
                 "unknown provider",
@@ -390,7 +419,7 @@ mod tests {
     #[test]
     fn error_page_escapes_and_links_to_login() {
         let err = AuthError::new(AuthErrorKind::InvalidIdToken, "<script>x</script>");
-        let page = error_page(&err, "/auth/login", "/auth/logout");
+        let page = error_page(&err, &two_providers());
         assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
         let body = std::str::from_utf8(page.body()).unwrap();
         assert!(body.contains("&lt;script&gt;"));

@@ -1,8 +1,9 @@
 //! [`decide`]: the pure per-request decision, from the request's head alone: pass the request
 //! on (with the identity of a valid session), or hand it to one of the layer's flows.
 
+use axum::extract::OriginalUri;
 use http::request::Parts;
-use http::{header, HeaderValue};
+use http::{header, HeaderValue, Uri};
 
 use crate::bearer::header::{bearer_bytes, credentials, Credentials};
 use crate::config::OidcConfig;
@@ -54,7 +55,7 @@ pub(crate) enum TokenRoute {
 /// lock is held only for the lookup, never across an await.
 pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     let config = &shared.config;
-    let path = parts.uri.path();
+    let path = app_uri(parts).path();
     if let Some(rest) = path.strip_prefix(config.callback_path.as_str()) {
         // `/auth/callback`, or a provider's `/auth/callback/{slug}`; the callback checks that
         // the route belongs to the provider its login was started with.
@@ -184,6 +185,17 @@ fn matches_any(paths: &[String], path: &str) -> bool {
         Some(folder) => path.starts_with(p.as_str()) || path == folder,
         None => path == p,
     })
+}
+
+/// The request's URI as the app sees it: inside a router nested with axum's `Router::nest`,
+/// the URI the outer router was called with (axum's `OriginalUri`, which axum sets and a
+/// client cannot), so that the configured paths and the return-to targets are the app's
+/// own, not the nested router's; otherwise the request's URI.
+pub(crate) fn app_uri(parts: &Parts) -> &Uri {
+    parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0)
 }
 
 /// Whether `path` is one of the configured public paths: exactly, or below a folder (a

@@ -9,6 +9,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use support::*;
+use tower::ServiceExt;
 use tower_oidc::{AuthErrorKind, Identity, OidcLayer};
 
 /// The policy every page of the layer carries.
@@ -300,4 +301,88 @@ async fn every_page_the_layer_writes_refuses_framing() {
     for (what, reply) in &pages {
         assert_unframeable(what, reply);
     }
+}
+
+/// The page hook draws the layer's pages from their data; the status, the security headers
+/// and the `AuthError` stay the layer's, and `None` keeps the built-in page.
+#[tokio::test]
+async fn the_page_hook_draws_the_pages_and_the_layer_keeps_status_and_headers() {
+    use tower_oidc::{escape_html, LayerPage};
+    let idp = MockIdp::start().await;
+    let clock = TestClock::new();
+    let config = idp
+        .config(&clock)
+        .with_page_hook(|page: &LayerPage<'_>| match page {
+            LayerPage::SignInFailed {
+                error, retry_url, ..
+            } => Some(format!(
+                "<main class=brand>{} <a href=\"{}\">again</a> {}</main>",
+                escape_html(error.reason()),
+                escape_html(retry_url),
+                error.kind().as_str(),
+            )),
+            LayerPage::LogoutConfirm { logout_url, .. } => Some(format!(
+                "<main class=brand><form method=post action=\"{}\"></form></main>",
+                escape_html(logout_url)
+            )),
+            _ => None,
+        })
+        .build()
+        .unwrap();
+    let app = app(OidcLayer::new(config));
+
+    // A callback without `state`: 400, drawn by the hook.
+    let failed = Jar::default().get(&app, "/auth/callback?code=x").await;
+    assert_eq!(failed.status, StatusCode::BAD_REQUEST, "{failed:?}");
+    assert!(
+        failed.body.starts_with("<main class=brand>")
+            && failed.body.contains("<a href=\"/auth/login\">again</a>")
+            && failed.body.ends_with(" missing_state</main>"),
+        "{}",
+        failed.body
+    );
+    assert_eq!(failed.headers[header::CONTENT_SECURITY_POLICY], CSP);
+    assert_eq!(failed.headers[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(failed.headers[header::CACHE_CONTROL], "no-store");
+    assert!(failed.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/auth/callback?code=x")
+                .header(header::ACCEPT, "text/html")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let err = res.extensions().get::<tower_oidc::AuthError>().unwrap();
+    assert_eq!(err.kind(), AuthErrorKind::MissingState);
+
+    // A cross-site logout: the hook's confirmation form, with the layer's headers.
+    let confirm = Jar::default()
+        .send(
+            &app,
+            Request::get("/auth/logout").header("sec-fetch-site", "cross-site"),
+        )
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK, "{confirm:?}");
+    assert!(
+        confirm.body.contains("action=\"/auth/logout\""),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(confirm.headers[header::CONTENT_SECURITY_POLICY], CSP);
+    assert_eq!(confirm.headers[header::X_FRAME_OPTIONS], "DENY");
+
+    // An unknown slug: the hook returns `None`, so the built-in page.
+    let unknown = Jar::default().get(&app, "/auth/login/nobody").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(
+        unknown.body.contains("Unknown identity provider"),
+        "{}",
+        unknown.body
+    );
 }

@@ -13,6 +13,7 @@ use crate::audit::{AuditSink, Sink};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::hook::{HookFn, LoginAttempt, LoginDecision};
+use crate::page_hook::{LayerPage, PageHook};
 use crate::policy::RoleMap;
 
 /// Builds an [`OidcConfig`]. Every setter takes raw values; [`build`](Self::build) validates
@@ -36,12 +37,16 @@ pub struct OidcConfigBuilder {
     pub(super) providers_path: String,
     pub(super) public_paths: Vec<String>,
     pub(super) cookie_key: Option<String>,
+    /// `OIDC_COOKIE_KEYS_OLD`: earlier keys that still open cookies, in order.
+    pub(super) old_cookie_keys: Vec<String>,
     pub(super) allow_random_cookie_key: bool,
     pub(super) leeway: Duration,
     pub(super) session_lifetime: Duration,
     pub(super) post_logout_redirect_uri: Option<String>,
     pub(super) jwks_refetch_cooldown: Duration,
     pub(super) http_timeout: Duration,
+    pub(super) extra_root_pems: Vec<Vec<u8>>,
+    pub(super) https_proxy: Option<String>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) insecure_http_issuer: bool,
     pub(super) auth_method: Result<AuthMethod, String>,
@@ -49,6 +54,7 @@ pub struct OidcConfigBuilder {
     pub(super) local_login_url: Option<String>,
     pub(super) require_session: bool,
     pub(super) login_hook: Option<HookFn>,
+    pub(super) page_hook: Option<PageHook>,
     pub(super) memory_capacity: usize,
     pub(super) api_paths: Vec<String>,
     pub(super) bearer_only: bool,
@@ -75,12 +81,15 @@ impl Default for OidcConfigBuilder {
             providers_path: "/auth/providers".into(),
             public_paths: Vec::new(),
             cookie_key: None,
+            old_cookie_keys: Vec::new(),
             allow_random_cookie_key: false,
             leeway: Duration::from_secs(60),
             session_lifetime: Duration::from_secs(8 * 3600),
             post_logout_redirect_uri: None,
             jwks_refetch_cooldown: Duration::from_secs(5),
             http_timeout: Duration::from_secs(10),
+            extra_root_pems: Vec::new(),
+            https_proxy: None,
             clock: Arc::new(SystemClock),
             insecure_http_issuer: false,
             auth_method: Ok(AuthMethod::Oidc),
@@ -88,6 +97,7 @@ impl Default for OidcConfigBuilder {
             local_login_url: None,
             require_session: true,
             login_hook: None,
+            page_hook: None,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
             api_paths: Vec::new(),
             bearer_only: false,
@@ -113,6 +123,7 @@ impl fmt::Debug for OidcConfigBuilder {
                 "cookie_key",
                 &self.cookie_key.as_ref().map(|_| "[redacted]"),
             )
+            .field("old_cookie_keys", &self.old_cookie_keys.len())
             .finish_non_exhaustive()
     }
 }
@@ -284,6 +295,24 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// Adds an earlier cookie key (`OIDC_COOKIE_KEYS_OLD`, a comma-separated list) that still
+    /// opens cookies: the key set with [`with_cookie_key`](Self::with_cookie_key) seals every
+    /// new cookie, and every key opens them, so that the key can be changed without signing
+    /// everyone out. To rotate: make the new key `OIDC_COOKIE_KEY` and the old one
+    /// `OIDC_COOKIE_KEYS_OLD` on every replica, then remove the old one once the sessions it
+    /// sealed have expired (`OIDC_SESSION_LIFETIME`, 8 hours by default). Each key is checked
+    /// like `OIDC_COOKIE_KEY` (a problem names its position in the list, never its value), at
+    /// most 8 old keys are taken, and they need `OIDC_COOKIE_KEY` to be set.
+    ///
+    /// # Security
+    /// Every old key still opens (and so forges) sessions: remove a key that leaked instead of
+    /// keeping it here, which signs out the sessions it sealed. Each key is stretched with
+    /// Argon2id at startup, and a forged cookie costs one decryption per key.
+    pub fn add_old_cookie_key(mut self, key: impl Into<String>) -> Self {
+        self.old_cookie_keys.push(key.into());
+        self
+    }
+
     /// Allows a random cookie key for this process when no key is set (default `false`), also
     /// on an https `BASE_URL`, where a missing `OIDC_COOKIE_KEY` is otherwise a startup
     /// error; and without the warning a missing key gets on http. A key that is set is used
@@ -337,6 +366,29 @@ impl OidcConfigBuilder {
     /// at most an hour either way, so withdrawn keys stop being trusted.
     pub fn with_jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks_refetch_cooldown = cooldown;
+        self
+    }
+
+    /// Trusts the certificates of a PEM bundle (a private CA, for example a corporate one)
+    /// for https to the providers, besides the system's trust store (which is always used).
+    /// May be called more than once. A bundle that is not PEM, or holds no certificate, is a
+    /// startup error.
+    ///
+    /// # Security
+    /// Every certificate given here can vouch for any host name, the providers' included:
+    /// give only the CA that signs the provider's (or the TLS-inspecting proxy's) certificates.
+    pub fn with_extra_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extra_root_pems.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Sends every https request to the providers through this proxy (`http://host:port`,
+    /// credentials allowed as `http://user:password@host:port`), with `CONNECT`. Without it,
+    /// the `HTTPS_PROXY` / `NO_PROXY` environment variables apply. Redirects are still never
+    /// followed and every response is still capped at 1 MiB. A URL that is not `http://` or
+    /// `https://` with a host and nothing after the port is a startup error (never quoting it).
+    pub fn with_https_proxy(mut self, url: impl Into<String>) -> Self {
+        self.https_proxy = Some(url.into());
         self
     }
 
@@ -403,6 +455,9 @@ impl OidcConfigBuilder {
             if value.is_some() {
                 *slot = value;
             }
+        }
+        if let Some(keys) = file.cookie_keys_old {
+            self.old_cookie_keys = keys;
         }
         if let Some(m) = file.auth_method {
             self.auth_method = AuthMethod::parse(&m);
@@ -525,6 +580,24 @@ impl OidcConfigBuilder {
     /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
     pub fn with_auto_provision(mut self, yes: bool) -> Self {
         self.defaults.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// The app's look for the layer's HTML pages (error pages, the chooser, the signed-out
+    /// and logout-confirmation pages, the unknown-provider page): `hook` gets each page's
+    /// data ([`LayerPage`]) and returns its HTML body, or `None` for the built-in page. The
+    /// status, the security headers (no framing, the strict Content Security Policy: no
+    /// script, no image, no external stylesheet) and the `AuthError` in the extensions stay
+    /// the layer's. Escape every text and URL with [`escape_html`](crate::escape_html).
+    /// See [the module docs](crate::LayerPage) for an example.
+    ///
+    /// # Security
+    /// The body is sent as the hook wrote it: text put in unescaped is markup.
+    pub fn with_page_hook<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&LayerPage<'_>) -> Option<String> + Send + Sync + 'static,
+    {
+        self.page_hook = Some(PageHook::new(hook));
         self
     }
 

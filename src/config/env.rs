@@ -87,7 +87,7 @@ impl OidcConfig {
     /// `OIDC_GROUPS_CLAIM`, `OIDC_FULL_NAME_CLAIM`, `OIDC_ALLOWED_EMAIL_DOMAINS`,
     /// `OIDC_ADMIN_GROUP`, `OIDC_ADMIN_EMAILS`, `OIDC_ADMIN_EMAIL_DOMAINS`,
     /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, `OIDC_COOKIE_KEY`,
-    /// and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
+    /// `OIDC_COOKIE_KEYS_OLD` (a comma-separated list), and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
     /// the file's value for the same setting.
     ///
     /// Several providers come from the numbered `OIDC_PROVIDER_N_*` variables (from 1, no
@@ -153,6 +153,10 @@ impl OidcConfig {
         }
         if let Some(v) = get("OIDC_COOKIE_KEY") {
             b.cookie_key = Some(v);
+        }
+        if let Some(v) = get("OIDC_COOKIE_KEYS_OLD") {
+            // Every entry is kept, empty ones too, so that a problem names its position.
+            b.old_cookie_keys = v.split(',').map(str::to_owned).collect();
         }
         super::client_network::read_env(&mut b.client_network, get);
         read_numbered_providers(&mut b, &get);

@@ -76,6 +76,8 @@ pub(crate) struct FileConfig {
     pub(crate) post_logout_redirect_uri: Option<String>,
     pub(crate) token_endpoint_auth_method: Option<String>,
     pub(crate) cookie_key: Option<String>,
+    /// `OIDC_COOKIE_KEYS_OLD` as a list.
+    pub(crate) cookie_keys_old: Option<Vec<String>>,
     pub(crate) auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
     pub(crate) api_audience: Option<String>,

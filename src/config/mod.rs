@@ -67,6 +67,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::hook::HookFn;
+use crate::page_hook::PageHook;
 use crate::policy::Policy;
 use crate::policy::RoleMap;
 
@@ -76,6 +77,7 @@ mod cookie_key;
 mod draft;
 mod env;
 pub(crate) mod file;
+mod network;
 mod types;
 mod unknown;
 mod validate;
@@ -86,6 +88,7 @@ pub(crate) use client_network::{LoginRateLimit, TrustedProxies};
 pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
+pub(crate) use network::Network;
 pub use types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
     UserinfoPolicy,
@@ -212,11 +215,15 @@ pub struct OidcConfig {
     pub(crate) logout_path: String,
     pub(crate) public_paths: Vec<String>,
     pub(crate) cookie_key: CookieKey,
+    /// `OIDC_COOKIE_KEYS_OLD`: keys that open cookies but seal none.
+    pub(crate) old_cookie_keys: Vec<CookieKey>,
     pub(crate) leeway: Duration,
     pub(crate) session_lifetime: Duration,
     pub(crate) post_logout_redirect_uri: Option<Url>,
     pub(crate) jwks_refetch_cooldown: Duration,
     pub(crate) http_timeout: Duration,
+    /// The extra root certificates and the https proxy.
+    pub(crate) network: Network,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) providers_path: String,
     pub(crate) auth_method: AuthMethod,
@@ -224,6 +231,8 @@ pub struct OidcConfig {
     pub(crate) local_login_url: Option<String>,
     pub(crate) require_session: bool,
     pub(crate) login_hook: Option<HookFn>,
+    /// The app's look for the layer's HTML pages.
+    pub(crate) page_hook: Option<PageHook>,
     /// Which configuration this is: made by `build`, kept by clones. The layers built from one
     /// configuration share their in-process memories through it.
     pub(crate) id: ConfigId,
@@ -267,6 +276,7 @@ impl fmt::Debug for OidcConfig {
             .field("logout_path", &self.logout_path)
             .field("public_paths", &self.public_paths)
             .field("cookie_key", &self.cookie_key)
+            .field("old_cookie_keys", &self.old_cookie_keys)
             .field("leeway", &self.leeway)
             .field("session_lifetime", &self.session_lifetime)
             .field(

@@ -14,7 +14,7 @@ use super::env::Keys;
 use super::types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
 };
-use super::{ApiConfig, ConfigId, OidcConfig, ProviderConfig};
+use super::{ApiConfig, ConfigId, Network, OidcConfig, ProviderConfig};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::policy::{ClaimPath, RoleMap};
@@ -45,6 +45,16 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     check_routes(&b, problems);
     let https = base_url.as_ref().is_some_and(|u| u.scheme() == "https");
     let cookie_key = cookie_key(&b, https, problems);
+    let old_cookie_keys = old_cookie_keys(&b, problems);
+    let mut network_problems = Vec::new();
+    let network = Network::parse(
+        &b.extra_root_pems,
+        b.https_proxy.as_deref(),
+        &mut network_problems,
+    );
+    for (key, message) in network_problems {
+        problems.push(key, message);
+    }
     check_durations(&b, problems);
     if b.memory_capacity == 0 {
         problems.push(
@@ -114,17 +124,20 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         providers_path: b.providers_path,
         public_paths: b.public_paths,
         cookie_key,
+        old_cookie_keys,
         leeway: b.leeway,
         session_lifetime: b.session_lifetime,
         post_logout_redirect_uri,
         jwks_refetch_cooldown: b.jwks_refetch_cooldown,
         http_timeout: b.http_timeout,
+        network,
         clock: b.clock,
         auth_method,
         local_session: b.local_session,
         local_login_url: b.local_login_url,
         require_session: b.require_session,
         login_hook: b.login_hook,
+        page_hook: b.page_hook,
         id: ConfigId::next(),
         memory_capacity: b.memory_capacity,
         api_paths: b.api_paths,
@@ -262,6 +275,44 @@ fn cookie_key(b: &OidcConfigBuilder, https: bool, problems: &mut Problems) -> Op
             .map_err(|e| problems.push(KEY, e))
             .ok(),
     }
+}
+
+/// The most keys `OIDC_COOKIE_KEYS_OLD` may hold: each costs an Argon2id stretch at startup,
+/// and a forged cookie one decryption.
+const MAX_OLD_COOKIE_KEYS: usize = 8;
+
+/// `OIDC_COOKIE_KEYS_OLD`: each entry checked like `OIDC_COOKIE_KEY`, its problems naming its
+/// position (never its value).
+fn old_cookie_keys(b: &OidcConfigBuilder, problems: &mut Problems) -> Vec<CookieKey> {
+    const KEY: &str = "OIDC_COOKIE_KEYS_OLD";
+    if b.old_cookie_keys.is_empty() {
+        return Vec::new();
+    }
+    if b.cookie_key.is_none() {
+        problems.push(
+            KEY,
+            "is set but OIDC_COOKIE_KEY is not: set the new key as OIDC_COOKIE_KEY (the old keys only open cookies, the new one seals them)",
+        );
+    }
+    let count = b.old_cookie_keys.len();
+    if count > MAX_OLD_COOKIE_KEYS {
+        problems.push(
+            KEY,
+            format!(
+                "holds {count} keys, more than {MAX_OLD_COOKIE_KEYS}: remove the keys whose sessions have expired"
+            ),
+        );
+        return Vec::new();
+    }
+    b.old_cookie_keys
+        .iter()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            CookieKey::parse(raw)
+                .map_err(|e| problems.push(KEY, format!("key {} of {count} {e}", i + 1)))
+                .ok()
+        })
+        .collect()
 }
 
 fn check_durations(b: &OidcConfigBuilder, problems: &mut Problems) {
@@ -861,6 +912,44 @@ mod tests {
         assert!(text.contains("passphrase"), "{text}");
         assert!(text.contains("openssl rand -base64 32"), "{text}");
         assert!(!text.contains(passphrase), "{text}");
+    }
+
+    #[test]
+    fn old_cookie_keys_are_checked_each_by_its_position_without_quoting_it() {
+        let good = "tBh7LtUBa3DPSdeOZcEEGqh6OlURQUXHIqMS6pwFkuo=";
+        let old = "9Vf1ZJYyFmM7hQO0c3kqk2xwqQ5nP0ZrR3J1cXbWkCw=";
+        let cfg = OidcConfig::from_lookup(with_base(vec![
+            ("OIDC_COOKIE_KEY", good.into()),
+            ("OIDC_COOKIE_KEYS_OLD", format!(" {old} ")),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.old_cookie_keys.len(), 1);
+        let passphrase = "correct-horse-battery-staple-correct-horse";
+        let err = OidcConfig::from_lookup(with_base(vec![
+            ("OIDC_COOKIE_KEY", good.into()),
+            ("OIDC_COOKIE_KEYS_OLD", format!("{old},,{passphrase}")),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(err.mentions("OIDC_COOKIE_KEYS_OLD"), "{text}");
+        assert!(text.contains("key 2 of 3 is empty"), "{text}");
+        assert!(text.contains("key 3 of 3 "), "{text}");
+        assert!(!text.contains("key 1 of 3"), "{text}");
+        assert!(!text.contains(passphrase) && !text.contains(old), "{text}");
+        // Old keys without a current one, and too many of them.
+        let err = OidcConfig::from_lookup(with_base(vec![
+            ("OIDC_COOKIE_KEY", String::new()),
+            ("OIDC_COOKIE_KEYS_OLD", old.into()),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("OIDC_COOKIE_KEY is not"), "{err}");
+        let many = [old; 9].join(",");
+        let err = OidcConfig::from_lookup(with_base(vec![
+            ("OIDC_COOKIE_KEY", good.into()),
+            ("OIDC_COOKIE_KEYS_OLD", many),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("holds 9 keys"), "{err}");
     }
 
     #[test]

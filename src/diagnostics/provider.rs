@@ -33,7 +33,7 @@ pub(super) async fn check(config: &OidcConfig, provider: &ProviderConfig, report
         config,
         provider,
         slug: provider.slug.as_str(),
-        http: HttpClient::new(config.http_timeout),
+        http: HttpClient::new(config.http_timeout, &config.network),
     };
     let Some((raw, metadata)) = p.discovery(report).await else {
         return;

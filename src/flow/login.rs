@@ -24,7 +24,7 @@ pub(crate) async fn start(
             let err = err.to_auth_error();
             tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
             crate::meter::login_failure(Some(provider.config.slug.as_str()), err.kind().as_str());
-            return pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path);
+            return pages::error_page(&err, &shared.config);
         }
     };
     super::origin::warn_if_foreign(

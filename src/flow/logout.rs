@@ -28,7 +28,7 @@ fn same_origin(shared: &Shared, parts: &Parts) -> bool {
 
 pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     if !same_origin(shared, parts) {
-        return pages::logout_confirm_page(&shared.config.logout_path);
+        return pages::logout_confirm_page(&shared.config);
     }
     let cookies = &shared.cookies;
     let names = &cookies.names;
@@ -105,7 +105,7 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
             );
             match post_logout {
                 Some(target) => pages::redirect(target.as_str()),
-                None => pages::signed_out_page(&shared.config.login_path),
+                None => pages::signed_out_page(&shared.config),
             }
         }
     };

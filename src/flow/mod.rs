@@ -34,7 +34,9 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         }
         Route::Logout => logout::handle(shared, &parts).await,
         Route::Providers => pages::providers_json(config),
-        Route::UnknownProvider => pages::unknown_provider(config, parts.uri.path()),
+        Route::UnknownProvider => {
+            pages::unknown_provider(config, crate::route::app_uri(&parts).path())
+        }
         Route::Login(Some(i)) => {
             let return_to = return_to::requested_return_to(base, &parts);
             login::start(shared, &shared.providers[i], &parts, return_to).await

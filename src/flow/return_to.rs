@@ -4,6 +4,8 @@
 use http::request::Parts;
 use url::Url;
 
+use crate::route::app_uri;
+
 /// The longest return-to target kept; longer ones fall back to `/`. Four pending login cookies
 /// must stay well inside the 8 KiB header-line limit of common proxies.
 const MAX_RETURN_TO: usize = 512;
@@ -55,8 +57,7 @@ fn percent_decode(s: &str) -> String {
 
 /// The return-to target of the explicit login route: its `return_to` query parameter.
 pub(crate) fn requested_return_to(base: &Url, parts: &Parts) -> String {
-    parts
-        .uri
+    app_uri(parts)
         .query()
         .and_then(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -67,9 +68,12 @@ pub(crate) fn requested_return_to(base: &Url, parts: &Parts) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
-/// The return-to target of a protected request: the request's own path and query.
+/// The return-to target of a protected request: the request's own path and query (as the
+/// app's router got it, when the layer sits in a nested router).
 pub(crate) fn current_target(base: &Url, parts: &Parts) -> String {
-    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = app_uri(parts)
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str());
     safe_return_to(base, target).unwrap_or_else(|| "/".to_owned())
 }
 

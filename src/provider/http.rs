@@ -1,5 +1,6 @@
 //! The HTTP client to the provider: follows no redirects, has connect and total timeouts, and
-//! reads at most 1 MiB of any response.
+//! reads at most 1 MiB of any response, whether it goes direct or through the configured
+//! https proxy, and whichever roots (the system's, and the configured extra ones) it trusts.
 //!
 //! A redirect from discovery or the token endpoint could otherwise point us anywhere (SSRF);
 //! an unbounded body could exhaust memory. Every request to the provider goes through here.
@@ -7,6 +8,7 @@
 use std::time::Duration;
 
 use super::error::ProviderError;
+use crate::config::Network;
 
 /// The most bytes read from any response of the provider.
 const MAX_BODY: usize = 1024 * 1024;
@@ -16,12 +18,24 @@ const MAX_BODY: usize = 1024 * 1024;
 pub(crate) struct HttpClient(reqwest::Client);
 
 impl HttpClient {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
+    pub(crate) fn new(timeout: Duration, network: &Network) -> Self {
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
-            .user_agent(concat!("tower-oidc/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("tower-oidc/", env!("CARGO_PKG_VERSION")));
+        #[cfg(feature = "rustls")]
+        {
+            builder = builder.tls_certs_merge(network.extra_roots.iter().cloned());
+        }
+        if let Some(proxy) = &network.https_proxy {
+            let proxy = reqwest::Proxy::https(proxy.as_str())
+                // reqwest parses the URL with the same `url` crate that validated it at
+                // startup (`config/network.rs`: http or https, a host, nothing after the port).
+                .expect("the https proxy URL was validated at startup");
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
             .build()
             // Building fails only when the TLS backend cannot initialise, which is a broken
             // installation rather than a configuration the user can change.

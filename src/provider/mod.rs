@@ -67,7 +67,7 @@ impl fmt::Debug for Provider {
 
 impl Provider {
     pub(crate) fn new(config: &ProviderConfig, global: &OidcConfig) -> Self {
-        let http = HttpClient::new(global.http_timeout);
+        let http = HttpClient::new(global.http_timeout, &global.network);
         let static_auth_query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("response_type", "code")
             .append_pair("client_id", config.client_id.as_str())

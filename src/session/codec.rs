@@ -57,12 +57,20 @@ struct SessionKey {
     key: LessSafeKey,
 }
 
-/// Seals and opens cookie values.
-pub(crate) struct CookieCodec {
+/// The keys derived from one cookie key.
+struct Keys {
     /// One per configured provider, then the key of sessions naming none of them.
     sessions: Vec<SessionKey>,
     login: LessSafeKey,
     logout: LessSafeKey,
+}
+
+/// Seals and opens cookie values: `OIDC_COOKIE_KEY`'s keys seal, they and those of each
+/// `OIDC_COOKIE_KEYS_OLD` key open (tried in that order), so a key can change without
+/// signing everyone out.
+pub(crate) struct CookieCodec {
+    /// The current key's, then each old key's, in the configured order (never empty).
+    keys: Vec<Keys>,
 }
 
 impl fmt::Debug for CookieCodec {
@@ -83,13 +91,93 @@ impl CookieCodec {
             .iter()
             .map(|p| (p.slug.as_str(), p.issuer.as_str(), p.client_id.as_str()))
             .collect();
-        Self::derive(
-            &master_secret(&config.cookie_key, &origin),
-            &origin,
-            &providers,
-        )
+        let keys = std::iter::once(&config.cookie_key)
+            .chain(&config.old_cookie_keys)
+            .map(|key| Keys::derive(&master_secret(key, &origin), &origin, &providers))
+            .collect();
+        Self { keys }
     }
 
+    /// The codec of one master secret (already stretched), for an app at `origin` with
+    /// `providers`.
+    #[cfg(test)]
+    fn derive(master: &[u8], origin: &str, providers: &[Binding<'_>]) -> Self {
+        Self {
+            keys: vec![Keys::derive(master, origin, providers)],
+        }
+    }
+
+    /// The keys that seal.
+    fn current(&self) -> &Keys {
+        &self.keys[0]
+    }
+
+    /// Encrypts `plaintext` for the cookie called `name`.
+    pub(crate) fn seal(&self, purpose: Purpose<'_>, name: &str, plaintext: &[u8]) -> String {
+        let (key, hint) = self.current().key(purpose);
+        let mut nonce = [0u8; NONCE_LEN];
+        fill_random(&mut nonce);
+        let mut buf = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
+        buf.extend_from_slice(&[VERSION, hint]);
+        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(plaintext);
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(name.as_bytes()),
+                &mut buf[HEADER_LEN + NONCE_LEN..],
+            )
+            // Sealing fails only for inputs over AES-GCM's 64 GiB limit.
+            .expect("a cookie is far below AES-GCM's size limit");
+        buf.extend_from_slice(tag.as_ref());
+        B64.encode(&buf)
+    }
+
+    /// Decrypts a cookie value; `None` for anything forged, truncated, oversized, or made for
+    /// another cookie, purpose, provider or app.
+    pub(crate) fn open(&self, purpose: Purpose<'_>, name: &str, value: &str) -> Option<Vec<u8>> {
+        let mut buf = [0u8; MAX_DECODED];
+        let plain = self
+            .keys
+            .iter()
+            .find_map(|keys| open_with(keys.key(purpose).0, name, value, &mut buf))?;
+        Some(buf[plain].to_vec())
+    }
+
+    /// Opens a session cookie value of any provider, decoding into `buf` (no allocation):
+    /// the plaintext, and which session key opened it, for
+    /// [`is_session_key_of`](Self::is_session_key_of).
+    pub(crate) fn open_session_into<'b>(
+        &self,
+        name: &str,
+        value: &str,
+        buf: &'b mut [u8; MAX_DECODED],
+    ) -> Option<(&'b [u8], usize)> {
+        // The hint is the second byte: the first two base64url characters hold 12 bits.
+        let mut head = [0u8; 3];
+        B64.decode_slice(value.get(..4)?, &mut head).ok()?;
+        let hint = head[1];
+        // The current key first: with old keys, only a cookie they sealed (or a forged one)
+        // costs more than one decryption.
+        let (index, plain) = self.keys.iter().find_map(|keys| {
+            keys.sessions
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| k.hint == hint)
+                .find_map(|(i, k)| Some((i, open_with(&k.key, name, value, buf)?)))
+        })?;
+        Some((&buf[plain], index))
+    }
+
+    /// Whether the session key `index` is the one of sessions of this provider: a session
+    /// whose payload names another provider than its key was not sealed by this app.
+    pub(crate) fn is_session_key_of(&self, index: usize, provider: &str, issuer: &str) -> bool {
+        // Every key set has the same providers in the same order.
+        self.current().session_index(provider, issuer) == index
+    }
+}
+
+impl Keys {
     /// The keys from a master secret (already stretched), for an app at `origin` with
     /// `providers`.
     fn derive(master: &[u8], origin: &str, providers: &[Binding<'_>]) -> Self {
@@ -155,64 +243,6 @@ impl CookieCodec {
             Purpose::Login => (&self.login, 0),
             Purpose::Logout => (&self.logout, 0),
         }
-    }
-
-    /// Encrypts `plaintext` for the cookie called `name`.
-    pub(crate) fn seal(&self, purpose: Purpose<'_>, name: &str, plaintext: &[u8]) -> String {
-        let (key, hint) = self.key(purpose);
-        let mut nonce = [0u8; NONCE_LEN];
-        fill_random(&mut nonce);
-        let mut buf = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
-        buf.extend_from_slice(&[VERSION, hint]);
-        buf.extend_from_slice(&nonce);
-        buf.extend_from_slice(plaintext);
-        let tag = key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(name.as_bytes()),
-                &mut buf[HEADER_LEN + NONCE_LEN..],
-            )
-            // Sealing fails only for inputs over AES-GCM's 64 GiB limit.
-            .expect("a cookie is far below AES-GCM's size limit");
-        buf.extend_from_slice(tag.as_ref());
-        B64.encode(&buf)
-    }
-
-    /// Decrypts a cookie value; `None` for anything forged, truncated, oversized, or made for
-    /// another cookie, purpose, provider or app.
-    pub(crate) fn open(&self, purpose: Purpose<'_>, name: &str, value: &str) -> Option<Vec<u8>> {
-        let mut buf = [0u8; MAX_DECODED];
-        let (key, _) = self.key(purpose);
-        let plain = open_with(key, name, value, &mut buf)?;
-        Some(buf[plain].to_vec())
-    }
-
-    /// Opens a session cookie value of any provider, decoding into `buf` (no allocation):
-    /// the plaintext, and which session key opened it, for
-    /// [`is_session_key_of`](Self::is_session_key_of).
-    pub(crate) fn open_session_into<'b>(
-        &self,
-        name: &str,
-        value: &str,
-        buf: &'b mut [u8; MAX_DECODED],
-    ) -> Option<(&'b [u8], usize)> {
-        // The hint is the second byte: the first two base64url characters hold 12 bits.
-        let mut head = [0u8; 3];
-        B64.decode_slice(value.get(..4)?, &mut head).ok()?;
-        let hint = head[1];
-        let (index, plain) = self
-            .sessions
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| k.hint == hint)
-            .find_map(|(i, k)| Some((i, open_with(&k.key, name, value, buf)?)))?;
-        Some((&buf[plain], index))
-    }
-
-    /// Whether the session key `index` is the one of sessions of this provider: a session
-    /// whose payload names another provider than its key was not sealed by this app.
-    pub(crate) fn is_session_key_of(&self, index: usize, provider: &str, issuer: &str) -> bool {
-        self.session_index(provider, issuer) == index
     }
 }
 
@@ -366,5 +396,33 @@ pub(crate) mod tests {
             assert!(codec.open(SESSION, "a", junk).is_none(), "{junk}");
             assert!(open_session(&codec, "a", junk).is_none(), "{junk}");
         }
+    }
+
+    #[test]
+    fn the_first_key_seals_and_every_key_opens() {
+        let providers = [("default", ISSUER, "app")];
+        let before = codec(7);
+        let rotated = CookieCodec {
+            keys: vec![
+                Keys::derive(&[8; 32], ORIGIN, &providers),
+                Keys::derive(&[7; 32], ORIGIN, &providers),
+            ],
+        };
+        let session = before.seal(SESSION, "s", b"user");
+        let (plain, index) = open_session(&rotated, "s", &session).unwrap();
+        assert_eq!(plain, b"user");
+        assert!(rotated.is_session_key_of(index, "default", ISSUER));
+        assert!(rotated.open(SESSION, "s", &session).is_some());
+        let login = before.seal(Purpose::Login, "l", b"record");
+        assert!(rotated.open(Purpose::Login, "l", &login).is_some());
+        // New cookies are sealed with the first key only.
+        let fresh = rotated.seal(SESSION, "s", b"new");
+        assert!(open_session(&before, "s", &fresh).is_none());
+        assert_eq!(open_session(&codec(8), "s", &fresh).unwrap().0, b"new");
+        // An old key keeps its binding to the origin and the provider.
+        let staging = CookieCodec::derive(&[7; 32], "https://staging.example.com", &providers);
+        assert!(open_session(&rotated, "s", &staging.seal(SESSION, "s", b"x")).is_none());
+        let sister = CookieCodec::derive(&[7; 32], ORIGIN, &[("default", ISSUER, "sister")]);
+        assert!(open_session(&rotated, "s", &sister.seal(SESSION, "s", b"x")).is_none());
     }
 }

@@ -94,7 +94,7 @@ pub(crate) fn open<'s>(
         })?;
     // Mix-up defence (RFC 9700 4.4): with several providers each has its own callback route,
     // and the response must arrive on the route of the provider the login was started with.
-    if parts.uri.path() != provider.config.callback_path {
+    if crate::route::app_uri(parts).path() != provider.config.callback_path {
         return Err(AuthError::new(
             AuthErrorKind::IssuerMismatch,
             "The sign-in response arrived at another identity provider's callback route.",

@@ -65,7 +65,7 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
                 kind = err.kind().as_str(),
                 reason = %err.reason(),
             );
-            pages::error_page(&err, &shared.config.login_path, &shared.config.logout_path)
+            pages::error_page(&err, &shared.config)
         }
     };
     if let Some(name) = used_cookie {
