@@ -122,6 +122,7 @@ mod tests {
         ApiConfig {
             audience: "https://api.example.com".into(),
             require_at_jwt,
+            introspection_cache: std::time::Duration::from_secs(60),
         }
     }
 

@@ -135,6 +135,12 @@ impl OidcLayer {
             .expect("the test identity fits in a session cookie");
         format!("{}={}", names.session, value)
     }
+
+    /// How many bearer tokens the layer's cache of verified tokens holds (feature
+    /// `test-util`): for tests that it stays bounded.
+    pub fn cached_bearer_tokens(&self) -> usize {
+        self.shared.bearer.len()
+    }
 }
 
 impl fmt::Debug for OidcLayer {

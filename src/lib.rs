@@ -19,6 +19,7 @@ pub mod fuzz;
 mod hook;
 mod id_token;
 mod identity;
+mod introspected_token;
 mod jws;
 mod layer;
 mod meter;

@@ -72,6 +72,7 @@ struct Api {
     idp: MockIdp,
     clock: Arc<TestClock>,
     app: Router,
+    layer: OidcLayer,
 }
 
 async fn start(
@@ -86,7 +87,8 @@ async fn start(
     );
     let layer = OidcLayer::new(config.build().unwrap());
     Api {
-        app: api(layer),
+        app: api(layer.clone()),
+        layer,
         idp,
         clock,
     }
@@ -417,8 +419,8 @@ async fn a_malformed_or_huge_authorization_header_gets_400_invalid_request() {
             .unwrap()
             .contains(r#"error="invalid_request""#));
     }
-    // Opaque and garbage tokens: 401, never a panic.
-    for token in ["opaque-token", "a.b.c", "e30.e30.e30", "x.y"] {
+    // Garbage in a JWT's shape: 401, never a panic, and nothing asked of the provider.
+    for token in ["a.b.c", "e30.e30.e30"] {
         assert_invalid_token(&bearer(&s.app, "/api/me", token).await);
     }
     assert_eq!(
@@ -426,6 +428,14 @@ async fn a_malformed_or_huge_authorization_header_gets_400_invalid_request() {
         0,
         "nothing was asked of the provider"
     );
+    // Opaque tokens, where the provider has no introspection endpoint: 401 after discovery.
+    for token in ["opaque-token", "x.y"] {
+        let reply = bearer(&s.app, "/api/me", token).await;
+        assert_invalid_token(&reply);
+        assert!(reply.body.contains("introspects"), "{}", reply.body);
+    }
+    assert_eq!(s.idp.hits.discovery(), 1);
+    assert_eq!(s.idp.hits.introspection(), 0);
 }
 
 #[tokio::test]
@@ -637,26 +647,242 @@ async fn without_the_type_check_the_audience_must_not_be_a_client_id() {
     assert_invalid_token(&bearer(&s.app, "/api/me", &sign(&c, Some("JWT"))).await);
 }
 
+/// An opaque token, as the mock's introspection answers for it: active, a user, the scopes.
+fn introspected(s: &Api, token: &str, answer: Value) {
+    s.idp.with(|st| {
+        st.introspection
+            .get_or_insert_with(Default::default)
+            .insert(token.to_owned(), answer);
+        // What userinfo says about the token's user, as for the login's user.
+        st.userinfo = json!({"sub": "user-1", "email": "jane@example.com",
+            "email_verified": true, "name": "Jane Doe", "groups": ["readers"]});
+    });
+}
+
+fn active(s: &Api) -> Value {
+    let now = s.clock.secs();
+    json!({"active": true, "sub": "user-1", "client_id": "spa", "aud": API,
+           "scope": "openid reports:read", "exp": now + 600, "iat": now,
+           "token_type": "Bearer"})
+}
+
+#[tokio::test]
+async fn an_opaque_token_is_introspected_as_the_client_and_gets_the_same_identity() {
+    let s = start(|b| b).await;
+    introspected(&s, "opaque-1", active(&s));
+    let reply = bearer(&s.app, "/api/me", "opaque-1").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let me = reply.json();
+    assert_eq!(me["subject"], "user-1");
+    assert_eq!(me["role"], "app_reader", "userinfo's groups, the role map");
+    assert_eq!(me["scopes"], json!(["openid", "reports:read"]));
+    assert_eq!(me["client"], false);
+    assert_eq!(me["expires_at"], s.clock.secs() + 600);
+    // Asked as the client (Basic, as at the token endpoint), with the token and its hint.
+    let (auth, form) = s.idp.with(|st| st.introspection_requests[0].clone());
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{CLIENT_ID}:{CLIENT_SECRET}"),
+    );
+    assert_eq!(auth.as_deref(), Some(format!("Basic {basic}").as_str()));
+    assert_eq!(form["token"], "opaque-1");
+    assert_eq!(form["token_type_hint"], "access_token");
+    assert_eq!((s.idp.hits.introspection(), s.idp.hits.userinfo()), (1, 1));
+    // The same identity as the user's browser session.
+    let mut jar = signed_in(&s).await;
+    let session = jar.get(&s.app, "/api/me").await.json();
+    for field in [
+        "subject", "issuer", "email", "name", "groups", "role", "provider",
+    ] {
+        assert_eq!(session[field], me[field], "{field}");
+    }
+    // Seen again within the cache's bound (60 s by default): the provider is not asked.
+    s.clock.advance(Duration::from_secs(59));
+    assert_eq!(
+        bearer(&s.app, "/api/reports", "opaque-1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(s.idp.hits.introspection(), 1);
+    // Past it, it is asked again; revoked meanwhile, the token is refused.
+    introspected(&s, "opaque-1", json!({"active": false}));
+    s.clock.advance(Duration::from_secs(1));
+    let reply = bearer(&s.app, "/api/me", "opaque-1").await;
+    assert_invalid_token(&reply);
+    assert!(reply.body.contains("not active"), "{}", reply.body);
+    assert_eq!(s.idp.hits.introspection(), 2);
+}
+
+#[tokio::test]
+async fn the_introspection_cache_never_outlives_the_bound_or_the_tokens_exp() {
+    let s = start(|b| b.with_introspection_cache(Duration::from_secs(5))).await;
+    let mut answer = active(&s);
+    answer["exp"] = json!(s.clock.secs() + 3);
+    introspected(&s, "short-lived", answer);
+    introspected(&s, "long-lived", active(&s));
+    for token in ["short-lived", "long-lived"] {
+        assert_eq!(
+            bearer(&s.app, "/api/me", token).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(s.idp.hits.introspection(), 2);
+    // At 3 s the short-lived token's exp has come: asked again (and, past exp by less than
+    // the leeway, the provider's word still holds); the other still cached.
+    s.clock.advance(Duration::from_secs(3));
+    for token in ["short-lived", "long-lived"] {
+        assert_eq!(
+            bearer(&s.app, "/api/me", token).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(s.idp.hits.introspection(), 3);
+    // At 5 s the configured bound has come for the other.
+    s.clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        bearer(&s.app, "/api/me", "long-lived").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(s.idp.hits.introspection(), 4);
+}
+
+#[tokio::test]
+async fn introspection_refusals_are_invalid_token() {
+    let s = start(|b| b).await;
+    let now = s.clock.secs();
+    let edit = |key: &str, value: Value| {
+        let mut a = active(&s);
+        a[key] = value;
+        a
+    };
+    for (token, answer, why) in [
+        ("inactive", json!({"active": false}), "not active"),
+        (
+            "refresh",
+            edit("token_type", json!("refresh_token")),
+            "not a bearer",
+        ),
+        (
+            "other-api",
+            edit("aud", json!("https://other.example.com")),
+            "audience",
+        ),
+        (
+            "other-iss",
+            edit("iss", json!("https://evil.example.com")),
+            "issuer",
+        ),
+        ("expired", edit("exp", json!(now - 120)), "expired"),
+        ("bound", edit("cnf", json!({"jkt": "k"})), "cnf"),
+        ("unknown", json!({"active": false}), "not active"),
+    ] {
+        if token != "unknown" {
+            introspected(&s, token, answer);
+        }
+        let reply = bearer(&s.app, "/api/me", token).await;
+        assert_invalid_token(&reply);
+        assert!(reply.body.contains(why), "{token}: {}", reply.body);
+    }
+    assert_eq!(s.idp.hits.userinfo(), 0, "nothing asked of a refused token");
+    assert_eq!(s.layer.cached_bearer_tokens(), 0, "refusals are not cached");
+}
+
+#[tokio::test]
+async fn a_client_credentials_opaque_token_has_no_user_and_no_userinfo() {
+    let s = start(|b| b).await;
+    let now = s.clock.secs();
+    introspected(
+        &s,
+        "service",
+        json!({"active": true, "client_id": "reports-cron", "scope": "reports:read",
+               "exp": now + 300, "groups": ["readers"]}),
+    );
+    let me = bearer(&s.app, "/api/me", "service").await.json();
+    assert_eq!(me["client"], true);
+    assert_eq!(me["subject"], "reports-cron");
+    assert_eq!(me["role"], "app_reader");
+    assert_eq!(s.idp.hits.userinfo(), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_introspection_gets_503_and_signed_in_sessions_keep_working() {
+    let s = start(|b| b).await;
+    introspected(&s, "opaque-1", active(&s));
+    let mut jar = signed_in(&s).await;
+    for fault in [
+        Fault::Status(StatusCode::BAD_GATEWAY),
+        Fault::Delay(Duration::from_secs(10)),
+    ] {
+        s.idp
+            .with(|st| st.faults.insert(Endpoint::Introspection, fault.clone()));
+        let reply = bearer(&s.app, "/api/me", "opaque-1").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{fault:?}: {reply:?}"
+        );
+        assert_eq!(reply.json()["error"], "provider_unreachable");
+        assert!(reply.headers.get(header::WWW_AUTHENTICATE).is_none());
+        assert_eq!(jar.get(&s.app, "/api/me").await.status, StatusCode::OK);
+    }
+    assert_eq!(s.layer.cached_bearer_tokens(), 0);
+    // The provider heals: the same token passes.
+    s.idp.with(|st| st.faults.clear());
+    assert_eq!(
+        bearer(&s.app, "/api/me", "opaque-1").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_distinct_opaque_tokens_keeps_the_cache_bounded() {
+    let s = start(|b| b.with_memory_capacity(32)).await;
+    let mut any = active(&s);
+    any["scope"] = json!("reports:read");
+    any["groups"] = json!(["readers"]);
+    s.idp.with(|st| {
+        st.introspection = Some([("*".to_owned(), any)].into_iter().collect());
+    });
+    for i in 0..300 {
+        let reply = bearer(&s.app, "/api/me", &format!("flood-{i}")).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(s.layer.cached_bearer_tokens() <= 32);
+    }
+    assert_eq!(s.idp.hits.introspection(), 300);
+    assert!(
+        s.layer.cached_bearer_tokens() >= 16,
+        "{}",
+        s.layer.cached_bearer_tokens()
+    );
+}
+
+/// The real provider's client secret (server.mjs: every client has it).
+const REAL_SECRET: &str = "tower-oidc-test-secret-0123456789abcdef0123456789";
+
+/// A real `oidc-provider` with `API_AUDIENCE`, and the API behind a layer for its client
+/// `tower-oidc-test`, with `edit` applied to the configuration.
+fn real_api(
+    edit: impl FnOnce(tower_oidc::OidcConfigBuilder) -> tower_oidc::OidcConfigBuilder,
+) -> (support::real::RealProvider, String, Router) {
+    let provider = support::real::RealProvider::start_with(0, &[("API_AUDIENCE", API)]);
+    let issuer = provider.issuer();
+    let config = tower_oidc::OidcConfig::builder()
+        .with_issuer(issuer.clone())
+        .with_client_id("tower-oidc-test")
+        .with_client_secret(REAL_SECRET)
+        .with_base_url(BASE_URL)
+        .allow_random_cookie_key(true)
+        .with_api_audience(API);
+    let app = api(OidcLayer::new(edit(config).build().unwrap()));
+    (provider, issuer, app)
+}
+
 /// The real `oidc-provider` with resource indicators (server.mjs's `API_AUDIENCE`): a client
 /// credentials grant for the API's audience gives a JWT access token (`typ` `at+jwt`) that
 /// calls the API as the client itself, with its scope.
 #[tokio::test]
 async fn a_real_providers_client_credentials_token_calls_the_api() {
-    const SECRET: &str = "tower-oidc-test-secret-0123456789abcdef0123456789";
-    let provider = support::real::RealProvider::start_with(0, &[("API_AUDIENCE", API)]);
-    let issuer = provider.issuer();
-    let layer = OidcLayer::new(
-        tower_oidc::OidcConfig::builder()
-            .with_issuer(issuer.clone())
-            .with_client_id("tower-oidc-test")
-            .with_client_secret(SECRET)
-            .with_base_url(BASE_URL)
-            .allow_random_cookie_key(true)
-            .with_api_audience(API)
-            .build()
-            .unwrap(),
-    );
-    let app = api(layer);
+    const SECRET: &str = REAL_SECRET;
+    let (_provider, issuer, app) = real_api(|b| b);
     let grant = |resource: &'static str| {
         let issuer = issuer.clone();
         async move {
@@ -723,7 +949,212 @@ fn the_api_variables_are_read_and_their_mistakes_named() {
     ])
     .unwrap_err();
     assert!(err.mentions("OIDC_API_REQUIRE_AT_JWT"), "{err}");
+    // The resource indicator (RFC 8707): an absolute URI without a fragment.
+    assert!(with(&[("OIDC_RESOURCE", API)]).is_ok());
+    for bad in ["reports-api", "https://api.example.com/#x"] {
+        let err = with(&[("OIDC_RESOURCE", bad)]).unwrap_err();
+        assert!(err.mentions("OIDC_RESOURCE"), "{err}");
+    }
+    let err = with(&[
+        ("OIDC_API_AUDIENCE", API),
+        ("OIDC_API_INTROSPECTION_CACHE", "a minute"),
+    ])
+    .unwrap_err();
+    assert!(err.mentions("OIDC_API_INTROSPECTION_CACHE"), "{err}");
+    assert!(with(&[
+        ("OIDC_API_AUDIENCE", API),
+        ("OIDC_API_INTROSPECTION_CACHE", "5")
+    ])
+    .is_ok());
     let err = with(&[("OIDC_API_REQUIRE_AT_JWT", "false")]).unwrap_err();
     assert!(err.mentions("OIDC_API_REQUIRE_AT_JWT"), "{err}");
     assert!(err.to_string().contains("OIDC_API_AUDIENCE"), "{err}");
+}
+
+/// The real `oidc-provider` with introspection and revocation: a client credentials grant
+/// without `resource` gives an opaque access token, which is introspected (once, then cached)
+/// and calls the API as the client; revoked at the provider, it is refused once the
+/// introspection cache's bound (1 s here) has passed.
+#[tokio::test]
+async fn a_real_providers_opaque_token_is_introspected_and_refused_once_revoked() {
+    const SECRET: &str = REAL_SECRET;
+    let (_provider, issuer, app) = real_api(|b| b.with_introspection_cache(Duration::from_secs(1)));
+    let http = reqwest::Client::new();
+    let body = |res: reqwest::Response| async move {
+        let status = res.status();
+        let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    };
+    let introspections = || {
+        let (http, issuer) = (http.clone(), issuer.clone());
+        async move {
+            let res = http
+                .get(format!("{issuer}/_test/hits"))
+                .send()
+                .await
+                .unwrap();
+            body(res).await["introspection"].as_u64().unwrap()
+        }
+    };
+    let res = http
+        .post(format!("{issuer}/token"))
+        .basic_auth("tower-oidc-api-client", Some(SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let token = body(res).await["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(token.split('.').count(), 3, "an opaque token, not a JWT");
+
+    let reply = bearer(&app, "/api/me", &token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let me = reply.json();
+    assert_eq!(me["token"], true);
+    assert_eq!(me["client"], true);
+    assert_eq!(me["subject"], "tower-oidc-api-client");
+    assert_eq!(me["client_id"], "tower-oidc-api-client");
+    assert_eq!(me["issuer"], issuer.as_str());
+    assert_eq!(introspections().await, 1);
+    // Within the bound the provider is not asked again (the bound is 1 s; two quick calls).
+    let again = bearer(&app, "/api/me", &token).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(introspections().await <= 2);
+
+    // Revoked at the provider (RFC 7009, by the client it was issued to).
+    let res = http
+        .post(format!("{issuer}/token/revocation"))
+        .basic_auth("tower-oidc-api-client", Some(SECRET))
+        .form(&[
+            ("token", token.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let revoked = std::time::Instant::now();
+    let refused = loop {
+        let reply = bearer(&app, "/api/me", &token).await;
+        if reply.status != StatusCode::OK || revoked.elapsed() > Duration::from_secs(5) {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_invalid_token(&refused);
+    assert!(refused.body.contains("not active"), "{}", refused.body);
+    assert!(
+        revoked.elapsed() < Duration::from_millis(2500),
+        "refused within the bound: {:?}",
+        revoked.elapsed()
+    );
+    let asked = introspections().await;
+    assert!(asked >= 2, "asked again once the bound passed: {asked}");
+}
+
+#[tokio::test]
+async fn the_resource_is_asked_for_at_login_and_at_the_code_exchange() {
+    let s = start(|b| b.with_resource(API)).await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    assert_eq!(query(&started.authorize_url)["resource"], API);
+    let token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
+    s.idp.with(|st| st.id_token = Some(token));
+    let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    let (_, form) = s.idp.with(|st| st.token_requests[0].clone());
+    assert_eq!(form["resource"], API);
+    assert_eq!(form["grant_type"], "authorization_code");
+}
+
+/// A real login (the provider's login form, driven over HTTP) against the real `oidc-provider`
+/// asking for the API's resource: the app's own login gets the user's session; the access
+/// token of a login for the same user and resource, a JWT for the API, calls `/api/me` with
+/// the same identity and role. (The layer does not hand the login's access token to the app,
+/// so the test runs the same authorization code flow itself to hold one.)
+#[tokio::test]
+async fn a_real_logins_access_token_calls_the_api_as_the_browser_session() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine as _;
+    const REDIRECT: &str = "http://127.0.0.1:3999/auth/callback";
+    const SECRET: &str = REAL_SECRET;
+    let (_provider, issuer, app) = real_api(|b| {
+        b.with_scope("openid email profile groups")
+            .with_resource(API)
+            .with_role_map(roles())
+    });
+    let browser = support::real::Browser::new(&issuer);
+
+    // The app's login, for bob, asking for the API's resource.
+    let mut jar = Jar::default();
+    let start = jar.get(&app, "/api/me").await;
+    assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
+    assert_eq!(query(start.location())["resource"], API);
+    let back = browser.authorize(start.location(), "bob").await;
+    let reply = jar.get(&app, &support::real::path_of(&back)).await;
+    assert!(reply.status.is_redirection(), "{reply:?}");
+    let session = jar.get(&app, "/api/me").await;
+    assert_eq!(session.status, StatusCode::OK, "{session:?}");
+    let session = session.json();
+    assert_eq!(session["subject"], "bob");
+    assert_eq!(session["role"], "app_reader");
+
+    // The same flow, run by the test, for the access token.
+    let verifier = B64.encode([7u8; 32]);
+    let challenge = B64.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    let authorize = format!(
+        "{issuer}/auth?{}",
+        serde_urlencoded::to_string([
+            ("client_id", "tower-oidc-test"),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid email profile groups"),
+            ("resource", API),
+            ("state", "test-state"),
+            ("nonce", "test-nonce"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .unwrap()
+    );
+    let back = browser.authorize(&authorize, "bob").await;
+    let code = query(&back)["code"].clone();
+    let res = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .basic_auth("tower-oidc-test", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+            ("resource", API),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    let token = body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(
+        token.split('.').count(),
+        3,
+        "a JWT access token for the API"
+    );
+
+    let reply = bearer(&app, "/api/me", token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    let me = reply.json();
+    assert_eq!(me["token"], true);
+    assert_eq!(me["client"], false);
+    assert_eq!(me["client_id"], "tower-oidc-test");
+    for field in [
+        "subject", "issuer", "email", "name", "groups", "role", "admin", "provider",
+    ] {
+        assert_eq!(me[field], session[field], "{field}");
+    }
+    assert_eq!(session["token"], false);
 }

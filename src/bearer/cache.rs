@@ -13,12 +13,14 @@ use crate::random::sha256;
 
 const SHARDS: usize = 16;
 
-/// One shard: a token's SHA-256 to its identity.
-type Shard = HashMap<[u8; 32], Identity, BuildHasherDefault<FxHasher>>;
+/// One shard: a token's SHA-256 to its identity and the time (Unix seconds) the entry is used
+/// until.
+type Shard = HashMap<[u8; 32], (Identity, u64), BuildHasherDefault<FxHasher>>;
 
 /// Tokens whose checks, policy and login hook passed, with the identity they gave, keyed by the
-/// token's SHA-256 (the token itself is not kept). An entry is used only before the identity's
-/// expiry, which is the token's `exp`, so a cached decision never outlives its token.
+/// token's SHA-256 (the token itself is not kept). An entry is used only until the time it was
+/// inserted with: a JWT's `exp`; for an introspected token, its `exp` or the configured
+/// maximum, whichever comes first. So a cached decision never outlives its token.
 ///
 /// Bounded: a full shard drops its expired entries, and if it is still full the token is not
 /// cached (it is verified again at each request). Only verified tokens are inserted, so a flood
@@ -51,33 +53,36 @@ impl TokenCache {
         (key, shard)
     }
 
-    /// The identity of `token` (its bytes as sent), if it was verified before and has not
-    /// expired at `now`.
+    /// The identity of `token` (its bytes as sent), if it was verified before and its entry
+    /// is still good at `now`.
     pub(crate) fn get(&self, token: &[u8], now: u64) -> Option<Identity> {
         let (key, shard) = Self::key(token);
         let map = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
         map.get(&key)
-            .filter(|identity| identity.expires_at() > now)
-            .cloned()
+            .filter(|(_, until)| *until > now)
+            .map(|(identity, _)| identity.clone())
     }
 
-    /// Remembers a verified token's identity until its expiry.
-    pub(crate) fn insert(&self, token: &str, identity: Identity, now: u64) {
+    /// Remembers a verified token's identity until `until` (Unix seconds; nothing is kept when
+    /// that is not after `now`).
+    pub(crate) fn insert(&self, token: &str, identity: Identity, until: u64, now: u64) {
+        if until <= now {
+            return;
+        }
         let (key, shard) = Self::key(token.as_bytes());
         let mut map = self.shards[shard]
             .write()
             .unwrap_or_else(|p| p.into_inner());
         if map.len() >= self.per_shard {
-            map.retain(|_, identity| identity.expires_at() > now);
+            map.retain(|_, (_, until)| *until > now);
             if map.len() >= self.per_shard {
                 return;
             }
         }
-        map.insert(key, identity);
+        map.insert(key, (identity, until));
     }
 
     /// How many tokens are cached.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
@@ -100,21 +105,28 @@ mod tests {
     #[test]
     fn a_token_is_found_until_it_expires() {
         let cache = TokenCache::new(100);
-        cache.insert("token-a", identity(2_000), 1_000);
+        cache.insert("token-a", identity(2_000), 2_000, 1_000);
         assert!(cache.get(b"token-a", 1_999).is_some());
         assert!(cache.get(b"token-a", 2_000).is_none(), "never past exp");
         assert!(cache.get(b"token-b", 1_000).is_none());
+        // An entry bound earlier than the identity's expiry (an introspected token's
+        // maximum) ends then.
+        cache.insert("token-c", identity(2_000), 1_060, 1_000);
+        assert!(cache.get(b"token-c", 1_059).is_some());
+        assert!(cache.get(b"token-c", 1_060).is_none());
+        cache.insert("token-d", identity(2_000), 1_000, 1_000);
+        assert_eq!(cache.len(), 2, "nothing is kept for no time");
     }
 
     #[test]
     fn the_cache_stays_bounded_and_makes_room_from_expired_entries() {
         let cache = TokenCache::new(32);
         for i in 0..10_000 {
-            cache.insert(&format!("token-{i}"), identity(2_000), 1_000);
+            cache.insert(&format!("token-{i}"), identity(2_000), 2_000, 1_000);
         }
         assert!(cache.len() <= 32, "{}", cache.len());
         // Once they expired, new tokens take their place.
-        cache.insert("fresh", identity(5_000), 3_000);
+        cache.insert("fresh", identity(5_000), 5_000, 3_000);
         assert!(cache.get(b"fresh", 3_000).is_some());
     }
 }

@@ -236,6 +236,26 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// The longest time an introspected opaque access token is trusted without asking the
+    /// provider again (`OIDC_API_INTROSPECTION_CACHE`, whole seconds from 0 to 86400, default
+    /// 60): a token revoked at the provider is refused within this time. Never longer than the
+    /// token's own `exp`; `0` asks the provider at every request.
+    pub fn with_introspection_cache(mut self, max: Duration) -> Self {
+        self.defaults.api_introspection_cache = Some(Ok(max.as_secs()));
+        self
+    }
+
+    /// The resource indicator (RFC 8707) the login asks its access token for
+    /// (`OIDC_RESOURCE`, per provider `OIDC_PROVIDER_N_RESOURCE`; an absolute URI without a
+    /// fragment): sent as `resource` in the authorization request and the code exchange.
+    /// Providers such as `oidc-provider` issue a JWT access token for an API only then. Such a
+    /// token may not open the provider's userinfo endpoint, so the ID token must carry the
+    /// claims the configuration reads.
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.defaults.resource = Some(resource.into());
+        self
+    }
+
     /// A path where bearer tokens are accepted; a path ending in `/` covers everything below
     /// it (`/api/`). Without any, tokens are accepted on every path when an API audience is
     /// set. Elsewhere an `Authorization` header is left to the app.

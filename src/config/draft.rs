@@ -78,6 +78,10 @@ pub(crate) struct ProviderDraft {
     pub(crate) api_audience: Option<String>,
     /// `API_REQUIRE_AT_JWT`; `Err` holds a value that is not a boolean.
     pub(crate) api_require_at_jwt: Option<Result<bool, String>>,
+    /// `API_INTROSPECTION_CACHE`, in seconds; `Err` holds a value that is not a number.
+    pub(crate) api_introspection_cache: Option<Result<u64, String>>,
+    /// `RESOURCE`: the resource indicator (RFC 8707) the login asks its access token for.
+    pub(crate) resource: Option<String>,
 }
 
 impl ProviderDraft {
@@ -123,6 +127,8 @@ impl ProviderDraft {
             userinfo,
             api_audience,
             api_require_at_jwt,
+            api_introspection_cache,
+            resource,
         } = defaults;
         or(&mut self.scope, scope);
         or(&mut self.username_claim, username_claim);
@@ -139,6 +145,8 @@ impl ProviderDraft {
         or(&mut self.userinfo, userinfo);
         or(&mut self.api_audience, api_audience);
         or(&mut self.api_require_at_jwt, api_require_at_jwt);
+        or(&mut self.api_introspection_cache, api_introspection_cache);
+        or(&mut self.resource, resource);
         self
     }
 }
@@ -339,6 +347,22 @@ impl ProviderBuilder {
     /// [`OidcConfigBuilder::require_at_jwt`](crate::OidcConfigBuilder::require_at_jwt).
     pub fn require_at_jwt(mut self, yes: bool) -> Self {
         self.draft.api_require_at_jwt = Some(Ok(yes));
+        self
+    }
+
+    /// The longest time an introspected opaque access token of this provider is trusted
+    /// without asking again (`OIDC_PROVIDER_N_API_INTROSPECTION_CACHE`, whole seconds); see
+    /// [`OidcConfigBuilder::with_introspection_cache`](crate::OidcConfigBuilder::with_introspection_cache).
+    pub fn with_introspection_cache(mut self, max: std::time::Duration) -> Self {
+        self.draft.api_introspection_cache = Some(Ok(max.as_secs()));
+        self
+    }
+
+    /// The resource indicator (RFC 8707) a login at this provider asks its access token for
+    /// (`OIDC_PROVIDER_N_RESOURCE`); see
+    /// [`OidcConfigBuilder::with_resource`](crate::OidcConfigBuilder::with_resource).
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.draft.resource = Some(resource.into());
         self
     }
 }

@@ -65,6 +65,10 @@ const VARIABLES: &[(&str, Fill)] = &[
     ("API_REQUIRE_AT_JWT", |d, v| {
         d.api_require_at_jwt = Some(parse_bool(&v))
     }),
+    ("RESOURCE", |d, v| d.resource = Some(v)),
+    ("API_INTROSPECTION_CACHE", |d, v| {
+        d.api_introspection_cache = Some(v.trim().parse().map_err(|_| v))
+    }),
 ];
 
 /// Writes a variable's value into its draft field.

@@ -82,6 +82,10 @@ pub(crate) struct FileConfig {
     pub(crate) auto_provision: Option<bool>,
     pub(crate) api_audience: Option<String>,
     pub(crate) api_require_at_jwt: Option<bool>,
+    /// `OIDC_API_INTROSPECTION_CACHE`, in seconds.
+    pub(crate) api_introspection_cache: Option<u64>,
+    /// `OIDC_RESOURCE`.
+    pub(crate) resource: Option<String>,
     pub(crate) public_paths: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) providers: Vec<FileProvider>,
@@ -106,6 +110,8 @@ pub(crate) struct FileProvider {
     pub(crate) auto_provision: Option<bool>,
     pub(crate) api_audience: Option<String>,
     pub(crate) api_require_at_jwt: Option<bool>,
+    pub(crate) api_introspection_cache: Option<u64>,
+    pub(crate) resource: Option<String>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -168,6 +174,8 @@ impl FileConfig {
             auto_provision: self.auto_provision.take(),
             api_audience: self.api_audience.take(),
             api_require_at_jwt: self.api_require_at_jwt.take(),
+            api_introspection_cache: self.api_introspection_cache.take(),
+            resource: self.resource.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -201,6 +209,11 @@ impl FileProvider {
             &mut draft.api_require_at_jwt,
             self.api_require_at_jwt.map(Ok),
         );
+        set(
+            &mut draft.api_introspection_cache,
+            self.api_introspection_cache.map(Ok),
+        );
+        set(&mut draft.resource, self.resource);
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

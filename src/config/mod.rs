@@ -115,6 +115,9 @@ pub(crate) struct ProviderConfig {
     pub(crate) auto_provision: bool,
     /// Bearer access tokens for this app's API (`API_AUDIENCE`), when turned on.
     pub(crate) api: Option<ApiConfig>,
+    /// The resource indicator (RFC 8707) the login asks for (`RESOURCE`): sent in the
+    /// authorization request and the code exchange.
+    pub(crate) resource: Option<String>,
     /// This provider's callback route: the callback path, plus `/{slug}` when there are several.
     pub(crate) callback_path: String,
     /// `{BASE_URL}{callback_path}`: register it at the provider.
@@ -128,6 +131,9 @@ pub(crate) struct ApiConfig {
     pub(crate) audience: String,
     /// Whether the token's `typ` must be `at+jwt` (RFC 9068 section 2.1).
     pub(crate) require_at_jwt: bool,
+    /// The longest an introspected opaque token is trusted without asking the provider again
+    /// (`API_INTROSPECTION_CACHE`); never past the token's own `exp`.
+    pub(crate) introspection_cache: std::time::Duration,
 }
 
 /// Recognises a request signed in through the app's own login (`AUTH_METHOD=both`).

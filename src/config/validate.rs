@@ -281,6 +281,13 @@ fn cookie_key(b: &OidcConfigBuilder, https: bool, problems: &mut Problems) -> Op
 /// and a forged cookie one decryption.
 const MAX_OLD_COOKIE_KEYS: usize = 8;
 
+/// How long an introspected token is trusted without asking again, unless configured
+/// (`API_INTROSPECTION_CACHE`): a revocation at the provider holds within a minute.
+const DEFAULT_INTROSPECTION_CACHE: u64 = 60;
+
+/// The longest `API_INTROSPECTION_CACHE` accepted: a day.
+const MAX_INTROSPECTION_CACHE: u64 = 86_400;
+
 /// `OIDC_COOKIE_KEYS_OLD`: each entry checked like `OIDC_COOKIE_KEY`, its problems naming its
 /// position (never its value).
 fn old_cookie_keys(b: &OidcConfigBuilder, problems: &mut Problems) -> Vec<CookieKey> {
@@ -525,6 +532,8 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         userinfo,
         api_audience,
         api_require_at_jwt,
+        api_introspection_cache,
+        resource,
     } = draft;
 
     let issuer = self::issuer(issuer, place.insecure_http_issuer, &key("ISSUER"), problems);
@@ -532,8 +541,15 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
     let (client_secret, token_auth) = client_auth(client_secret, token_auth, keys, problems);
     let auto_provision = self::auto_provision(auto_provision, &key("AUTO_PROVISION"), problems);
     let scope = self::scope(scope.as_deref(), &key("SCOPE"), problems);
-    let api = self::api(api_audience, api_require_at_jwt, keys, problems);
+    let api = self::api(
+        api_audience,
+        api_require_at_jwt,
+        api_introspection_cache,
+        keys,
+        problems,
+    );
     let slug = self::slug(slug.as_deref(), &key("SLUG"), problems);
+    let resource = self::resource(resource, &key("RESOURCE"), problems);
 
     let defaults = ClaimNames::default();
     let claims = ClaimNames {
@@ -579,6 +595,7 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         trusted_audiences,
         auto_provision,
         api,
+        resource,
         callback_path: place.callback_path,
         redirect_uri: place.redirect_uri?,
     })
@@ -641,13 +658,25 @@ fn client_auth(
     (secret, method)
 }
 
-/// `API_AUDIENCE` and `API_REQUIRE_AT_JWT`: bearer tokens, when an audience is set.
+/// `API_AUDIENCE`, `API_REQUIRE_AT_JWT` and `API_INTROSPECTION_CACHE`: bearer tokens, when an
+/// audience is set.
 fn api(
     audience: Option<String>,
     require_at_jwt: Option<Result<bool, String>>,
+    introspection_cache: Option<Result<u64, String>>,
     keys: Keys,
     problems: &mut Problems,
 ) -> Option<ApiConfig> {
+    let introspection_cache = match introspection_cache.unwrap_or(Ok(DEFAULT_INTROSPECTION_CACHE)) {
+        Ok(secs) if secs <= MAX_INTROSPECTION_CACHE => Duration::from_secs(secs),
+        Ok(_) | Err(_) => {
+            problems.push(
+                &keys.key("API_INTROSPECTION_CACHE"),
+                format!("must be a whole number of seconds from 0 to {MAX_INTROSPECTION_CACHE}"),
+            );
+            Duration::from_secs(DEFAULT_INTROSPECTION_CACHE)
+        }
+    };
     let require_at_jwt = match require_at_jwt.unwrap_or(Ok(true)) {
         Ok(b) => b,
         Err(raw) => {
@@ -682,7 +711,23 @@ fn api(
         Some(_) => Some(ApiConfig {
             audience: audience.unwrap_or_default(),
             require_at_jwt,
+            introspection_cache,
         }),
+    }
+}
+
+/// `RESOURCE`: an absolute URI without a fragment (RFC 8707 section 2).
+fn resource(raw: Option<String>, key: &str, problems: &mut Problems) -> Option<String> {
+    let raw = raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty())?;
+    match url::Url::parse(&raw) {
+        Ok(url) if url.fragment().is_none() && raw.len() <= 1024 => Some(raw),
+        _ => {
+            problems.push(
+                key,
+                "must be an absolute URI without a fragment (RFC 8707), such as https://api.example.com",
+            );
+            None
+        }
     }
 }
 

@@ -1,8 +1,11 @@
-//! A bearer access token seen for the first time (RFC 6750, RFC 9068): the provider its
-//! issuer names, the type, the signature against that provider's keys (refetched once for an
-//! unknown `kid`, as for ID tokens), every claim, then the same policy and login hook as a
-//! login, into the same [`Identity`]. The result is cached until the token's `exp`
-//! ([`crate::bearer::cache`]), so the next request with it does no signature check and no I/O.
+//! A bearer access token seen for the first time (RFC 6750). Which check applies is decided by
+//! its shape: a JWS (three dot-separated parts) is a JWT access token (RFC 9068), verified
+//! here and never sent to the provider, without I/O once the keys are known: the provider
+//! its issuer names, the type, the signature against that provider's keys (refetched once for
+//! an unknown `kid`, as for ID tokens), every claim. Any other token is opaque and introspected
+//! ([`super::introspect`]). Either way the claims then go through the same policy and login
+//! hook as a login, into the same [`Identity`]. The result is cached
+//! ([`crate::bearer::cache`]), so the next request with it does no check and no I/O.
 
 use http::request::Parts;
 use serde_json::{Map, Value};
@@ -40,7 +43,17 @@ pub(crate) async fn authenticate(shared: &Shared, parts: &Parts) -> Result<Ident
     if let Some(identity) = shared.bearer.get(token.as_bytes(), now) {
         return Ok(identity);
     }
-    let identity = verify(shared, token, now).await.map_err(|err| {
+    // The shape decides: three dot-separated parts are a JWS, checked here and never sent to
+    // the provider; anything else is opaque, for introspection.
+    let verified = if token.bytes().filter(|b| *b == b'.').count() == 2 {
+        verify(shared, token, now).await.map(|identity| {
+            let exp = identity.expires_at();
+            (identity, exp)
+        })
+    } else {
+        super::introspect::verify(shared, token, now).await
+    };
+    let (identity, until) = verified.map_err(|err| {
         tracing::debug!(
             target: "tower_oidc",
             event = "bearer_refused",
@@ -49,18 +62,20 @@ pub(crate) async fn authenticate(shared: &Shared, parts: &Parts) -> Result<Ident
         );
         challenge::refused(&err)
     })?;
-    shared.bearer.insert(token, identity.clone(), now);
+    shared.bearer.insert(token, identity.clone(), until, now);
     Ok(identity)
 }
 
-fn invalid(reason: impl std::fmt::Display) -> AuthError {
+/// A refused token: 401 `invalid_token`, with `reason` as its description.
+pub(super) fn invalid(reason: impl std::fmt::Display) -> AuthError {
     AuthError::new(AuthErrorKind::InvalidAccessToken, reason.to_string())
 }
 
+/// A JWT access token.
 async fn verify(shared: &Shared, token: &str, now: u64) -> Result<Identity, AuthError> {
-    let issuer = access_token::unverified_issuer(token).ok_or_else(|| {
-        invalid("the access token is not a JWT access token; only JWT access tokens (RFC 9068) are accepted")
-    })?;
+    let issuer = access_token::unverified_issuer(token)
+        .ok_or_else(|| invalid("the access token is not a well-formed JWT"))?;
+    let issuer = issuer.as_str();
     // The issuer picks whose keys and rules decide; its checks follow.
     let (provider, api) = shared
         .providers
@@ -79,8 +94,10 @@ async fn verify(shared: &Shared, token: &str, now: u64) -> Result<Identity, Auth
             Err(provider_err) => provider_err.to_auth_error(),
         })?;
     let leeway = shared.config.leeway.as_secs();
-    access_token::check_claims(&claims, issuer.as_str(), api, now, leeway).map_err(invalid)?;
-    admit(shared, provider, claims, token, now).await
+    access_token::check_claims(&claims, issuer, api, now, leeway).map_err(invalid)?;
+    // `check_claims` proved `exp` is a number after `now`.
+    let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0) as u64;
+    admit(shared, provider, claims, token, exp, now).await
 }
 
 /// The signature and header failures, worded for an access token (the ID token's messages
@@ -102,12 +119,13 @@ fn signature_reason(err: &IdTokenError) -> &'static str {
 }
 
 /// The policy and the login hook on the token's claims, as at a login; the identity lives
-/// until the token's `exp`.
-async fn admit(
+/// until `exp`, the token's.
+pub(super) async fn admit(
     shared: &Shared,
     provider: &Provider,
     claims: Map<String, Value>,
     token: &str,
+    exp: u64,
     now: u64,
 ) -> Result<Identity, AuthError> {
     let grant = provider
@@ -116,8 +134,6 @@ async fn admit(
         .evaluate(&claims)
         .map_err(|refusal| AuthError::new(refusal.kind, refusal.reason))?;
     let access = access_grant(&claims);
-    // `check_claims` proved `exp` is a number after `now`.
-    let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0) as u64;
     let mut data = admission::admit(shared, provider, claims, grant, now).await?;
     data.expires_at = exp;
     data.session_id = sha256_b64(token.as_bytes())[..22].to_owned();

@@ -12,6 +12,7 @@ use crate::shared::Shared;
 pub(crate) mod audit_trail;
 pub(crate) mod bearer;
 pub(crate) mod callback;
+pub(crate) mod introspect;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod origin;

@@ -22,7 +22,13 @@
 //                   indicators and the client credentials grant are on, and the client
 //                   tower-oidc-api-client (secret as the others) gets JWT access tokens
 //                   (typ at+jwt, scope reports:read) for it with `resource=<API_AUDIENCE>`
-//                   (for tests/bearer.rs; unset, nothing changes for the other tests)
+//                   (for tests/bearer.rs; unset, nothing changes for the other tests).
+//                   Then too: token introspection and revocation are on (opaque access
+//                   tokens, issued without `resource`, can be introspected and revoked);
+//                   users' access tokens carry their email, name and groups; ID tokens
+//                   carry the scopes' claims (so a login that asks for the API's audience,
+//                   whose access token cannot open userinfo, still gets them); and GET
+//                   /_test/hits counts the introspection requests
 //   TOKEN_AUTH_METHODS  comma-separated token endpoint auth methods the provider supports
 //                   and advertises (default: oidc-provider's own list); clients registered
 //                   for another method are left out (for the doctor's tests)
@@ -192,7 +198,18 @@ function configuration() {
     },
     // Default (true): with response_type=code, scope-derived claims go to the
     // userinfo endpoint only, the ID token carries just sub and protocol claims.
-    conformIdTokenClaims: true,
+    conformIdTokenClaims: !API_AUDIENCE,
+    ...(API_AUDIENCE ? {
+      // A user's access tokens (JWT, or opaque when introspected) describe the user as the
+      // login does, so an API sees the same identity.
+      extraTokenClaims: async (_ctx, token) => {
+        if (token.kind !== 'AccessToken' || !Object.hasOwn(USERS, token.accountId ?? '')) {
+          return undefined;
+        }
+        const { email, email_verified, name, preferred_username, groups } = USERS[token.accountId];
+        return { email, email_verified, name, preferred_username, groups };
+      },
+    } : {}),
     pkce: { required: () => true }, // S256 is the only method oidc-provider supports
     ...(TOKEN_AUTH_METHODS.length > 0 ? { clientAuthMethods: TOKEN_AUTH_METHODS } : {}),
     features: {
@@ -200,6 +217,8 @@ function configuration() {
       rpInitiatedLogout: { enabled: RP_INITIATED_LOGOUT },
       ...(API_AUDIENCE ? {
         clientCredentials: { enabled: true },
+        introspection: { enabled: true },
+        revocation: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => undefined,
@@ -262,8 +281,16 @@ function basicAuthRawSecret(header) {
   return i === -1 ? undefined : decoded.slice(i + 1);
 }
 
+// Requests per path of interest, for GET /_test/hits (only with API_AUDIENCE).
+const hits = { introspection: 0 };
+
 function installGuard(provider) {
   provider.use(async (ctx, next) => {
+    if (API_AUDIENCE && ctx.path === '/_test/hits') {
+      ctx.body = hits;
+      return undefined;
+    }
+    if (ctx.path === '/token/introspection') hits.introspection += 1;
     const isInteraction = /^\/interaction\/[^/]+$/.test(ctx.path);
     const isToken = ctx.path === '/token';
     if (ctx.method !== 'POST' || !(isInteraction || isToken)
