@@ -259,7 +259,8 @@ fn bearer(c: &mut Criterion) {
         jwk["use"] = serde_json::json!("sig");
         jwk
     };
-    let keys = serde_json::json!({"keys": [jwk(&rsa, Algorithm::RS256, "rsa"), jwk(&ec, Algorithm::ES256, "ec")]});
+    let rsa_jwk = jwk(&rsa, Algorithm::RS256, "rsa");
+    let keys = serde_json::json!({"keys": [rsa_jwk.clone(), jwk(&ec, Algorithm::ES256, "ec")]});
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let issuer = discovery_server(&rt, keys);
@@ -324,7 +325,47 @@ fn bearer(c: &mut Criterion) {
         assert_eq!(res.status(), StatusCode::OK, "a first-seen token must pass");
     }
 
+    // The bare RS256 signature check of one of those tokens, two ways: jsonwebtoken's `decode`
+    // (which rebuilds the RSA key from its modulus and exponent each time, and parses the
+    // claims), and aws-lc-rs with the key parsed once, as the layer now keeps it.
+    let rs_token = rs256[0].trim_start_matches("Bearer ").to_owned();
+    let decoding =
+        jsonwebtoken::DecodingKey::from_jwk(&serde_json::from_value(rsa_jwk.clone()).unwrap())
+            .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let b64 = |s: &serde_json::Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s.as_str().unwrap())
+            .unwrap()
+    };
+    let (n, e) = (b64(&rsa_jwk["n"]), b64(&rsa_jwk["e"]));
+    let parsed = aws_lc_rs::signature::RsaPublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    }
+    .to_parsed_public_key(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256)
+    .unwrap();
+    let (signed, signature) = rs_token.rsplit_once('.').unwrap();
+    let signature = b64(&serde_json::json!(signature));
+
     let mut group = c.benchmark_group("bearer");
+    group.bench_function("rs256_verify_jsonwebtoken_decode", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&rs_token), &decoding, &validation)
+                .unwrap()
+        })
+    });
+    group.bench_function("rs256_verify_parsed_key", |b| {
+        b.iter(|| {
+            parsed
+                .verify_sig(black_box(signed.as_bytes()), &signature)
+                .unwrap()
+        })
+    });
     let mut bare = Inner;
     group.bench_function("bare_inner_service", |b| {
         b.iter(|| black_box(poll_once(bare.call(black_box(request(&repeated)))).unwrap()))
