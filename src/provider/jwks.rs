@@ -311,43 +311,6 @@ fn signing_alg(a: KeyAlgorithm) -> Option<Algorithm> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_rsa_key_parsed_once_verifies_each_rsa_algorithm_and_refuses_a_tampered_token() {
-        use crate::id_token::{self, IdTokenError};
-        let pem = include_bytes!("../../tests/fixtures/rsa1.pem");
-        let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(pem).unwrap();
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
-        let mut jwk = serde_json::to_value(jwk).unwrap();
-        jwk.as_object_mut().unwrap().remove("alg");
-        let keys = parse_jwks(serde_json::json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
-        assert!(keys[0].rsa.is_some());
-        for alg in [Algorithm::RS256, Algorithm::RS512, Algorithm::PS256] {
-            let header = jsonwebtoken::Header::new(alg);
-            let claims = serde_json::json!({"sub": "u1", "n": 7});
-            let token = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
-            let got = id_token::verify_signature(&token, &header, &keys[0]).unwrap();
-            assert_eq!(serde_json::Value::Object(got), claims, "{alg:?}");
-            let (signed, sig) = token.rsplit_once('.').unwrap();
-            let flipped = if sig.starts_with('A') { "B" } else { "A" };
-            let tampered = format!("{signed}.{flipped}{}", &sig[1..]);
-            assert_eq!(
-                id_token::verify_signature(&tampered, &header, &keys[0]),
-                Err(IdTokenError::BadSignature),
-                "{alg:?}"
-            );
-            let (_, payload) = signed.split_once('.').unwrap();
-            let other = token.replacen(payload, "eyJzdWIiOiJ1MiJ9", 1);
-            assert_eq!(
-                id_token::verify_signature(&other, &header, &keys[0]),
-                Err(IdTokenError::BadSignature)
-            );
-            assert_eq!(
-                id_token::verify_signature(&format!("{token}.x"), &header, &keys[0]),
-                Err(IdTokenError::Malformed)
-            );
-        }
-    }
-
     const RSA_N: &str = "m3L6kicPMEOvuyWn4fwyvjX8F447dHqr74cvC7D0Qejs26kw2XxuoOJ52gtZD6dtyqQb48niPm-vbbZkw_3MYjD1tIF9fQ5CsMYTxl_0mFA90SnjQfH4urjSFpaspRW5Bl04hfWA3Erwu7BEQC2wVptK2j_myo_KQ4pIfY8ramHuXUqeWMEgy3jIGyrlpVswVYLupDFe1PyR9-6v3LCoHsnXC9rlHiZi4xc6taM3QKuHBO2o_8GrttGU-qaY6m69ZunwPraMu2DnPiENT5RbKlyarIkXbYLL0ujO8DF5dGubf05Pdw7n52jYFHi9QBflXMUGmZ2pnuGNXmTahqq3fQ";
 
     #[test]
