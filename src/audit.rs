@@ -33,17 +33,21 @@ pub enum AuditKind {
     SignInRefused,
     /// A user signed out: the session was ended.
     SignOut,
+    /// A request presented a session that has expired (`OIDC_SESSION_LIFETIME`): recorded at
+    /// each request that presents it, until the browser signs in again or drops the cookie.
+    SessionExpired,
 }
 
 impl AuditKind {
     /// A stable name for the event column of a table: `sign_in`, `sign_in_failed`,
-    /// `sign_in_refused`, `sign_out`.
+    /// `sign_in_refused`, `sign_out`, `session_expired`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SignIn => "sign_in",
             Self::SignInFailed => "sign_in_failed",
             Self::SignInRefused => "sign_in_refused",
             Self::SignOut => "sign_out",
+            Self::SessionExpired => "session_expired",
         }
     }
 }
@@ -116,7 +120,7 @@ impl AuditSink for TracingAuditSink {
             };
         }
         match e.kind {
-            AuditKind::SignIn | AuditKind::SignOut => emit!(info),
+            AuditKind::SignIn | AuditKind::SignOut | AuditKind::SessionExpired => emit!(info),
             _ => emit!(warn),
         }
     }

@@ -7,7 +7,7 @@ use http::{header, HeaderValue, Uri};
 
 use crate::config::OidcConfig;
 use crate::identity::Identity;
-use crate::session::{decode_session, request_cookie_bytes};
+use crate::session::{open_session, request_cookie_bytes, Opened};
 use crate::shared::Shared;
 
 /// What to do with a request. Computed without I/O by [`decide`].
@@ -36,10 +36,26 @@ pub(crate) enum Route {
     Unauthorized,
 }
 
+/// A session cookie the request presented that was ours and has expired: for the audit trail
+/// and the `logouts{cause="expiry"}` metric.
+#[derive(Debug)]
+pub(crate) struct ExpiredSession {
+    /// The provider's slug and issuer, of a provider still configured.
+    pub(crate) provider: String,
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+}
+
 /// Decides what to do with a request, from its head alone. The hot path (a session seen
 /// before) reads one cookie and finds it in the session cache: no I/O, and the cache's shard
-/// lock is held only for the lookup, never across an await.
-pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
+/// lock is held only for the lookup, never across an await. `expired` gets the session when
+/// the request presented one of ours that has expired (never on the hot path: a valid session
+/// is not expired).
+pub(crate) fn decide(
+    shared: &Shared,
+    parts: &Parts,
+    expired: &mut Option<ExpiredSession>,
+) -> Route {
     let config = &shared.config;
     let path = app_uri(parts).path();
     if let Some(rest) = path.strip_prefix(config.callback_path.as_str()) {
@@ -71,7 +87,7 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
         }
     }
     let identity = request_cookie_bytes(&parts.headers, &shared.cookies.names.session)
-        .and_then(|value| session(shared, value));
+        .and_then(|value| session(shared, value, expired));
     let public = is_public(config, path);
     match identity {
         Some(identity) => Route::Pass {
@@ -155,8 +171,13 @@ fn is_normal_path(path: &str) -> bool {
     })
 }
 
-/// The identity of a session cookie value: from the cache, or opened and then cached.
-fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
+/// The identity of a session cookie value: from the cache, or opened and then cached. An
+/// expired session of a provider still configured goes to `expired`.
+fn session(
+    shared: &Shared,
+    value: &[u8],
+    expired: &mut Option<ExpiredSession>,
+) -> Option<Identity> {
     let cookies = &shared.cookies;
     let memories = &*cookies.memories;
     let now = shared.config.clock.unix_seconds();
@@ -164,7 +185,20 @@ fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
         return Some(identity);
     }
     let value = std::str::from_utf8(value).ok()?;
-    let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
+    let data = match open_session(&cookies.codec, &cookies.names, value, now) {
+        Opened::Valid(data) => data,
+        Opened::Expired(data) => {
+            if shared.provider_for(&data.provider, &data.issuer).is_some() {
+                *expired = Some(ExpiredSession {
+                    provider: data.provider,
+                    issuer: data.issuer,
+                    subject: data.subject,
+                });
+            }
+            return None;
+        }
+        Opened::Invalid => return None,
+    };
     shared.provider_for(&data.provider, &data.issuer)?;
     if memories
         .revoked
@@ -217,6 +251,11 @@ mod tests {
     use crate::session::encode_session;
     use crate::shared::test_support::{app, shared, shared_with, ISSUER};
     use crate::ProviderBuilder;
+
+    /// The decision, without the expired session.
+    fn decide(shared: &Shared, parts: &Parts) -> Route {
+        super::decide(shared, parts, &mut None)
+    }
 
     fn request(path: &str, headers: &[(&str, &str)]) -> Parts {
         let mut b = http::Request::get(path);

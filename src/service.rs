@@ -60,7 +60,12 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
         let shared = &self.shared;
-        match decide(shared, &parts) {
+        let mut expired = None;
+        let route = decide(shared, &parts, &mut expired);
+        if let Some(session) = &expired {
+            flow::audit_trail::session_expired(shared, &parts, session);
+        }
+        match route {
             Route::Pass {
                 identity,
                 protected,
