@@ -115,6 +115,12 @@ pub enum AuthErrorKind {
     InvalidGroupsClaim,
     /// The app's login hook refused the user.
     LoginRefused,
+    /// The login asked for a sign-in no older than `max_age`, and the ID token's `auth_time`
+    /// is older (plus the clock leeway): the provider did not ask the user to sign in again.
+    AuthenticationTooOld,
+    /// The ID token's `acr` is missing or not one of the requested `acr_values`, which the
+    /// configuration requires (`OIDC_REQUIRE_ACR`).
+    AcrNotAccepted,
 }
 
 impl AuthErrorKind {
@@ -140,16 +146,20 @@ impl AuthErrorKind {
             Self::EmailDomainNotAllowed => "email_domain_not_allowed",
             Self::InvalidGroupsClaim => "invalid_groups_claim",
             Self::LoginRefused => "login_refused",
+            Self::AuthenticationTooOld => "authentication_too_old",
+            Self::AcrNotAccepted => "acr_not_accepted",
         }
     }
 
     /// The HTTP status the layer answers with.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::Unauthenticated | Self::InvalidIdToken | Self::InvalidUserinfo => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthenticated
+            | Self::InvalidIdToken
+            | Self::InvalidUserinfo
+            | Self::AuthenticationTooOld => StatusCode::UNAUTHORIZED,
             Self::ProviderDenied
+            | Self::AcrNotAccepted
             | Self::NoRole
             | Self::EmailNotVerified
             | Self::EmailDomainNotAllowed

@@ -70,6 +70,16 @@ pub(crate) enum IdTokenError {
     MissingNonce,
     #[error("the ID token has no subject (sub)")]
     MissingSubject,
+    #[error("the ID token has no auth_time, which this sign-in's max_age requires (OpenID Connect Core 3.1.2.1)")]
+    MissingAuthTime,
+    /// How long ago the user signed in at the provider, and the `max_age` asked for (seconds).
+    #[error("you signed in at the identity provider {age} s ago, longer than the {max_age} s this application accepts, and the provider did not ask you to sign in again")]
+    AuthenticationTooOld { age: u64, max_age: u64 },
+    /// Seconds the sign-in time lies ahead of our clock.
+    #[error("the ID token's sign-in time (auth_time) is {0} s in the future by this server's clock (more than the allowed leeway): check NTP on both machines")]
+    AuthTimeInFuture(u64),
+    #[error("the identity provider did not sign you in with an authentication method this application requires (acr)")]
+    AcrNotAccepted,
 }
 
 /// `later - earlier` in whole seconds, for messages (saturating, never negative).
@@ -89,15 +99,20 @@ pub(crate) struct Expected<'a> {
     pub(crate) client_id: &'a str,
     pub(crate) trusted_audiences: &'a [String],
     pub(crate) nonce: &'a str,
+    /// The login's `max_age`: then `auth_time` is required, at most this old (plus leeway).
+    pub(crate) max_age: Option<u64>,
+    /// The `acr` values one of which the token must carry; empty: none required.
+    pub(crate) acr: &'a [String],
     pub(crate) now: u64,
     pub(crate) leeway: u64,
 }
 
 impl<'a> Expected<'a> {
-    /// What an ID token of `provider` must say for the login with `nonce`, at `now`.
+    /// What an ID token of `provider` must say for the login with `nonce`, `max_age` and the
+    /// required `acr` values, at `now`.
     pub(crate) fn for_login(
         provider: &'a ProviderConfig,
-        nonce: &'a str,
+        (nonce, max_age, acr): (&'a str, Option<u64>, &'a [String]),
         now: u64,
         leeway: Duration,
     ) -> Self {
@@ -106,6 +121,8 @@ impl<'a> Expected<'a> {
             client_id: provider.client_id.as_str(),
             trusted_audiences: &provider.trusted_audiences,
             nonce,
+            max_age,
+            acr,
             now,
             leeway: leeway.as_secs(),
         }
@@ -254,9 +271,43 @@ pub(crate) fn check_claims(
         return Err(IdTokenError::NonceMismatch);
     }
     match claims.get("sub").and_then(Value::as_str) {
-        Some(sub) if !sub.is_empty() && sub.len() <= 255 => Ok(()),
-        _ => Err(IdTokenError::MissingSubject),
+        Some(sub) if !sub.is_empty() && sub.len() <= 255 => {}
+        _ => return Err(IdTokenError::MissingSubject),
     }
+    if let Some(max_age) = want.max_age {
+        check_auth_time(claims, max_age, want)?;
+    }
+    if !want.acr.is_empty() {
+        let acr = claims.get("acr").and_then(Value::as_str);
+        if !acr.is_some_and(|acr| want.acr.iter().any(|a| a == acr)) {
+            return Err(IdTokenError::AcrNotAccepted);
+        }
+    }
+    Ok(())
+}
+
+/// `auth_time` is present, not in the future beyond the leeway, and at most `max_age` (plus
+/// the leeway) ago (OpenID Connect Core 1.0 section 3.1.3.7 item 13).
+fn check_auth_time(
+    claims: &Map<String, Value>,
+    max_age: u64,
+    want: &Expected<'_>,
+) -> Result<(), IdTokenError> {
+    let auth_time = claims
+        .get("auth_time")
+        .and_then(Value::as_f64)
+        .ok_or(IdTokenError::MissingAuthTime)?;
+    let now = want.now as f64;
+    if auth_time > now + want.leeway as f64 {
+        return Err(IdTokenError::AuthTimeInFuture(skew(auth_time, now)));
+    }
+    if auth_time + max_age as f64 + (want.leeway as f64) < now {
+        return Err(IdTokenError::AuthenticationTooOld {
+            age: skew(now, auth_time),
+            max_age,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -270,6 +321,8 @@ mod tests {
             client_id: "app",
             trusted_audiences: &[],
             nonce: "n-0S6_WzA2Mj",
+            max_age: None,
+            acr: &[],
             now: 1_000_000,
             leeway: 60,
         }
@@ -361,6 +414,63 @@ mod tests {
         assert_eq!(
             check_claims(&with("sub", json!(12)), &w),
             Err(IdTokenError::MissingSubject)
+        );
+    }
+
+    #[test]
+    fn max_age_requires_a_fresh_enough_auth_time() {
+        let w = Expected {
+            max_age: Some(300),
+            ..want()
+        };
+        assert_eq!(
+            check_claims(&good(), &w),
+            Err(IdTokenError::MissingAuthTime)
+        );
+        assert_eq!(
+            check_claims(&with("auth_time", json!("999999")), &w),
+            Err(IdTokenError::MissingAuthTime),
+            "a string is no time"
+        );
+        // 300 s max_age plus 60 s leeway.
+        assert_eq!(check_claims(&with("auth_time", json!(999_640)), &w), Ok(()));
+        assert_eq!(
+            check_claims(&with("auth_time", json!(999_639)), &w),
+            Err(IdTokenError::AuthenticationTooOld {
+                age: 361,
+                max_age: 300
+            })
+        );
+        assert_eq!(
+            check_claims(&with("auth_time", json!(1_000_061)), &w),
+            Err(IdTokenError::AuthTimeInFuture(61))
+        );
+        assert_eq!(
+            check_claims(&good(), &want()),
+            Ok(()),
+            "no max_age, no auth_time needed"
+        );
+    }
+
+    #[test]
+    fn a_required_acr_must_be_one_requested() {
+        let required = ["urn:mfa".to_owned(), "urn:hwk".to_owned()];
+        let w = Expected {
+            acr: &required,
+            ..want()
+        };
+        assert_eq!(check_claims(&with("acr", json!("urn:hwk")), &w), Ok(()));
+        for acr in [json!("urn:pwd"), json!(["urn:mfa"]), json!("")] {
+            assert_eq!(
+                check_claims(&with("acr", acr.clone()), &w),
+                Err(IdTokenError::AcrNotAccepted),
+                "{acr}"
+            );
+        }
+        assert_eq!(check_claims(&good(), &w), Err(IdTokenError::AcrNotAccepted));
+        assert_eq!(
+            check_claims(&with("acr", json!("urn:pwd")), &want()),
+            Ok(())
         );
     }
 

@@ -207,6 +207,8 @@ pub(crate) fn error_page(err: &AuthError, config: &OidcConfig) -> Page {
         | AuthErrorKind::MissingState => "This sign-in link has expired or was already used",
         AuthErrorKind::ProviderDenied => "Sign-in was refused",
         AuthErrorKind::ClientRejected => "Sign-in is not set up correctly",
+        AuthErrorKind::AuthenticationTooOld => "Your sign-in at the identity provider is too old",
+        AuthErrorKind::AcrNotAccepted => "A stronger sign-in is required",
         _ => "Sign-in failed",
     };
     let hint = match err.kind() {
@@ -215,6 +217,12 @@ pub(crate) fn error_page(err: &AuthError, config: &OidcConfig) -> Page {
         }
         AuthErrorKind::ClientRejected => {
             "Trying again will not help until the application's administrator fixes the setting named above."
+        }
+        AuthErrorKind::AuthenticationTooOld => {
+            "Sign out at the identity provider, then start the sign-in again."
+        }
+        AuthErrorKind::AcrNotAccepted => {
+            "Start the sign-in again and choose a stronger method at the identity provider (a second factor, for example)."
         }
         _ => "Start the sign-in again.",
     };
@@ -307,15 +315,16 @@ pub(crate) fn unknown_provider(config: &OidcConfig, path: &str) -> Page {
 }
 
 /// The chooser page for an unauthenticated browser when there is a choice: one button per
-/// provider, and the app's own login when `AUTH_METHOD=both`.
-pub(crate) fn chooser(config: &OidcConfig, return_to: &str) -> Page {
+/// provider, and the app's own login when `AUTH_METHOD=both`. `login_params` (form-encoded,
+/// each after a `&`) travels on in each provider's link.
+pub(crate) fn chooser(config: &OidcConfig, return_to: &str, login_params: &str) -> Page {
     let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     let mut options: Vec<PageLink> = config
         .providers()
         .map(|p| {
             PageLink::new(
                 format!("Sign in with {}", p.name()),
-                format!("{}?return_to={encoded}", p.login_url()),
+                format!("{}?return_to={encoded}{login_params}", p.login_url()),
             )
         })
         .collect();
@@ -379,7 +388,7 @@ mod tests {
                 "unknown provider",
                 unknown_provider(&config, "/auth/login/x"),
             ),
-            ("chooser", chooser(&config, "/reports")),
+            ("chooser", chooser(&config, "/reports", "")),
             (
                 "rate limited",
                 too_many_requests(std::time::Duration::from_millis(1500)),

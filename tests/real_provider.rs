@@ -261,3 +261,56 @@ async fn a_provider_rotated_to_a_new_kid_is_followed_at_once() {
         .await
         .stop();
 }
+
+#[tokio::test]
+async fn max_age_and_login_hint_reach_the_provider_and_the_login_completes() {
+    let e = env();
+    let config = OidcConfig::builder()
+        .with_issuer(e.issuer.clone())
+        .with_client_id(e.client_id.clone())
+        .with_client_secret(e.secret.clone())
+        .with_scope("openid profile email groups")
+        .with_base_url(BASE_URL)
+        .with_cookie_key("SyOOR1AK7KPkWn/0K7KNypPzNZWEDOPsIIlcCVoNzXs=")
+        .with_max_age(std::time::Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let app = app(OidcLayer::new(config));
+    let mut jar = Jar::default();
+    let browser = Browser::new(&e.issuer);
+
+    let start = jar.get(&app, "/auth/login?login_hint=alice").await;
+    assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
+    let sent = query(start.location());
+    assert_eq!(sent["max_age"], "600");
+    assert_eq!(sent["login_hint"], "alice");
+    let (back, pages) = browser.authorize_seeing(start.location(), "alice").await;
+    assert!(
+        pages[0].contains("name=\"login\"") && pages[0].contains("value=\"alice\""),
+        "the provider's login form is filled with the hint: {}",
+        pages[0]
+    );
+    let done = jar.get(&app, &path_of(&back)).await;
+    assert_eq!(
+        done.status,
+        StatusCode::FOUND,
+        "auth_time checked and fresh: {done:?}"
+    );
+    assert_eq!(jar.get(&app, "/me").await.json()["subject"], "alice");
+
+    // Signed in at the provider, a login asking for max_age=0 is made to sign in again there,
+    // and its auth_time, fresh, passes.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let start = jar.get(&app, "/auth/login?max_age=0").await;
+    assert_eq!(query(start.location())["max_age"], "0");
+    let (back, pages) = browser.authorize_seeing(start.location(), "alice").await;
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.contains("name=\"prompt\" value=\"login\"")),
+        "max_age=0 made the provider ask for the login again: {pages:?}"
+    );
+    let done = jar.get(&app, &path_of(&back)).await;
+    assert_eq!(done.status, StatusCode::FOUND, "{done:?}");
+    assert_eq!(jar.get(&app, "/me").await.json()["subject"], "alice");
+}

@@ -528,6 +528,57 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// The `prompt` sent at every login (`OIDC_PROMPT`; OpenID Connect Core 1.0 section
+    /// 3.1.2.1): `none` (no page at the provider: a user not signed in there gets the error
+    /// page, `login_required`), or space-separated among `login` (sign in again), `consent`,
+    /// `select_account`. Another value is a startup error naming the setting. A login may ask
+    /// for its own with `/auth/login?prompt=…` (see the README's "Login parameters").
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.defaults.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent at every login (`OIDC_MAX_AGE`, whole seconds): the provider asks
+    /// the user to sign in again when their sign-in there is older.
+    ///
+    /// # Security
+    /// With a `max_age` the ID token must carry `auth_time`, no older than `max_age` plus the
+    /// clock leeway, or the login is refused (`AuthErrorKind::AuthenticationTooOld`; OpenID
+    /// Connect Core 1.0 section 3.1.2.1 and 3.1.3.7 item 13): a provider that ignored the
+    /// request cannot pass an old sign-in off as a fresh one.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.defaults.max_age = Some(Ok(max_age.as_secs()));
+        self
+    }
+
+    /// The `acr_values` sent at every login (`OIDC_ACR_VALUES`): space-separated
+    /// authentication context class references, in order of preference. A request only,
+    /// unless [`require_acr`](Self::require_acr) makes it a requirement.
+    pub fn with_acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.defaults.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_REQUIRE_ACR`, default `false`; needs [`with_acr_values`](Self::with_acr_values)).
+    ///
+    /// # Security
+    /// `acr_values` alone is a voluntary claim request (OpenID Connect Core 1.0 section
+    /// 3.1.2.1): a provider may sign the user in at another level. Required, a missing `acr`
+    /// or one not requested refuses the login (`AuthErrorKind::AcrNotAccepted`), and a login
+    /// may narrow the values (`/auth/login?acr_values=…`) but never name others.
+    pub fn require_acr(mut self, yes: bool) -> Self {
+        self.defaults.require_acr = Some(Ok(yes));
+        self
+    }
+
+    /// The `ui_locales` sent at every login (`OIDC_UI_LOCALES`): space-separated BCP 47
+    /// language tags for the provider's pages, in order of preference.
+    pub fn with_ui_locales(mut self, locales: impl Into<String>) -> Self {
+        self.defaults.ui_locales = Some(locales.into());
+        self
+    }
+
     /// Whether users the login hook does not know may enter (`OIDC_AUTO_PROVISION`, default
     /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
     pub fn with_auto_provision(mut self, yes: bool) -> Self {

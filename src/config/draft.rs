@@ -15,6 +15,7 @@
 //! [`OidcConfigBuilder`]: super::OidcConfigBuilder
 
 use std::fmt;
+use std::time::Duration;
 
 use super::types::{TokenAuthMethod, UserinfoPolicy};
 use crate::policy::RoleMap;
@@ -74,6 +75,16 @@ pub(crate) struct ProviderDraft {
     pub(crate) role_map: Option<RoleMap>,
     /// When to call the userinfo endpoint (the builder only, for every provider).
     pub(crate) userinfo: Option<UserinfoPolicy>,
+    /// `PROMPT`, sent as `prompt` at every login.
+    pub(crate) prompt: Option<String>,
+    /// `MAX_AGE` in seconds; `Err` holds why the value is not a number of seconds.
+    pub(crate) max_age: Option<Result<u64, String>>,
+    /// `ACR_VALUES`, space-separated.
+    pub(crate) acr_values: Option<String>,
+    /// `REQUIRE_ACR`; `Err` holds a value that is not a boolean.
+    pub(crate) require_acr: Option<Result<bool, String>>,
+    /// `UI_LOCALES`, space-separated.
+    pub(crate) ui_locales: Option<String>,
 }
 
 impl ProviderDraft {
@@ -117,6 +128,11 @@ impl ProviderDraft {
             auto_provision,
             role_map,
             userinfo,
+            prompt,
+            max_age,
+            acr_values,
+            require_acr,
+            ui_locales,
         } = defaults;
         or(&mut self.scope, scope);
         or(&mut self.username_claim, username_claim);
@@ -131,6 +147,11 @@ impl ProviderDraft {
         or(&mut self.auto_provision, auto_provision);
         or(&mut self.role_map, role_map);
         or(&mut self.userinfo, userinfo);
+        or(&mut self.prompt, prompt);
+        or(&mut self.max_age, max_age);
+        or(&mut self.acr_values, acr_values);
+        or(&mut self.require_acr, require_acr);
+        or(&mut self.ui_locales, ui_locales);
         self
     }
 }
@@ -309,6 +330,42 @@ impl ProviderBuilder {
     /// group named `admins` at the partner's IdP gets your admins' role.
     pub fn with_role_map(mut self, roles: RoleMap) -> Self {
         self.draft.role_map = Some(roles);
+        self
+    }
+
+    /// The `prompt` sent at every login with this provider (`OIDC_PROVIDER_N_PROMPT`): `none`,
+    /// or space-separated among `login`, `consent`, `select_account`; see
+    /// [`OidcConfigBuilder::with_prompt`](crate::OidcConfigBuilder::with_prompt).
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.draft.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent at every login with this provider (`OIDC_PROVIDER_N_MAX_AGE`); see
+    /// [`OidcConfigBuilder::with_max_age`](crate::OidcConfigBuilder::with_max_age).
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.draft.max_age = Some(Ok(max_age.as_secs()));
+        self
+    }
+
+    /// The `acr_values` sent at every login with this provider (`OIDC_PROVIDER_N_ACR_VALUES`);
+    /// see [`OidcConfigBuilder::with_acr_values`](crate::OidcConfigBuilder::with_acr_values).
+    pub fn with_acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.draft.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_PROVIDER_N_REQUIRE_ACR`); see
+    /// [`OidcConfigBuilder::require_acr`](crate::OidcConfigBuilder::require_acr).
+    pub fn require_acr(mut self, yes: bool) -> Self {
+        self.draft.require_acr = Some(Ok(yes));
+        self
+    }
+
+    /// The `ui_locales` sent at every login with this provider (`OIDC_PROVIDER_N_UI_LOCALES`).
+    pub fn with_ui_locales(mut self, locales: impl Into<String>) -> Self {
+        self.draft.ui_locales = Some(locales.into());
         self
     }
 

@@ -61,6 +61,13 @@ const VARIABLES: &[(&str, Fill)] = &[
     ("AUTO_PROVISION", |d, v| {
         d.auto_provision = Some(parse_bool(&v))
     }),
+    ("PROMPT", |d, v| d.prompt = Some(v)),
+    ("MAX_AGE", |d, v| {
+        d.max_age = Some(super::login_params::max_age(&v))
+    }),
+    ("ACR_VALUES", |d, v| d.acr_values = Some(v)),
+    ("REQUIRE_ACR", |d, v| d.require_acr = Some(parse_bool(&v))),
+    ("UI_LOCALES", |d, v| d.ui_locales = Some(v)),
 ];
 
 /// Writes a variable's value into its draft field.

@@ -13,6 +13,11 @@
 //! token_endpoint_auth_method = "auto"
 //! auth_method = "oidc"         # AUTH_METHOD
 //! auto_provision = true        # OIDC_AUTO_PROVISION
+//! prompt = "select_account"    # OIDC_PROMPT, and the other login parameters:
+//! max_age = 3600               # OIDC_MAX_AGE (seconds)
+//! acr_values = "urn:example:mfa"
+//! require_acr = true           # OIDC_REQUIRE_ACR
+//! ui_locales = "de-CH fr"
 //! public_paths = ["/healthz", "/static/"]
 //!
 //! # Or several providers instead of issuer_url/client_id/client_secret (OIDC_PROVIDER_N_*):
@@ -80,6 +85,11 @@ pub(crate) struct FileConfig {
     pub(crate) cookie_keys_old: Option<Vec<String>>,
     pub(crate) auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) acr_values: Option<String>,
+    pub(crate) require_acr: Option<bool>,
+    pub(crate) ui_locales: Option<String>,
     pub(crate) public_paths: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) providers: Vec<FileProvider>,
@@ -102,6 +112,11 @@ pub(crate) struct FileProvider {
     pub(crate) scope: Option<String>,
     pub(crate) token_endpoint_auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) acr_values: Option<String>,
+    pub(crate) require_acr: Option<bool>,
+    pub(crate) ui_locales: Option<String>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -162,6 +177,11 @@ impl FileConfig {
             scope: self.scope.take(),
             token_endpoint_auth_method: self.token_endpoint_auth_method.take(),
             auto_provision: self.auto_provision.take(),
+            prompt: self.prompt.take(),
+            max_age: self.max_age.take(),
+            acr_values: self.acr_values.take(),
+            require_acr: self.require_acr.take(),
+            ui_locales: self.ui_locales.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -190,6 +210,11 @@ impl FileProvider {
             token_auth.map(|m| TokenAuthMethod::parse(&m).ok_or(m)),
         );
         set(&mut draft.auto_provision, self.auto_provision.map(Ok));
+        set(&mut draft.prompt, self.prompt);
+        set(&mut draft.max_age, self.max_age.map(Ok));
+        set(&mut draft.acr_values, self.acr_values);
+        set(&mut draft.require_acr, self.require_acr.map(Ok));
+        set(&mut draft.ui_locales, self.ui_locales);
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

@@ -77,6 +77,7 @@ mod cookie_key;
 mod draft;
 mod env;
 pub(crate) mod file;
+pub(crate) mod login_params;
 mod network;
 mod types;
 mod unknown;
@@ -113,6 +114,11 @@ pub(crate) struct ProviderConfig {
     pub(crate) trusted_audiences: Vec<String>,
     pub(crate) policy: Policy,
     pub(crate) auto_provision: bool,
+    /// The login parameters sent at every login (`OIDC_PROMPT`, `OIDC_MAX_AGE`, ...).
+    pub(crate) login: login_params::LoginParams,
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_REQUIRE_ACR`).
+    pub(crate) require_acr: bool,
     /// This provider's callback route: the callback path, plus `/{slug}` when there are several.
     pub(crate) callback_path: String,
     /// `{BASE_URL}{callback_path}`: register it at the provider.

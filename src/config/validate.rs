@@ -517,6 +517,11 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         trusted_audiences,
         role_map,
         userinfo,
+        prompt,
+        max_age,
+        acr_values,
+        require_acr,
+        ui_locales,
     } = draft;
 
     let issuer = self::issuer(issuer, place.insecure_http_issuer, &key("ISSUER"), problems);
@@ -525,6 +530,14 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
     let auto_provision = self::auto_provision(auto_provision, &key("AUTO_PROVISION"), problems);
     let scope = self::scope(scope.as_deref(), &key("SCOPE"), problems);
     let slug = self::slug(slug.as_deref(), &key("SLUG"), problems);
+    let (login, require_acr) = super::login_params::validate(
+        prompt.as_deref(),
+        max_age,
+        acr_values.as_deref(),
+        require_acr,
+        ui_locales.as_deref(),
+        |suffix, message| problems.push(&key(suffix), message),
+    );
 
     let defaults = ClaimNames::default();
     let claims = ClaimNames {
@@ -569,6 +582,8 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         token_auth,
         trusted_audiences,
         auto_provision,
+        login,
+        require_acr,
         callback_path: place.callback_path,
         redirect_uri: place.redirect_uri?,
     })

@@ -12,6 +12,7 @@ use crate::shared::Shared;
 pub(crate) mod audit_trail;
 pub(crate) mod callback;
 pub(crate) mod login;
+pub(crate) mod login_params;
 pub(crate) mod logout;
 pub(crate) mod origin;
 pub(crate) mod return_to;
@@ -38,21 +39,24 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         }
         Route::Login(Some(i)) => {
             let return_to = return_to::requested_return_to(base, &parts);
-            login::start(shared, &shared.providers[i], &parts, return_to).await
+            let query = crate::route::app_uri(&parts).query();
+            login::start(shared, &shared.providers[i], &parts, return_to, query).await
         }
         Route::Login(None) => {
             let return_to = return_to::requested_return_to(base, &parts);
+            let query = crate::route::app_uri(&parts).query();
             if config.offers_choice() {
-                return pages::chooser(config, &return_to);
+                let passed_on = login_params::passed_on(query);
+                return pages::chooser(config, &return_to, &passed_on);
             }
-            login::start(shared, shared.default_provider(), &parts, return_to).await
+            login::start(shared, shared.default_provider(), &parts, return_to, query).await
         }
         Route::Redirect => {
             let return_to = return_to::current_target(base, &parts);
             if config.offers_choice() {
-                return pages::chooser(config, &return_to);
+                return pages::chooser(config, &return_to, "");
             }
-            login::start(shared, shared.default_provider(), &parts, return_to).await
+            login::start(shared, shared.default_provider(), &parts, return_to, None).await
         }
         Route::Unauthorized | Route::Pass { .. } => {
             pages::unauthorized_json(&shared.config.login_path)

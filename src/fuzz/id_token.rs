@@ -131,6 +131,8 @@ fn want() -> Expected<'static> {
         client_id: CLIENT_ID,
         trusted_audiences: &TRUSTED_AUDIENCES,
         nonce: NONCE,
+        max_age: None,
+        acr: &[],
         now: NOW,
         leeway: LEEWAY,
     }

@@ -341,6 +341,8 @@ pub(super) fn run(data: &[u8]) {
                 provider: l.provider,
                 return_to: l.return_to,
                 created_at: l.created_at,
+                max_age: None,
+                acr: Vec::new(),
             };
             let name = jar.names.login(&record.state);
             let value = record.seal(&jar.codec, &name);

@@ -64,10 +64,16 @@ impl Browser {
     /// Follows the provider's redirects from `url`, signing in as `user` at the login form and
     /// accepting the consent form, until the provider redirects to the app. Returns that URL.
     pub async fn authorize(&self, url: &str, user: &str) -> String {
+        self.authorize_seeing(url, user).await.0
+    }
+
+    /// Like [`authorize`](Self::authorize), also returning each page the provider showed.
+    pub async fn authorize_seeing(&self, url: &str, user: &str) -> (String, Vec<String>) {
         let mut next = url.to_owned();
+        let mut pages = Vec::new();
         for _ in 0..20 {
             if next.starts_with(BASE_URL) {
-                return next;
+                return (next, pages);
             }
             let res = self.http.get(&next).send().await.unwrap();
             let status = res.status();
@@ -85,6 +91,7 @@ impl Browser {
             } else {
                 panic!("unknown provider page: {page}");
             };
+            pages.push(page.clone());
             let res = self
                 .http
                 .post(self.absolute(&action))

@@ -22,13 +22,28 @@ pub(crate) async fn validate(
     record: &LoginRecord,
     now: u64,
 ) -> Result<Map<String, Value>, AuthError> {
-    let expected = Expected::for_login(&provider.config, &record.nonce, now, shared.config.leeway);
+    let expected = Expected::for_login(
+        &provider.config,
+        (&record.nonce, record.max_age, &record.acr),
+        now,
+        shared.config.leeway,
+    );
     verify(provider, &metadata.signing_algs, token, &expected)
         .await
         .map_err(|e| match e {
-            Ok(err) => AuthError::new(AuthErrorKind::InvalidIdToken, format!("{err}.")),
+            Ok(err) => AuthError::new(kind_of(&err), format!("{err}.")),
             Err(provider_err) => provider_err.to_auth_error(),
         })
+}
+
+/// The kind of a refused ID token: a sign-in too old for `max_age`, or an `acr` not
+/// accepted, have their own; every other failure is an invalid token.
+fn kind_of(err: &IdTokenError) -> AuthErrorKind {
+    match err {
+        IdTokenError::AuthenticationTooOld { .. } => AuthErrorKind::AuthenticationTooOld,
+        IdTokenError::AcrNotAccepted => AuthErrorKind::AcrNotAccepted,
+        _ => AuthErrorKind::InvalidIdToken,
+    }
 }
 
 /// The outer `Err` is `Ok(validation failure)` or `Err(provider failure)`.
@@ -83,6 +98,8 @@ mod tests {
             provider: String::new(),
             return_to: "/".into(),
             created_at: 0,
+            max_age: None,
+            acr: Vec::new(),
         }
     }
 
