@@ -36,10 +36,10 @@ pub(crate) struct LoginRecord {
     #[serde(rename = "t")]
     pub(crate) created_at: u64,
     /// The `max_age` this login sent: the ID token's `auth_time` is checked against it.
-    #[serde(rename = "m")]
+    #[serde(rename = "m", default)]
     pub(crate) max_age: Option<u64>,
     /// The `acr` values one of which the ID token must carry (empty: no requirement).
-    #[serde(rename = "a")]
+    #[serde(rename = "a", default)]
     pub(crate) acr: Vec<String>,
 }
 
