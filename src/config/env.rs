@@ -89,7 +89,9 @@ impl OidcConfig {
     /// `OIDC_PROVIDER_NAME`, `OIDC_PROVIDER_SLUG`, `OIDC_USERNAME_CLAIM`, `OIDC_EMAIL_CLAIM`,
     /// `OIDC_GROUPS_CLAIM`, `OIDC_FULL_NAME_CLAIM`, `OIDC_ALLOWED_EMAIL_DOMAINS`,
     /// `OIDC_ADMIN_GROUP`, `OIDC_ADMIN_EMAILS`, `OIDC_ADMIN_EMAIL_DOMAINS`,
-    /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, `OIDC_COOKIE_KEY`,
+    /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, the login parameters
+    /// `OIDC_PROMPT`, `OIDC_MAX_AGE`, `OIDC_ACR_VALUES`, `OIDC_REQUIRE_ACR`, `OIDC_UI_LOCALES`,
+    /// `OIDC_COOKIE_KEY`,
     /// `OIDC_COOKIE_KEYS_OLD` (a comma-separated list), and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
     /// the file's value for the same setting.
     ///
