@@ -30,6 +30,9 @@ pub(crate) enum Route {
     Callback,
     /// The logout route.
     Logout,
+    /// The back-channel logout route of the provider at this index (only for a provider that
+    /// has back-channel logout on).
+    BackchannelLogout(usize),
     /// No session, browser navigation: redirect to the provider.
     Redirect,
     /// No session, anything else: 401.
@@ -51,6 +54,15 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     }
     if path == config.logout_path {
         return Route::Logout;
+    }
+    if path.starts_with(config.backchannel_logout_path.as_str()) {
+        if let Some(i) = config.providers.iter().position(|p| {
+            p.backchannel_logout
+                .as_ref()
+                .is_some_and(|route| route.path == path)
+        }) {
+            return Route::BackchannelLogout(i);
+        }
     }
     if path == config.providers_path {
         return Route::Providers;
@@ -166,10 +178,7 @@ fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
     let value = std::str::from_utf8(value).ok()?;
     let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
     shared.provider_for(&data.provider, &data.issuer)?;
-    if memories
-        .revoked
-        .is_revoked(&data.session_id, data.expires_at)
-    {
+    if memories.revoked.is_revoked(&data) {
         return None;
     }
     let identity = Identity::from_data(data);
@@ -177,10 +186,7 @@ fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
     // A logout may have revoked the session between the check above and the insert; it
     // revokes before it removes the cache entry, so checking again after inserting closes the
     // window.
-    if memories
-        .revoked
-        .is_revoked(identity.session_id(), identity.expires_at())
-    {
+    if memories.revoked.is_revoked(identity.data()) {
         memories.cache.remove(value);
         return None;
     }
@@ -259,6 +265,20 @@ mod tests {
         ));
         // Only whole path segments: `/auth/callbackx` is an ordinary protected path.
         assert!(matches!(route("/auth/callbackx"), Route::Redirect));
+        assert!(
+            matches!(route("/auth/backchannel-logout"), Route::Redirect),
+            "not a route of the layer while back-channel logout is off"
+        );
+        let on = shared_with(|b| b.with_backchannel_logout(true));
+        let route = |path: &str| decide(&on, &request(path, &[HTML]));
+        assert!(matches!(
+            route("/auth/backchannel-logout"),
+            Route::BackchannelLogout(0)
+        ));
+        assert!(matches!(
+            route("/auth/backchannel-logout/default"),
+            Route::Redirect
+        ));
         assert!(matches!(route("/auth/loginx"), Route::Redirect));
     }
 
@@ -278,6 +298,31 @@ mod tests {
         });
         let route = decide(&s, &request("/auth/login/guests", &[]));
         assert!(matches!(route, Route::Login(Some(1))));
+        let s = app(|b| {
+            b.add_provider(
+                ProviderBuilder::new("staff")
+                    .with_issuer(ISSUER)
+                    .with_client_id("a"),
+            )
+            .add_provider(
+                ProviderBuilder::new("guests")
+                    .with_issuer("https://guests.example.com")
+                    .with_client_id("b")
+                    .with_backchannel_logout(true),
+            )
+        });
+        let route = |path: &str| decide(&s, &request(path, &[]));
+        assert!(matches!(
+            route("/auth/backchannel-logout/guests"),
+            Route::BackchannelLogout(1)
+        ));
+        for off in [
+            "/auth/backchannel-logout/staff",
+            "/auth/backchannel-logout",
+            "/auth/backchannel-logout/nobody",
+        ] {
+            assert!(matches!(route(off), Route::Unauthorized), "{off}");
+        }
     }
 
     #[test]

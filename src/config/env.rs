@@ -61,6 +61,9 @@ const VARIABLES: &[(&str, Fill)] = &[
     ("AUTO_PROVISION", |d, v| {
         d.auto_provision = Some(parse_bool(&v))
     }),
+    ("BACKCHANNEL_LOGOUT", |d, v| {
+        d.backchannel_logout = Some(parse_bool(&v))
+    }),
 ];
 
 /// Writes a variable's value into its draft field.

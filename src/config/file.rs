@@ -13,6 +13,7 @@
 //! token_endpoint_auth_method = "auto"
 //! auth_method = "oidc"         # AUTH_METHOD
 //! auto_provision = true        # OIDC_AUTO_PROVISION
+//! backchannel_logout = true    # OIDC_BACKCHANNEL_LOGOUT
 //! public_paths = ["/healthz", "/static/"]
 //!
 //! # Or several providers instead of issuer_url/client_id/client_secret (OIDC_PROVIDER_N_*):
@@ -25,6 +26,7 @@
 //! # scope = "openid profile email groups"
 //! # token_endpoint_auth_method = "client_secret_post"
 //! # auto_provision = false
+//! # backchannel_logout = true
 //! # claims = { groups = "realm_access.roles" }
 //! # access = { allowed_email_domains = ["example.com"] }
 //!
@@ -80,6 +82,7 @@ pub(crate) struct FileConfig {
     pub(crate) cookie_keys_old: Option<Vec<String>>,
     pub(crate) auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) backchannel_logout: Option<bool>,
     pub(crate) public_paths: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) providers: Vec<FileProvider>,
@@ -102,6 +105,7 @@ pub(crate) struct FileProvider {
     pub(crate) scope: Option<String>,
     pub(crate) token_endpoint_auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) backchannel_logout: Option<bool>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -162,6 +166,7 @@ impl FileConfig {
             scope: self.scope.take(),
             token_endpoint_auth_method: self.token_endpoint_auth_method.take(),
             auto_provision: self.auto_provision.take(),
+            backchannel_logout: self.backchannel_logout.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -190,6 +195,10 @@ impl FileProvider {
             token_auth.map(|m| TokenAuthMethod::parse(&m).ok_or(m)),
         );
         set(&mut draft.auto_provision, self.auto_provision.map(Ok));
+        set(
+            &mut draft.backchannel_logout,
+            self.backchannel_logout.map(Ok),
+        );
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

@@ -1,5 +1,5 @@
 //! ID tokens and claims: the header and algorithm check, key selection and signature
-//! (`id_token::{header, select_key, verify_signature}`), the JWKS parser, the claim checks
+//! (`jwt::{header, select_key, verify_signature}`), the JWKS parser, the claim checks
 //! (`check_claims`), and what follows a valid token: the access policy, the role map and the
 //! claims-to-identity mapping (`policy::evaluate`, `identity_from_claims`).
 //!
@@ -32,8 +32,9 @@ use super::support::{
 };
 use crate::error::AuthErrorKind;
 use crate::flow::callback::{admission, identity, userinfo};
-use crate::id_token::{self, Expected};
+use crate::id_token::{self, Expected, IdTokenError};
 use crate::identity::Identity;
+use crate::jwt::{self, JwtError};
 use crate::provider::{self, VerifyKey};
 use crate::session::{self, CookieCodec, CookieNames};
 use crate::shared::Shared;
@@ -66,9 +67,10 @@ pub(super) fn verify(
     keys: &[VerifyKey],
     advertised: &[Algorithm],
 ) -> Result<Map<String, Value>, String> {
-    let header = id_token::header(token, advertised).map_err(|e| e.to_string())?;
-    let key = id_token::select_key(keys, &header).map_err(|e| e.to_string())?;
-    id_token::verify_signature(token, &header, key).map_err(|e| e.to_string())
+    let refusal = |e: JwtError| IdTokenError::from(e).to_string();
+    let header = jwt::header(token, advertised).map_err(refusal)?;
+    let key = jwt::select_key(keys, &header).map_err(refusal)?;
+    jwt::verify_signature(token, &header, key).map_err(refusal)
 }
 
 fn keys() -> &'static Keys {
