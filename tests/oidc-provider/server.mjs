@@ -205,6 +205,11 @@ function configuration() {
     // ends with the provider session (i.e. on RP-initiated logout).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: { AccessToken: ACCESS_TOKEN_TTL },
+    // oidc-provider refuses to send requests to loopback addresses (its SSRF protection);
+    // the test apps listen on 127.0.0.1, so the back-channel logout POST goes out without it.
+    ...(BACKCHANNEL_LOGOUT_URI ? {
+      fetch: (url, { dispatcher: _ssrfGuard, ...options }) => globalThis.fetch(url, options),
+    } : {}),
   };
 }
 
