@@ -24,15 +24,12 @@ pub(crate) enum IdTokenError {
     MissingSubject,
 }
 
-/// What the token must say.
+/// What the token must say: what every signed token of the provider says, and this login's
+/// nonce.
 #[derive(Debug)]
 pub(crate) struct Expected<'a> {
-    pub(crate) issuer: &'a str,
-    pub(crate) client_id: &'a str,
-    pub(crate) trusted_audiences: &'a [String],
+    pub(crate) audience: Audience<'a>,
     pub(crate) nonce: &'a str,
-    pub(crate) now: u64,
-    pub(crate) leeway: u64,
 }
 
 impl<'a> Expected<'a> {
@@ -44,12 +41,8 @@ impl<'a> Expected<'a> {
         leeway: Duration,
     ) -> Self {
         Self {
-            issuer: provider.issuer.as_str(),
-            client_id: provider.client_id.as_str(),
-            trusted_audiences: &provider.trusted_audiences,
+            audience: Audience::of(provider, now, leeway),
             nonce,
-            now,
-            leeway: leeway.as_secs(),
         }
     }
 }
@@ -59,14 +52,7 @@ pub(crate) fn check_claims(
     claims: &Map<String, Value>,
     want: &Expected<'_>,
 ) -> Result<(), IdTokenError> {
-    let audience = Audience {
-        issuer: want.issuer,
-        client_id: want.client_id,
-        trusted_audiences: want.trusted_audiences,
-        now: want.now,
-        leeway: want.leeway,
-    };
-    jwt::check_common(claims, &audience, Expiry::Required)?;
+    jwt::check_common(claims, &want.audience, Expiry::Required)?;
     let nonce = claims
         .get("nonce")
         .and_then(Value::as_str)
@@ -87,12 +73,14 @@ mod tests {
 
     fn want() -> Expected<'static> {
         Expected {
-            issuer: "https://id.example.com",
-            client_id: "app",
-            trusted_audiences: &[],
+            audience: Audience {
+                issuer: "https://id.example.com",
+                client_id: "app",
+                trusted_audiences: &[],
+                now: 1_000_000,
+                leeway: 60,
+            },
             nonce: "n-0S6_WzA2Mj",
-            now: 1_000_000,
-            leeway: 60,
         }
     }
 
@@ -203,10 +191,8 @@ mod tests {
     #[test]
     fn trusted_extra_audience_is_accepted() {
         let trusted = vec!["api".to_owned()];
-        let w = Expected {
-            trusted_audiences: &trusted,
-            ..want()
-        };
+        let mut w = want();
+        w.audience.trusted_audiences = &trusted;
         assert_eq!(
             check_claims(&with("aud", json!(["app", "api"])), &w),
             Ok(())

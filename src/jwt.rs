@@ -10,10 +10,12 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde_json::{Map, Value};
 
+use crate::config::ProviderConfig;
 use crate::provider::{Provider, ProviderError, VerifyKey};
 
 /// Signature algorithms accepted: asymmetric ones only. `none` cannot even be parsed, and HMAC
@@ -98,6 +100,19 @@ pub(crate) struct Audience<'a> {
     pub(crate) trusted_audiences: &'a [String],
     pub(crate) now: u64,
     pub(crate) leeway: u64,
+}
+
+impl<'a> Audience<'a> {
+    /// What a token of `provider` must say, checked at `now` with `leeway`.
+    pub(crate) fn of(provider: &'a ProviderConfig, now: u64, leeway: Duration) -> Self {
+        Self {
+            issuer: provider.issuer.as_str(),
+            client_id: provider.client_id.as_str(),
+            trusted_audiences: &provider.trusted_audiences,
+            now,
+            leeway: leeway.as_secs(),
+        }
+    }
 }
 
 /// Reads the header and checks the algorithm against the allowlist (ours, narrowed to what the

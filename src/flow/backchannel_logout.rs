@@ -172,13 +172,7 @@ async fn verify(shared: &Shared, provider: &Provider, token: &str) -> Result<Log
     logout_token::check_type(&header)?;
     let config = &provider.config;
     let now = shared.config.clock.unix_seconds();
-    let want = Audience {
-        issuer: config.issuer.as_str(),
-        client_id: config.client_id.as_str(),
-        trusted_audiences: &config.trusted_audiences,
-        now,
-        leeway: shared.config.leeway.as_secs(),
-    };
+    let want = Audience::of(config, now, shared.config.leeway);
     let checked = logout_token::check_claims(&claims, &want)?;
     // Last, so that a token refused for anything else does not use up its `jti`.
     let seen = format!("{}\n{}", config.issuer.as_str(), checked.jti);

@@ -34,7 +34,7 @@ use crate::error::AuthErrorKind;
 use crate::flow::callback::{admission, identity, userinfo};
 use crate::id_token::{self, Expected, IdTokenError};
 use crate::identity::Identity;
-use crate::jwt::{self, JwtError};
+use crate::jwt::{self, Audience, JwtError};
 use crate::provider::{self, VerifyKey};
 use crate::session::{self, CookieCodec, CookieNames};
 use crate::shared::Shared;
@@ -129,17 +129,20 @@ static TRUSTED_AUDIENCES: LazyLock<Vec<String>> = LazyLock::new(|| vec!["reports
 /// What an ID token must say.
 fn want() -> Expected<'static> {
     Expected {
-        issuer: ISSUER,
-        client_id: CLIENT_ID,
-        trusted_audiences: &TRUSTED_AUDIENCES,
+        audience: Audience {
+            issuer: ISSUER,
+            client_id: CLIENT_ID,
+            trusted_audiences: &TRUSTED_AUDIENCES,
+            now: NOW,
+            leeway: LEEWAY,
+        },
         nonce: NONCE,
-        now: NOW,
-        leeway: LEEWAY,
     }
 }
 
 /// OpenID Connect Core 3.1.3.7, read plainly.
-fn reference_check(c: &Map<String, Value>, w: &Expected<'_>) -> bool {
+fn reference_check(c: &Map<String, Value>, want: &Expected<'_>) -> bool {
+    let w = &want.audience;
     let num = |k: &str| c.get(k).and_then(Value::as_f64);
     let now = w.now as f64;
     let leeway = w.leeway as f64;
@@ -160,7 +163,7 @@ fn reference_check(c: &Map<String, Value>, w: &Expected<'_>) -> bool {
         && num("exp").is_some_and(|e| e + leeway > now)
         && num("nbf").is_none_or(|n| n <= now + leeway)
         && num("iat").is_some_and(|i| i <= now + leeway)
-        && c.get("nonce").and_then(Value::as_str) == Some(w.nonce)
+        && c.get("nonce").and_then(Value::as_str) == Some(want.nonce)
         && c.get("sub")
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty() && s.len() <= 255)
