@@ -457,3 +457,24 @@ async fn back_channel_logout_is_off_unless_turned_on() {
         "no URI to register while off"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_provider_gets_503_and_the_same_token_works_once_it_is_back() {
+    let s = MockApp::start(|b| b.with_backchannel_logout(true)).await;
+    let token = sign(&logout_claims(&s.idp, &s.clock));
+    s.idp.with(|st| {
+        st.faults
+            .insert(Endpoint::Discovery, Fault::Status(StatusCode::BAD_GATEWAY))
+    });
+    let down = send_token(&s.app, ROUTE, &token).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{down:?}");
+    assert_eq!(down.json()["error"], "temporarily_unavailable");
+    s.idp.with(|st| st.faults.clear());
+    s.clock.advance(Duration::from_secs(60));
+    let back = send_token(&s.app, ROUTE, &token).await;
+    assert_eq!(
+        back.status,
+        StatusCode::OK,
+        "the failed attempt did not use up the jti: {back:?}"
+    );
+}
