@@ -87,6 +87,25 @@ pub(crate) fn unauthorized_json(login_path: &str) -> Page {
     res
 }
 
+/// The back-channel logout's success (OpenID Connect Back-Channel Logout 1.0 section 2.8): 200
+/// with an empty body and `Cache-Control: no-store`.
+pub(crate) fn backchannel_logout_done() -> Page {
+    let mut res = base(StatusCode::OK, "text/plain", Bytes::new());
+    res.headers_mut().remove(header::CONTENT_TYPE);
+    res
+}
+
+/// A back-channel logout request refused (section 2.8): `status` with
+/// `{"error": error, "error_description": description}` and `Cache-Control: no-store`.
+pub(crate) fn backchannel_logout_refused(
+    status: StatusCode,
+    error: &'static str,
+    description: &str,
+) -> Page {
+    let body = serde_json::json!({"error": error, "error_description": description});
+    base(status, "application/json", body.to_string())
+}
+
 /// Whether the kind means "signed in fine, but not admitted": the user needs another account
 /// or another group, not another try.
 pub(crate) fn is_refusal(kind: AuthErrorKind) -> bool {

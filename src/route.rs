@@ -30,6 +30,9 @@ pub(crate) enum Route {
     Callback,
     /// The logout route.
     Logout,
+    /// The back-channel logout route of the provider at this index (only for a provider that
+    /// has back-channel logout on).
+    BackchannelLogout(usize),
     /// No session, browser navigation: redirect to the provider.
     Redirect,
     /// No session, anything else: 401.
@@ -67,6 +70,15 @@ pub(crate) fn decide(
     }
     if path == config.logout_path {
         return Route::Logout;
+    }
+    if path.starts_with(config.backchannel_logout_path.as_str()) {
+        if let Some(i) = config.providers.iter().position(|p| {
+            p.backchannel_logout
+                .as_ref()
+                .is_some_and(|route| route.path == path)
+        }) {
+            return Route::BackchannelLogout(i);
+        }
     }
     if path == config.providers_path {
         return Route::Providers;
@@ -200,10 +212,7 @@ fn session(
         Opened::Invalid => return None,
     };
     shared.provider_for(&data.provider, &data.issuer)?;
-    if memories
-        .revoked
-        .is_revoked(&data.session_id, data.expires_at)
-    {
+    if memories.revoked.is_revoked(&data) {
         return None;
     }
     let identity = Identity::from_data(data);
@@ -211,10 +220,7 @@ fn session(
     // A logout may have revoked the session between the check above and the insert; it
     // revokes before it removes the cache entry, so checking again after inserting closes the
     // window.
-    if memories
-        .revoked
-        .is_revoked(identity.session_id(), identity.expires_at())
-    {
+    if memories.revoked.is_revoked(identity.data()) {
         memories.cache.remove(value);
         return None;
     }
@@ -298,6 +304,20 @@ mod tests {
         ));
         // Only whole path segments: `/auth/callbackx` is an ordinary protected path.
         assert!(matches!(route("/auth/callbackx"), Route::Redirect));
+        assert!(
+            matches!(route("/auth/backchannel-logout"), Route::Redirect),
+            "not a route of the layer while back-channel logout is off"
+        );
+        let on = shared_with(|b| b.with_backchannel_logout(true));
+        let route = |path: &str| decide(&on, &request(path, &[HTML]));
+        assert!(matches!(
+            route("/auth/backchannel-logout"),
+            Route::BackchannelLogout(0)
+        ));
+        assert!(matches!(
+            route("/auth/backchannel-logout/default"),
+            Route::Redirect
+        ));
         assert!(matches!(route("/auth/loginx"), Route::Redirect));
     }
 
@@ -312,11 +332,24 @@ mod tests {
             .add_provider(
                 ProviderBuilder::new("guests")
                     .with_issuer("https://guests.example.com")
-                    .with_client_id("b"),
+                    .with_client_id("b")
+                    .with_backchannel_logout(true),
             )
         });
         let route = decide(&s, &request("/auth/login/guests", &[]));
         assert!(matches!(route, Route::Login(Some(1))));
+        let route = |path: &str| decide(&s, &request(path, &[]));
+        assert!(matches!(
+            route("/auth/backchannel-logout/guests"),
+            Route::BackchannelLogout(1)
+        ));
+        for off in [
+            "/auth/backchannel-logout/staff",
+            "/auth/backchannel-logout",
+            "/auth/backchannel-logout/nobody",
+        ] {
+            assert!(matches!(route(off), Route::Unauthorized), "{off}");
+        }
     }
 
     #[test]

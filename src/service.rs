@@ -48,6 +48,9 @@ impl<S: fmt::Debug> fmt::Debug for Oidc<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Oidc<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    // The back-channel logout route reads the body (axum's `Body` is one such).
+    ReqBody: http_body::Body + Send + 'static,
+    ReqBody::Data: Send,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -83,6 +86,12 @@ where
                 // not necessarily ready (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
                 let future = self.inner.call(Request::from_parts(parts, body));
                 ResponseFuture::inner(future, caching)
+            }
+            Route::BackchannelLogout(index) => {
+                let shared = Arc::clone(shared);
+                ResponseFuture::own(async move {
+                    flow::backchannel_logout::handle(&shared, index, &parts, body).await
+                })
             }
             route => {
                 let shared = Arc::clone(shared);

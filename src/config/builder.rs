@@ -35,6 +35,7 @@ pub struct OidcConfigBuilder {
     pub(super) login_path: String,
     pub(super) logout_path: String,
     pub(super) providers_path: String,
+    pub(super) backchannel_logout_path: String,
     pub(super) public_paths: Vec<String>,
     pub(super) cookie_key: Option<String>,
     /// `OIDC_COOKIE_KEYS_OLD`: earlier keys that still open cookies, in order.
@@ -77,6 +78,7 @@ impl Default for OidcConfigBuilder {
             login_path: "/auth/login".into(),
             logout_path: "/auth/logout".into(),
             providers_path: "/auth/providers".into(),
+            backchannel_logout_path: "/auth/backchannel-logout".into(),
             public_paths: Vec::new(),
             cookie_key: None,
             old_cookie_keys: Vec::new(),
@@ -218,6 +220,14 @@ impl OidcConfigBuilder {
     /// The logout route (default `/auth/logout`).
     pub fn with_logout_path(mut self, path: impl Into<String>) -> Self {
         self.logout_path = path.into();
+        self
+    }
+
+    /// The back-channel logout route (default `/auth/backchannel-logout`; with numbered
+    /// providers, `/auth/backchannel-logout/{slug}` for each), served for the providers that
+    /// have [`with_backchannel_logout`](Self::with_backchannel_logout) on.
+    pub fn with_backchannel_logout_path(mut self, path: impl Into<String>) -> Self {
+        self.backchannel_logout_path = path.into();
         self
     }
 
@@ -583,6 +593,23 @@ impl OidcConfigBuilder {
     /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
     pub fn with_auto_provision(mut self, yes: bool) -> Self {
         self.defaults.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// Whether the identity provider may end sessions through OpenID Connect Back-Channel
+    /// Logout 1.0 (`OIDC_BACKCHANNEL_LOGOUT`, default `false`): it POSTs a signed logout token
+    /// to the back-channel logout route (its URL is logged at startup: register it at the
+    /// provider as the client's `backchannel_logout_uri`), and the sessions it names end.
+    ///
+    /// # Security
+    /// Off by default: the route accepts requests from anywhere, and each is a signature
+    /// check (and, for an unknown key, at most one JWKS refetch per refetch floor). The logout
+    /// token must pass every check of section 2.6 (signature with the ID token's allowlist,
+    /// `iss`, `aud`, `iat`, `exp`, a `jti` not seen before, the event, no `nonce`). With the
+    /// cookie store, the sessions end in the process that receives the token only (and in
+    /// every layer built from the same configuration): other replicas keep accepting them.
+    pub fn with_backchannel_logout(mut self, yes: bool) -> Self {
+        self.defaults.backchannel_logout = Some(Ok(yes));
         self
     }
 

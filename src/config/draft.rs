@@ -69,6 +69,8 @@ pub(crate) struct ProviderDraft {
     pub(crate) token_auth: Option<Result<TokenAuthMethod, String>>,
     /// `AUTO_PROVISION`; `Err` holds a value that is not a boolean.
     pub(crate) auto_provision: Option<Result<bool, String>>,
+    /// `BACKCHANNEL_LOGOUT`; `Err` holds a value that is not a boolean.
+    pub(crate) backchannel_logout: Option<Result<bool, String>>,
     /// Extra audiences the ID token may carry (builders only).
     pub(crate) trusted_audiences: Vec<String>,
     /// The role map (`[roles]`, `[[providers]] roles`, or the builders).
@@ -126,6 +128,7 @@ impl ProviderDraft {
             admin_email_domains,
             token_auth,
             auto_provision,
+            backchannel_logout,
             role_map,
             userinfo,
             prompt,
@@ -145,6 +148,7 @@ impl ProviderDraft {
         or(&mut self.admin_email_domains, admin_email_domains);
         or(&mut self.token_auth, token_auth);
         or(&mut self.auto_provision, auto_provision);
+        or(&mut self.backchannel_logout, backchannel_logout);
         or(&mut self.role_map, role_map);
         or(&mut self.userinfo, userinfo);
         or(&mut self.prompt, prompt);
@@ -318,6 +322,14 @@ impl ProviderBuilder {
     /// see [`OidcConfigBuilder::with_auto_provision`](crate::OidcConfigBuilder::with_auto_provision).
     pub fn with_auto_provision(mut self, yes: bool) -> Self {
         self.draft.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// Whether this provider may end sessions through OpenID Connect Back-Channel Logout 1.0
+    /// (`OIDC_PROVIDER_N_BACKCHANNEL_LOGOUT`); see
+    /// [`OidcConfigBuilder::with_backchannel_logout`](crate::OidcConfigBuilder::with_backchannel_logout).
+    pub fn with_backchannel_logout(mut self, yes: bool) -> Self {
+        self.draft.backchannel_logout = Some(Ok(yes));
         self
     }
 

@@ -68,6 +68,9 @@ const VARIABLES: &[(&str, Fill)] = &[
     ("ACR_VALUES", |d, v| d.acr_values = Some(v)),
     ("REQUIRE_ACR", |d, v| d.require_acr = Some(parse_bool(&v))),
     ("UI_LOCALES", |d, v| d.ui_locales = Some(v)),
+    ("BACKCHANNEL_LOGOUT", |d, v| {
+        d.backchannel_logout = Some(parse_bool(&v))
+    }),
 ];
 
 /// Writes a variable's value into its draft field.

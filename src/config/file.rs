@@ -18,6 +18,7 @@
 //! acr_values = "urn:example:mfa"
 //! require_acr = true           # OIDC_REQUIRE_ACR
 //! ui_locales = "de-CH fr"
+//! backchannel_logout = true    # OIDC_BACKCHANNEL_LOGOUT
 //! public_paths = ["/healthz", "/static/"]
 //!
 //! # Or several providers instead of issuer_url/client_id/client_secret (OIDC_PROVIDER_N_*):
@@ -30,6 +31,7 @@
 //! # scope = "openid profile email groups"
 //! # token_endpoint_auth_method = "client_secret_post"
 //! # auto_provision = false
+//! # backchannel_logout = true
 //! # claims = { groups = "realm_access.roles" }
 //! # access = { allowed_email_domains = ["example.com"] }
 //!
@@ -90,6 +92,7 @@ pub(crate) struct FileConfig {
     pub(crate) acr_values: Option<String>,
     pub(crate) require_acr: Option<bool>,
     pub(crate) ui_locales: Option<String>,
+    pub(crate) backchannel_logout: Option<bool>,
     pub(crate) public_paths: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) providers: Vec<FileProvider>,
@@ -117,6 +120,7 @@ pub(crate) struct FileProvider {
     pub(crate) acr_values: Option<String>,
     pub(crate) require_acr: Option<bool>,
     pub(crate) ui_locales: Option<String>,
+    pub(crate) backchannel_logout: Option<bool>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -182,6 +186,7 @@ impl FileConfig {
             acr_values: self.acr_values.take(),
             require_acr: self.require_acr.take(),
             ui_locales: self.ui_locales.take(),
+            backchannel_logout: self.backchannel_logout.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -215,6 +220,10 @@ impl FileProvider {
         set(&mut draft.acr_values, self.acr_values);
         set(&mut draft.require_acr, self.require_acr.map(Ok));
         set(&mut draft.ui_locales, self.ui_locales);
+        set(
+            &mut draft.backchannel_logout,
+            self.backchannel_logout.map(Ok),
+        );
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

@@ -1,6 +1,7 @@
 //! The layer's own routes and the login redirect: [`run`] carries out a [`Route`] that is not a
 //! pass-through. Each flow is its own module: [`login`] (to the provider), [`callback`] (back
-//! from it), [`logout`].
+//! from it), [`logout`]; [`backchannel_logout`] needs the request's body and is called by the
+//! service directly.
 
 use http::request::Parts;
 use tracing::Instrument;
@@ -10,6 +11,7 @@ use crate::route::Route;
 use crate::shared::Shared;
 
 pub(crate) mod audit_trail;
+pub(crate) mod backchannel_logout;
 pub(crate) mod callback;
 pub(crate) mod login;
 pub(crate) mod login_params;
@@ -58,7 +60,8 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
             }
             login::start(shared, shared.default_provider(), &parts, return_to, None).await
         }
-        Route::Unauthorized | Route::Pass { .. } => {
+        // The service hands it to `backchannel_logout::handle` with the body; never here.
+        Route::Unauthorized | Route::Pass { .. } | Route::BackchannelLogout(_) => {
             pages::unauthorized_json(&shared.config.login_path)
         }
     }

@@ -58,6 +58,7 @@ struct Fields {
     authenticated_at: u64,
     expires_at: u64,
     session_id: String,
+    sid: Option<String>,
 }
 
 impl Fields {
@@ -78,6 +79,7 @@ impl Fields {
             authenticated_at: self.authenticated_at,
             expires_at: self.expires_at,
             session_id: self.session_id,
+            sid: self.sid,
             claims: OnceLock::new(),
         }
     }

@@ -110,6 +110,27 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Opens the provider's end-session URL `url` and confirms its sign-out form ("yes"): the
+    /// provider's session ends. Returns the provider's redirect after the confirmation.
+    pub async fn end_session(&self, url: &str) -> reqwest::Response {
+        let confirm = self.http.get(url).send().await.unwrap();
+        assert_eq!(confirm.status(), StatusCode::OK);
+        let page = confirm.text().await.unwrap();
+        let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"").expect("xsrf field");
+        let action = between(&page, "action=\"", "\"").unwrap();
+        let done = self
+            .http
+            .post(self.absolute(&action))
+            .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+            .send()
+            .await
+            .unwrap();
+        assert!(done.status().is_redirection(), "{}", done.status());
+        done
+    }
+}
+
 pub fn between(s: &str, start: &str, end: &str) -> Option<String> {
     let from = s.find(start)? + start.len();
     let to = s[from..].find(end)? + from;

@@ -1,15 +1,14 @@
 //! Step 4: the ID token, verified against the provider's keys and checked claim by claim
-//! ([`crate::id_token`]). When its key is not among the cached ones (an unknown `kid`, or a
-//! signature that fails with the cached key of its `kid`), the keys are refetched once, within
-//! the bounds of [`crate::provider::jwks`], and the token is tried again.
-
-use std::sync::Arc;
+//! ([`crate::jwt`], [`crate::id_token`]). When its key is not among the cached ones (an unknown
+//! `kid`, or a signature that fails with the cached key of its `kid`), the keys are refetched
+//! once, within the bounds of [`crate::provider::jwks`], and the token is tried again.
 
 use serde_json::{Map, Value};
 
 use crate::error::{AuthError, AuthErrorKind};
 use crate::id_token::{self, Expected, IdTokenError};
-use crate::provider::{Metadata, Provider, ProviderError, VerifyKey};
+use crate::jwt;
+use crate::provider::{Metadata, Provider, ProviderError};
 use crate::session::LoginRecord;
 use crate::shared::Shared;
 
@@ -53,35 +52,11 @@ async fn verify(
     token: &str,
     expected: &Expected<'_>,
 ) -> Result<Map<String, Value>, Result<IdTokenError, ProviderError>> {
-    let header = id_token::header(token, advertised).map_err(Ok)?;
-    let keys = provider.keys().await.map_err(Err)?;
-    let claims = match signed_claims(&keys, token, &header) {
-        Err(err @ (IdTokenError::UnknownKey | IdTokenError::BadSignature)) => {
-            // The provider may have rotated its keys, or restarted with a fresh key under the
-            // same `kid`: refetch (single-flight, bounded) and try once more.
-            let fresh = provider
-                .refetch_keys(&keys, header.kid.as_deref())
-                .await
-                .map_err(Err)?;
-            if Arc::ptr_eq(&fresh, &keys) {
-                return Err(Ok(err));
-            }
-            signed_claims(&fresh, token, &header).map_err(Ok)?
-        }
-        other => other.map_err(Ok)?,
-    };
+    let (_, claims) = jwt::verified(provider, advertised, token)
+        .await
+        .map_err(|e| e.map(IdTokenError::from))?;
     id_token::check_claims(&claims, expected).map_err(Ok)?;
     Ok(claims)
-}
-
-/// The claims of `token` if one of `keys` fits its header and verifies its signature.
-fn signed_claims(
-    keys: &[VerifyKey],
-    token: &str,
-    header: &jsonwebtoken::Header,
-) -> Result<Map<String, Value>, IdTokenError> {
-    let key = id_token::select_key(keys, header)?;
-    id_token::verify_signature(token, header, key)
 }
 
 #[cfg(test)]
