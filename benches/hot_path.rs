@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{header, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{Empty, Full};
 use tower::{Layer, Service, ServiceExt};
 use tower_oidc::{Identity, OidcConfig, OidcLayer};
 
@@ -28,14 +28,14 @@ fn poll_once<F: Future>(f: F) -> F::Output {
 #[derive(Clone)]
 struct Inner;
 
-impl Service<Request<()>> for Inner {
+impl Service<Request<Empty<Bytes>>> for Inner {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = std::future::Ready<Result<Self::Response, Infallible>>;
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
-    fn call(&mut self, req: Request<()>) -> Self::Future {
+    fn call(&mut self, req: Request<Empty<Bytes>>) -> Self::Future {
         let status = if req.extensions().get::<Identity>().is_some() {
             StatusCode::OK
         } else {
@@ -101,7 +101,7 @@ fn bench(c: &mut Criterion) {
         Request::get("/reports?id=7")
             .header(header::ACCEPT, "text/html")
             .header(header::COOKIE, cookie.as_str())
-            .body(())
+            .body(Empty::new())
             .unwrap()
     };
 
@@ -112,7 +112,7 @@ fn bench(c: &mut Criterion) {
             layered.clone().oneshot(
                 Request::get("/")
                     .header(header::ACCEPT, "text/html")
-                    .body(())
+                    .body(Empty::new())
                     .unwrap(),
             ),
         )
@@ -146,7 +146,7 @@ fn bench(c: &mut Criterion) {
             let req = Request::get("/reports?id=7")
                 .header(header::ACCEPT, "text/html")
                 .header(header::COOKIE, cold[next].as_str())
-                .body(())
+                .body(Empty::new())
                 .unwrap();
             black_box(poll_once(layered.call(black_box(req))).unwrap())
         })
@@ -154,7 +154,7 @@ fn bench(c: &mut Criterion) {
     let anonymous = || {
         Request::get("/reports?id=7")
             .header(header::ACCEPT, "text/html")
-            .body(())
+            .body(Empty::new())
             .unwrap()
     };
     group.bench_function("bare_inner_service_anonymous", |b| {
@@ -296,7 +296,7 @@ fn bearer(c: &mut Criterion) {
         Request::get("/api/reports?id=7")
             .header(header::ACCEPT, "application/json")
             .header(header::AUTHORIZATION, auth)
-            .body(())
+            .body(Empty::new())
             .unwrap()
     };
     let mut layered = layer.layer(Inner);

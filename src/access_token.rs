@@ -1,12 +1,12 @@
 //! JWT access token checks (RFC 9068): the type, then every claim, with our own clock. The
-//! signature and its key are checked as for ID tokens ([`crate::jws`], with the algorithm
-//! allowlist of [`crate::id_token::header`]).
+//! header's algorithm allowlist, the key, the signature and the times are checked as for every
+//! token the provider signs ([`crate::jwt`]); the refusals are worded for an access token.
 
 use jsonwebtoken::Header;
 use serde_json::{Map, Value};
 
 use crate::config::ApiConfig;
-use crate::id_token::{self, Timing};
+use crate::jwt::{self, Expiry, JwtError};
 
 /// Why an access token was refused. Display never includes a claim value; it is sent as the
 /// `error_description` of the `WWW-Authenticate` challenge, so it holds no `"` or `\` either.
@@ -36,14 +36,16 @@ pub(crate) enum AccessTokenError {
     MissingSubject,
 }
 
-impl From<Timing> for AccessTokenError {
-    fn from(t: Timing) -> Self {
-        match t {
-            Timing::Expired(_) => Self::Expired,
-            Timing::MissingExpiry => Self::MissingExpiry,
-            Timing::NotYetValid(_) => Self::NotYetValid,
-            Timing::MissingIssuedAt => Self::MissingIssuedAt,
-            Timing::IssuedInFuture(_) => Self::IssuedInFuture,
+impl AccessTokenError {
+    /// A refusal of [`jwt::times`], worded for an access token (without the skew figures).
+    fn of_times(err: JwtError) -> Self {
+        match err {
+            JwtError::Expired(_) => Self::Expired,
+            JwtError::NotYetValid(_) => Self::NotYetValid,
+            JwtError::MissingIssuedAt => Self::MissingIssuedAt,
+            JwtError::IssuedInFuture(_) => Self::IssuedInFuture,
+            // `times` refuses nothing else.
+            _ => Self::MissingExpiry,
         }
     }
 }
@@ -86,7 +88,7 @@ pub(crate) fn check_claims(
     if !ours {
         return Err(AccessTokenError::WrongAudience);
     }
-    id_token::times(claims, now, leeway)?;
+    jwt::times(claims, now, leeway, Expiry::Required).map_err(AccessTokenError::of_times)?;
     match claims.get("sub").and_then(Value::as_str) {
         Some(sub) if !sub.is_empty() && sub.len() <= 255 => Ok(()),
         _ => Err(AccessTokenError::MissingSubject),

@@ -121,6 +121,12 @@ pub enum AuthErrorKind {
     /// The `Authorization` header names the Bearer scheme but is malformed (RFC 6750
     /// `invalid_request`).
     MalformedAuthorization,
+    /// The login asked for a sign-in no older than `max_age`, and the ID token's `auth_time`
+    /// is older (plus the clock leeway): the provider did not ask the user to sign in again.
+    AuthenticationTooOld,
+    /// The ID token's `acr` is missing or not one of the requested `acr_values`, which the
+    /// configuration requires (`OIDC_REQUIRE_ACR`).
+    AcrNotAccepted,
 }
 
 impl AuthErrorKind {
@@ -148,6 +154,8 @@ impl AuthErrorKind {
             Self::LoginRefused => "login_refused",
             Self::InvalidAccessToken => "invalid_token",
             Self::MalformedAuthorization => "invalid_request",
+            Self::AuthenticationTooOld => "authentication_too_old",
+            Self::AcrNotAccepted => "acr_not_accepted",
         }
     }
 
@@ -157,8 +165,10 @@ impl AuthErrorKind {
             Self::Unauthenticated
             | Self::InvalidIdToken
             | Self::InvalidUserinfo
-            | Self::InvalidAccessToken => StatusCode::UNAUTHORIZED,
+            | Self::InvalidAccessToken
+            | Self::AuthenticationTooOld => StatusCode::UNAUTHORIZED,
             Self::ProviderDenied
+            | Self::AcrNotAccepted
             | Self::NoRole
             | Self::EmailNotVerified
             | Self::EmailDomainNotAllowed

@@ -40,6 +40,10 @@ pub(crate) struct IdentityData {
     pub(crate) authenticated_at: u64,
     pub(crate) expires_at: u64,
     pub(crate) session_id: String,
+    /// The provider's session (the ID token's `sid`, OpenID Connect Back-Channel Logout 1.0
+    /// section 2.1), by which a logout token may end this session.
+    #[serde(default)]
+    pub(crate) sid: Option<String>,
     #[serde(skip)]
     pub(crate) claims: OnceLock<Map<String, Value>>,
     /// What a bearer access token said beyond the user; `None` for a session (never in a
@@ -75,6 +79,11 @@ impl Identity {
         Self(Arc::new(data))
     }
 
+    /// The session's data, as its cookie holds it.
+    pub(crate) fn data(&self) -> &IdentityData {
+        &self.0
+    }
+
     pub(crate) fn clone_data(&self) -> IdentityData {
         let d = &self.0;
         IdentityData {
@@ -93,6 +102,7 @@ impl Identity {
             authenticated_at: d.authenticated_at,
             expires_at: d.expires_at,
             session_id: d.session_id.clone(),
+            sid: d.sid.clone(),
             claims: OnceLock::new(),
             access: d.access.clone(),
         }
@@ -246,6 +256,7 @@ impl IdentityData {
             authenticated_at: 1_000,
             expires_at: 2_000,
             session_id: crate::random::random_token(16),
+            sid: None,
             claims: Default::default(),
             access: None,
         }
@@ -274,6 +285,7 @@ impl Identity {
             authenticated_at: 0,
             expires_at: 0,
             session_id: String::new(),
+            sid: None,
             claims: OnceLock::new(),
             access: None,
         })

@@ -99,6 +99,13 @@ impl OidcLayer {
                 paths.push(literal(callback));
             }
         }
+        for route in config
+            .providers
+            .iter()
+            .filter_map(|p| p.backchannel_logout.as_ref())
+        {
+            paths.push(literal(&route.path));
+        }
         let mut router = axum::Router::new();
         for path in &paths {
             router = router.route(

@@ -8,7 +8,7 @@ use http::{header, HeaderValue, Uri};
 use crate::bearer::header::{bearer_bytes, credentials, Credentials};
 use crate::config::OidcConfig;
 use crate::identity::Identity;
-use crate::session::{decode_session, request_cookie_bytes};
+use crate::session::{open_session, request_cookie_bytes, Opened};
 use crate::shared::Shared;
 
 /// What to do with a request. Computed without I/O by [`decide`].
@@ -31,6 +31,9 @@ pub(crate) enum Route {
     Callback,
     /// The logout route.
     Logout,
+    /// The back-channel logout route of the provider at this index (only for a provider that
+    /// has back-channel logout on).
+    BackchannelLogout(usize),
     /// No session, browser navigation: redirect to the provider.
     Redirect,
     /// No session, anything else: 401.
@@ -50,10 +53,26 @@ pub(crate) enum TokenRoute {
     Missing,
 }
 
+/// A session cookie the request presented that was ours and has expired: for the audit trail
+/// and the `logouts{cause="expiry"}` metric.
+#[derive(Debug)]
+pub(crate) struct ExpiredSession {
+    /// The provider's slug and issuer, of a provider still configured.
+    pub(crate) provider: String,
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+}
+
 /// Decides what to do with a request, from its head alone. The hot path (a session seen
 /// before) reads one cookie and finds it in the session cache: no I/O, and the cache's shard
-/// lock is held only for the lookup, never across an await.
-pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
+/// lock is held only for the lookup, never across an await. `expired` gets the session when
+/// the request presented one of ours that has expired (never on the hot path: a valid session
+/// is not expired).
+pub(crate) fn decide(
+    shared: &Shared,
+    parts: &Parts,
+    expired: &mut Option<ExpiredSession>,
+) -> Route {
     let config = &shared.config;
     let path = app_uri(parts).path();
     if let Some(rest) = path.strip_prefix(config.callback_path.as_str()) {
@@ -65,6 +84,15 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     }
     if path == config.logout_path {
         return Route::Logout;
+    }
+    if path.starts_with(config.backchannel_logout_path.as_str()) {
+        if let Some(i) = config.providers.iter().position(|p| {
+            p.backchannel_logout
+                .as_ref()
+                .is_some_and(|route| route.path == path)
+        }) {
+            return Route::BackchannelLogout(i);
+        }
     }
     if path == config.providers_path {
         return Route::Providers;
@@ -91,7 +119,7 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
         }
     }
     let identity = request_cookie_bytes(&parts.headers, &shared.cookies.names.session)
-        .and_then(|value| session(shared, value));
+        .and_then(|value| session(shared, value, expired));
     let public = is_public(config, path);
     match identity {
         Some(identity) => Route::Pass {
@@ -237,8 +265,13 @@ fn is_normal_path(path: &str) -> bool {
     })
 }
 
-/// The identity of a session cookie value: from the cache, or opened and then cached.
-fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
+/// The identity of a session cookie value: from the cache, or opened and then cached. An
+/// expired session of a provider still configured goes to `expired`.
+fn session(
+    shared: &Shared,
+    value: &[u8],
+    expired: &mut Option<ExpiredSession>,
+) -> Option<Identity> {
     let cookies = &shared.cookies;
     let memories = &*cookies.memories;
     let now = shared.config.clock.unix_seconds();
@@ -246,12 +279,22 @@ fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
         return Some(identity);
     }
     let value = std::str::from_utf8(value).ok()?;
-    let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
+    let data = match open_session(&cookies.codec, &cookies.names, value, now) {
+        Opened::Valid(data) => data,
+        Opened::Expired(data) => {
+            if shared.provider_for(&data.provider, &data.issuer).is_some() {
+                *expired = Some(ExpiredSession {
+                    provider: data.provider,
+                    issuer: data.issuer,
+                    subject: data.subject,
+                });
+            }
+            return None;
+        }
+        Opened::Invalid => return None,
+    };
     shared.provider_for(&data.provider, &data.issuer)?;
-    if memories
-        .revoked
-        .is_revoked(&data.session_id, data.expires_at)
-    {
+    if memories.revoked.is_revoked(&data) {
         return None;
     }
     let identity = Identity::from_data(data);
@@ -259,10 +302,7 @@ fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
     // A logout may have revoked the session between the check above and the insert; it
     // revokes before it removes the cache entry, so checking again after inserting closes the
     // window.
-    if memories
-        .revoked
-        .is_revoked(identity.session_id(), identity.expires_at())
-    {
+    if memories.revoked.is_revoked(identity.data()) {
         memories.cache.remove(value);
         return None;
     }
@@ -299,6 +339,11 @@ mod tests {
     use crate::session::encode_session;
     use crate::shared::test_support::{app, shared, shared_with, ISSUER};
     use crate::ProviderBuilder;
+
+    /// The decision, without the expired session.
+    fn decide(shared: &Shared, parts: &Parts) -> Route {
+        super::decide(shared, parts, &mut None)
+    }
 
     fn request(path: &str, headers: &[(&str, &str)]) -> Parts {
         let mut b = http::Request::get(path);
@@ -341,6 +386,20 @@ mod tests {
         ));
         // Only whole path segments: `/auth/callbackx` is an ordinary protected path.
         assert!(matches!(route("/auth/callbackx"), Route::Redirect));
+        assert!(
+            matches!(route("/auth/backchannel-logout"), Route::Redirect),
+            "not a route of the layer while back-channel logout is off"
+        );
+        let on = shared_with(|b| b.with_backchannel_logout(true));
+        let route = |path: &str| decide(&on, &request(path, &[HTML]));
+        assert!(matches!(
+            route("/auth/backchannel-logout"),
+            Route::BackchannelLogout(0)
+        ));
+        assert!(matches!(
+            route("/auth/backchannel-logout/default"),
+            Route::Redirect
+        ));
         assert!(matches!(route("/auth/loginx"), Route::Redirect));
     }
 
@@ -355,11 +414,24 @@ mod tests {
             .add_provider(
                 ProviderBuilder::new("guests")
                     .with_issuer("https://guests.example.com")
-                    .with_client_id("b"),
+                    .with_client_id("b")
+                    .with_backchannel_logout(true),
             )
         });
         let route = decide(&s, &request("/auth/login/guests", &[]));
         assert!(matches!(route, Route::Login(Some(1))));
+        let route = |path: &str| decide(&s, &request(path, &[]));
+        assert!(matches!(
+            route("/auth/backchannel-logout/guests"),
+            Route::BackchannelLogout(1)
+        ));
+        for off in [
+            "/auth/backchannel-logout/staff",
+            "/auth/backchannel-logout",
+            "/auth/backchannel-logout/nobody",
+        ] {
+            assert!(matches!(route(off), Route::Unauthorized), "{off}");
+        }
     }
 
     #[test]

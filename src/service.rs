@@ -49,7 +49,9 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Oidc<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: 'static,
-    ReqBody: Send + 'static,
+    // The back-channel logout route reads the body (axum's `Body` is one such).
+    ReqBody: http_body::Body + Send + 'static,
+    ReqBody::Data: Send,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -62,7 +64,12 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
         let shared = &self.shared;
-        match decide(shared, &parts) {
+        let mut expired = None;
+        let route = decide(shared, &parts, &mut expired);
+        if let Some(session) = &expired {
+            flow::audit_trail::session_expired(shared, &parts, session);
+        }
+        match route {
             Route::Pass {
                 identity,
                 protected,
@@ -92,6 +99,12 @@ where
                     let identity = flow::bearer::authenticate(&shared, &parts).await?;
                     parts.extensions.insert(identity);
                     Ok(inner.call(Request::from_parts(parts, body)))
+                })
+            }
+            Route::BackchannelLogout(index) => {
+                let shared = Arc::clone(shared);
+                ResponseFuture::own(async move {
+                    flow::backchannel_logout::handle(&shared, index, &parts, body).await
                 })
             }
             route => {

@@ -40,6 +40,20 @@ impl Shared {
                 redirect_uri = %p.redirect_uri,
                 "register this redirect URI at the identity provider",
             );
+            if let Some(route) = &p.backchannel_logout {
+                tracing::info!(
+                    target: "tower_oidc",
+                    provider = p.slug.as_str(),
+                    backchannel_logout_uri = %route.url,
+                    "register this back-channel logout URI at the identity provider",
+                );
+                tracing::warn!(
+                    target: "tower_oidc",
+                    provider = p.slug.as_str(),
+                    "back-channel logout with the cookie session store ends sessions in this process only: \
+                     other replicas keep accepting them until they expire (the session lifetime)",
+                );
+            }
         }
         let bearer = TokenCache::new(if config.accepts_bearer {
             config.memory_capacity

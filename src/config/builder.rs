@@ -35,6 +35,7 @@ pub struct OidcConfigBuilder {
     pub(super) login_path: String,
     pub(super) logout_path: String,
     pub(super) providers_path: String,
+    pub(super) backchannel_logout_path: String,
     pub(super) public_paths: Vec<String>,
     pub(super) cookie_key: Option<String>,
     /// `OIDC_COOKIE_KEYS_OLD`: earlier keys that still open cookies, in order.
@@ -79,6 +80,7 @@ impl Default for OidcConfigBuilder {
             login_path: "/auth/login".into(),
             logout_path: "/auth/logout".into(),
             providers_path: "/auth/providers".into(),
+            backchannel_logout_path: "/auth/backchannel-logout".into(),
             public_paths: Vec::new(),
             cookie_key: None,
             old_cookie_keys: Vec::new(),
@@ -286,6 +288,14 @@ impl OidcConfigBuilder {
     /// The logout route (default `/auth/logout`).
     pub fn with_logout_path(mut self, path: impl Into<String>) -> Self {
         self.logout_path = path.into();
+        self
+    }
+
+    /// The back-channel logout route (default `/auth/backchannel-logout`; with numbered
+    /// providers, `/auth/backchannel-logout/{slug}` for each), served for the providers that
+    /// have [`with_backchannel_logout`](Self::with_backchannel_logout) on.
+    pub fn with_backchannel_logout_path(mut self, path: impl Into<String>) -> Self {
+        self.backchannel_logout_path = path.into();
         self
     }
 
@@ -596,10 +606,78 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// The `prompt` sent at every login (`OIDC_PROMPT`; OpenID Connect Core 1.0 section
+    /// 3.1.2.1): `none` (no page at the provider: a user not signed in there gets the error
+    /// page, `login_required`), or space-separated among `login` (sign in again), `consent`,
+    /// `select_account`. Another value is a startup error naming the setting. A login may ask
+    /// for its own with `/auth/login?prompt=…` (see the README's "Login parameters").
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.defaults.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent at every login (`OIDC_MAX_AGE`, whole seconds): the provider asks
+    /// the user to sign in again when their sign-in there is older.
+    ///
+    /// # Security
+    /// With a `max_age` the ID token must carry `auth_time`, no older than `max_age` plus the
+    /// clock leeway, or the login is refused (`AuthErrorKind::AuthenticationTooOld`; OpenID
+    /// Connect Core 1.0 section 3.1.2.1 and 3.1.3.7 item 13): a provider that ignored the
+    /// request cannot pass an old sign-in off as a fresh one.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.defaults.max_age = Some(Ok(max_age.as_secs()));
+        self
+    }
+
+    /// The `acr_values` sent at every login (`OIDC_ACR_VALUES`): space-separated
+    /// authentication context class references, in order of preference. A request only,
+    /// unless [`require_acr`](Self::require_acr) makes it a requirement.
+    pub fn with_acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.defaults.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_REQUIRE_ACR`, default `false`; needs [`with_acr_values`](Self::with_acr_values)).
+    ///
+    /// # Security
+    /// `acr_values` alone is a voluntary claim request (OpenID Connect Core 1.0 section
+    /// 3.1.2.1): a provider may sign the user in at another level. Required, a missing `acr`
+    /// or one not requested refuses the login (`AuthErrorKind::AcrNotAccepted`), and a login
+    /// may narrow the values (`/auth/login?acr_values=…`) but never name others.
+    pub fn require_acr(mut self, yes: bool) -> Self {
+        self.defaults.require_acr = Some(Ok(yes));
+        self
+    }
+
+    /// The `ui_locales` sent at every login (`OIDC_UI_LOCALES`): space-separated BCP 47
+    /// language tags for the provider's pages, in order of preference.
+    pub fn with_ui_locales(mut self, locales: impl Into<String>) -> Self {
+        self.defaults.ui_locales = Some(locales.into());
+        self
+    }
+
     /// Whether users the login hook does not know may enter (`OIDC_AUTO_PROVISION`, default
     /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
     pub fn with_auto_provision(mut self, yes: bool) -> Self {
         self.defaults.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// Whether the identity provider may end sessions through OpenID Connect Back-Channel
+    /// Logout 1.0 (`OIDC_BACKCHANNEL_LOGOUT`, default `false`): it POSTs a signed logout token
+    /// to the back-channel logout route (its URL is logged at startup: register it at the
+    /// provider as the client's `backchannel_logout_uri`), and the sessions it names end.
+    ///
+    /// # Security
+    /// Off by default: the route accepts requests from anywhere, and each is a signature
+    /// check (and, for an unknown key, at most one JWKS refetch per refetch floor). The logout
+    /// token must pass every check of section 2.6 (signature with the ID token's allowlist,
+    /// `iss`, `aud`, `iat`, `exp`, a `jti` not seen before, the event, no `nonce`). With the
+    /// cookie store, the sessions end in the process that receives the token only (and in
+    /// every layer built from the same configuration): other replicas keep accepting them.
+    pub fn with_backchannel_logout(mut self, yes: bool) -> Self {
+        self.defaults.backchannel_logout = Some(Ok(yes));
         self
     }
 

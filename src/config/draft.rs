@@ -15,6 +15,7 @@
 //! [`OidcConfigBuilder`]: super::OidcConfigBuilder
 
 use std::fmt;
+use std::time::Duration;
 
 use super::types::{TokenAuthMethod, UserinfoPolicy};
 use crate::policy::RoleMap;
@@ -68,6 +69,8 @@ pub(crate) struct ProviderDraft {
     pub(crate) token_auth: Option<Result<TokenAuthMethod, String>>,
     /// `AUTO_PROVISION`; `Err` holds a value that is not a boolean.
     pub(crate) auto_provision: Option<Result<bool, String>>,
+    /// `BACKCHANNEL_LOGOUT`; `Err` holds a value that is not a boolean.
+    pub(crate) backchannel_logout: Option<Result<bool, String>>,
     /// Extra audiences the ID token may carry (builders only).
     pub(crate) trusted_audiences: Vec<String>,
     /// The role map (`[roles]`, `[[providers]] roles`, or the builders).
@@ -82,6 +85,16 @@ pub(crate) struct ProviderDraft {
     pub(crate) api_introspection_cache: Option<Result<u64, String>>,
     /// `RESOURCE`: the resource indicator (RFC 8707) the login asks its access token for.
     pub(crate) resource: Option<String>,
+    /// `PROMPT`, sent as `prompt` at every login.
+    pub(crate) prompt: Option<String>,
+    /// `MAX_AGE` in seconds; `Err` holds why the value is not a number of seconds.
+    pub(crate) max_age: Option<Result<u64, String>>,
+    /// `ACR_VALUES`, space-separated.
+    pub(crate) acr_values: Option<String>,
+    /// `REQUIRE_ACR`; `Err` holds a value that is not a boolean.
+    pub(crate) require_acr: Option<Result<bool, String>>,
+    /// `UI_LOCALES`, space-separated.
+    pub(crate) ui_locales: Option<String>,
 }
 
 impl ProviderDraft {
@@ -123,12 +136,18 @@ impl ProviderDraft {
             admin_email_domains,
             token_auth,
             auto_provision,
+            backchannel_logout,
             role_map,
             userinfo,
             api_audience,
             api_require_at_jwt,
             api_introspection_cache,
             resource,
+            prompt,
+            max_age,
+            acr_values,
+            require_acr,
+            ui_locales,
         } = defaults;
         or(&mut self.scope, scope);
         or(&mut self.username_claim, username_claim);
@@ -141,12 +160,18 @@ impl ProviderDraft {
         or(&mut self.admin_email_domains, admin_email_domains);
         or(&mut self.token_auth, token_auth);
         or(&mut self.auto_provision, auto_provision);
+        or(&mut self.backchannel_logout, backchannel_logout);
         or(&mut self.role_map, role_map);
         or(&mut self.userinfo, userinfo);
         or(&mut self.api_audience, api_audience);
         or(&mut self.api_require_at_jwt, api_require_at_jwt);
         or(&mut self.api_introspection_cache, api_introspection_cache);
         or(&mut self.resource, resource);
+        or(&mut self.prompt, prompt);
+        or(&mut self.max_age, max_age);
+        or(&mut self.acr_values, acr_values);
+        or(&mut self.require_acr, require_acr);
+        or(&mut self.ui_locales, ui_locales);
         self
     }
 }
@@ -316,6 +341,14 @@ impl ProviderBuilder {
         self
     }
 
+    /// Whether this provider may end sessions through OpenID Connect Back-Channel Logout 1.0
+    /// (`OIDC_PROVIDER_N_BACKCHANNEL_LOGOUT`); see
+    /// [`OidcConfigBuilder::with_backchannel_logout`](crate::OidcConfigBuilder::with_backchannel_logout).
+    pub fn with_backchannel_logout(mut self, yes: bool) -> Self {
+        self.draft.backchannel_logout = Some(Ok(yes));
+        self
+    }
+
     /// This provider's own role map, instead of the global one
     /// ([`OidcConfigBuilder::with_role_map`](crate::OidcConfigBuilder::with_role_map), `[roles]`).
     ///
@@ -325,6 +358,42 @@ impl ProviderBuilder {
     /// group named `admins` at the partner's IdP gets your admins' role.
     pub fn with_role_map(mut self, roles: RoleMap) -> Self {
         self.draft.role_map = Some(roles);
+        self
+    }
+
+    /// The `prompt` sent at every login with this provider (`OIDC_PROVIDER_N_PROMPT`): `none`,
+    /// or space-separated among `login`, `consent`, `select_account`; see
+    /// [`OidcConfigBuilder::with_prompt`](crate::OidcConfigBuilder::with_prompt).
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.draft.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent at every login with this provider (`OIDC_PROVIDER_N_MAX_AGE`); see
+    /// [`OidcConfigBuilder::with_max_age`](crate::OidcConfigBuilder::with_max_age).
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.draft.max_age = Some(Ok(max_age.as_secs()));
+        self
+    }
+
+    /// The `acr_values` sent at every login with this provider (`OIDC_PROVIDER_N_ACR_VALUES`);
+    /// see [`OidcConfigBuilder::with_acr_values`](crate::OidcConfigBuilder::with_acr_values).
+    pub fn with_acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.draft.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_PROVIDER_N_REQUIRE_ACR`); see
+    /// [`OidcConfigBuilder::require_acr`](crate::OidcConfigBuilder::require_acr).
+    pub fn require_acr(mut self, yes: bool) -> Self {
+        self.draft.require_acr = Some(Ok(yes));
+        self
+    }
+
+    /// The `ui_locales` sent at every login with this provider (`OIDC_PROVIDER_N_UI_LOCALES`).
+    pub fn with_ui_locales(mut self, locales: impl Into<String>) -> Self {
+        self.draft.ui_locales = Some(locales.into());
         self
     }
 

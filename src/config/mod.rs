@@ -77,6 +77,7 @@ mod cookie_key;
 mod draft;
 mod env;
 pub(crate) mod file;
+pub(crate) mod login_params;
 mod network;
 mod types;
 mod unknown;
@@ -118,10 +119,25 @@ pub(crate) struct ProviderConfig {
     /// The resource indicator (RFC 8707) the login asks for (`RESOURCE`): sent in the
     /// authorization request and the code exchange.
     pub(crate) resource: Option<String>,
+    /// The login parameters sent at every login (`OIDC_PROMPT`, `OIDC_MAX_AGE`, ...).
+    pub(crate) login: login_params::LoginParams,
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_REQUIRE_ACR`).
+    pub(crate) require_acr: bool,
     /// This provider's callback route: the callback path, plus `/{slug}` when there are several.
     pub(crate) callback_path: String,
     /// `{BASE_URL}{callback_path}`: register it at the provider.
     pub(crate) redirect_uri: String,
+    /// With back-channel logout on: this provider's back-channel logout route (the path, plus
+    /// `/{slug}` when there are several) and `{BASE_URL}{path}`, to register at the provider.
+    pub(crate) backchannel_logout: Option<ProviderRoute>,
+}
+
+/// One of a provider's routes: its path, and its URL (`BASE_URL` and the path).
+#[derive(Debug, Clone)]
+pub(crate) struct ProviderRoute {
+    pub(crate) path: String,
+    pub(crate) url: String,
 }
 
 /// What a bearer access token of one provider must say (`OIDC_API_AUDIENCE`).
@@ -182,6 +198,16 @@ impl<'a> ConfiguredProvider<'a> {
         &self.config.redirect_uri
     }
 
+    /// The back-channel logout URI to register at this provider (its `backchannel_logout_uri`),
+    /// when back-channel logout is on for it
+    /// ([`OidcConfigBuilder::with_backchannel_logout`]).
+    pub fn backchannel_logout_uri(&self) -> Option<&'a str> {
+        self.config
+            .backchannel_logout
+            .as_ref()
+            .map(|r| r.url.as_str())
+    }
+
     /// The path that starts a login with this provider: `/auth/login/{slug}`.
     pub fn login_url(&self) -> String {
         format!("{}/{}", self.login_path, self.config.slug.as_str())
@@ -232,6 +258,8 @@ pub struct OidcConfig {
     pub(crate) network: Network,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) providers_path: String,
+    /// The back-channel logout route (each provider's is below it when there are several).
+    pub(crate) backchannel_logout_path: String,
     pub(crate) auth_method: AuthMethod,
     pub(crate) local_session: Option<LocalSession>,
     pub(crate) local_login_url: Option<String>,

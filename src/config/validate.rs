@@ -14,7 +14,7 @@ use super::env::Keys;
 use super::types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
 };
-use super::{ApiConfig, ConfigId, Network, OidcConfig, ProviderConfig};
+use super::{ApiConfig, ConfigId, Network, OidcConfig, ProviderConfig, ProviderRoute};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::policy::{ClaimPath, RoleMap};
@@ -122,6 +122,7 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         login_path: b.login_path,
         logout_path: b.logout_path,
         providers_path: b.providers_path,
+        backchannel_logout_path: b.backchannel_logout_path,
         public_paths: b.public_paths,
         cookie_key,
         old_cookie_keys,
@@ -210,6 +211,7 @@ fn check_routes(b: &OidcConfigBuilder, problems: &mut Problems) {
         ("login path", &b.login_path),
         ("logout path", &b.logout_path),
         ("providers path", &b.providers_path),
+        ("back-channel logout path", &b.backchannel_logout_path),
     ] {
         if !is_route_path(path) {
             problems.push(
@@ -223,11 +225,12 @@ fn check_routes(b: &OidcConfigBuilder, problems: &mut Problems) {
         &b.login_path,
         &b.logout_path,
         &b.providers_path,
+        &b.backchannel_logout_path,
     ];
     if (1..routes.len()).any(|i| routes[..i].contains(&routes[i])) {
         problems.push(
             "callback path",
-            "the callback, login, logout and providers paths must differ",
+            "the callback, login, logout, providers and back-channel logout paths must differ",
         );
     }
     // `/auth/callback/{slug}` routes take everything below the callback path.
@@ -414,12 +417,23 @@ fn providers(
             (true, Some(slug)) => format!("{}/{}", b.callback_path, slug.trim()),
             _ => b.callback_path.clone(),
         };
-        let redirect_uri =
-            base_url.map(|base| format!("{}{callback_path}", base.as_str().trim_end_matches('/')));
+        let url = |path: &str| {
+            base_url.map(|base| format!("{}{path}", base.as_str().trim_end_matches('/')))
+        };
+        let redirect_uri = url(&callback_path);
+        let backchannel_path = match (several, draft.slug.as_deref()) {
+            (true, Some(slug)) => format!("{}/{}", b.backchannel_logout_path, slug.trim()),
+            _ => b.backchannel_logout_path.clone(),
+        };
+        let backchannel_url = url(&backchannel_path);
         let place = Place {
             keys,
             callback_path,
             redirect_uri,
+            backchannel_logout: backchannel_url.map(|url| ProviderRoute {
+                path: backchannel_path,
+                url,
+            }),
             insecure_http_issuer: b.insecure_http_issuer,
         };
         if let Some(p) = provider(place, draft, problems) {
@@ -501,6 +515,8 @@ struct Place {
     callback_path: String,
     /// `None` when `BASE_URL` is unusable (reported already).
     redirect_uri: Option<String>,
+    /// The back-channel logout route, if it is turned on; `None` as for `redirect_uri`.
+    backchannel_logout: Option<ProviderRoute>,
     insecure_http_issuer: bool,
 }
 
@@ -527,6 +543,7 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         admin_email_domains,
         token_auth,
         auto_provision,
+        backchannel_logout,
         trusted_audiences,
         role_map,
         userinfo,
@@ -534,12 +551,23 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         api_require_at_jwt,
         api_introspection_cache,
         resource,
+        prompt,
+        max_age,
+        acr_values,
+        require_acr,
+        ui_locales,
     } = draft;
 
     let issuer = self::issuer(issuer, place.insecure_http_issuer, &key("ISSUER"), problems);
     let client_id = self::client_id(client_id, &key("CLIENT_ID"), problems);
     let (client_secret, token_auth) = client_auth(client_secret, token_auth, keys, problems);
-    let auto_provision = self::auto_provision(auto_provision, &key("AUTO_PROVISION"), problems);
+    let auto_provision = self::boolean(auto_provision, true, &key("AUTO_PROVISION"), problems);
+    let backchannel_logout = self::boolean(
+        backchannel_logout,
+        false,
+        &key("BACKCHANNEL_LOGOUT"),
+        problems,
+    );
     let scope = self::scope(scope.as_deref(), &key("SCOPE"), problems);
     let api = self::api(
         api_audience,
@@ -550,6 +578,14 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
     );
     let slug = self::slug(slug.as_deref(), &key("SLUG"), problems);
     let resource = self::resource(resource, &key("RESOURCE"), problems);
+    let (login, require_acr) = super::login_params::validate(
+        prompt.as_deref(),
+        max_age,
+        acr_values.as_deref(),
+        require_acr,
+        ui_locales.as_deref(),
+        |suffix, message| problems.push(&key(suffix), message),
+    );
 
     let defaults = ClaimNames::default();
     let claims = ClaimNames {
@@ -596,8 +632,11 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         auto_provision,
         api,
         resource,
+        login,
+        require_acr,
         callback_path: place.callback_path,
         redirect_uri: place.redirect_uri?,
+        backchannel_logout: place.backchannel_logout.filter(|_| backchannel_logout),
     })
 }
 
@@ -761,13 +800,19 @@ fn check_api(b: &OidcConfigBuilder, providers: &[ProviderConfig], problems: &mut
     }
 }
 
-/// Whether unknown users may enter (default `true`).
-fn auto_provision(raw: Option<Result<bool, String>>, key: &str, problems: &mut Problems) -> bool {
-    match raw.unwrap_or(Ok(true)) {
+/// A per-provider switch, `default` when unset: whether unknown users may enter (default
+/// `true`), whether back-channel logout is on (default `false`).
+fn boolean(
+    raw: Option<Result<bool, String>>,
+    default: bool,
+    key: &str,
+    problems: &mut Problems,
+) -> bool {
+    match raw.unwrap_or(Ok(default)) {
         Ok(b) => b,
         Err(raw) => {
             problems.push(key, format!("`{raw}` is not `true` or `false`"));
-            true
+            default
         }
     }
 }
@@ -1061,6 +1106,7 @@ mod tests {
             keys,
             callback_path: "/auth/callback/staff".into(),
             redirect_uri: Some("https://app.example.com/auth/callback/staff".into()),
+            backchannel_logout: None,
             insecure_http_issuer: false,
         }
     }

@@ -2,7 +2,7 @@
 //! its shape: a JWS (three dot-separated parts) is a JWT access token (RFC 9068), verified
 //! here and never sent to the provider, without I/O once the keys are known: the provider
 //! its issuer names, the type, the signature against that provider's keys (refetched once for
-//! an unknown `kid`, as for ID tokens), every claim. Any other token is opaque and introspected
+//! an unknown `kid`, [`crate::jwt`] as for ID tokens), every claim. Any other token is opaque and introspected
 //! ([`super::introspect`]). Either way the claims then go through the same policy and login
 //! hook as a login, into the same [`Identity`]. The result is cached
 //! ([`crate::bearer::cache`]), so the next request with it does no check and no I/O.
@@ -15,9 +15,8 @@ use crate::access_token::{self, AccessTokenError};
 use crate::bearer::challenge;
 use crate::bearer::header::{credentials, Credentials};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::id_token::{self, IdTokenError};
 use crate::identity::{AccessGrant, Identity};
-use crate::jws;
+use crate::jwt::{self, JwtError};
 use crate::pages::Page;
 use crate::provider::Provider;
 use crate::random::sha256_b64;
@@ -85,9 +84,9 @@ async fn verify(shared: &Shared, token: &str, now: u64) -> Result<Identity, Auth
             (p.config.issuer.as_str() == issuer).then_some((p, api))
         })
         .ok_or_else(|| invalid("the access token was not issued by a provider this API accepts"))?;
-    let header = id_token::header(token, &[]).map_err(|e| invalid(signature_reason(&e)))?;
+    let header = jwt::header(token, &[]).map_err(|e| invalid(signature_reason(&e)))?;
     access_token::check_type(&header, api).map_err(invalid)?;
-    let claims = jws::verified_claims(provider, token, &header)
+    let claims = jwt::verified_claims(provider, token, &header)
         .await
         .map_err(|e| match e {
             Ok(err) => invalid(signature_reason(&err)),
@@ -102,18 +101,16 @@ async fn verify(shared: &Shared, token: &str, now: u64) -> Result<Identity, Auth
 
 /// The signature and header failures, worded for an access token (the ID token's messages
 /// name the ID token).
-fn signature_reason(err: &IdTokenError) -> &'static str {
+fn signature_reason(err: &JwtError) -> &'static str {
     match err {
-        IdTokenError::AlgorithmNotAllowed => {
+        JwtError::AlgorithmNotAllowed => {
             "the access token's signature algorithm is not allowed (only asymmetric ones)"
         }
-        IdTokenError::CriticalHeader => {
-            "the access token's header names critical extensions (crit)"
-        }
-        IdTokenError::UnknownKey | IdTokenError::AmbiguousKey => {
+        JwtError::CriticalHeader => "the access token's header names critical extensions (crit)",
+        JwtError::UnknownKey | JwtError::AmbiguousKey => {
             "no key of the provider matches the access token's key id"
         }
-        IdTokenError::BadSignature => "the access token's signature is invalid",
+        JwtError::BadSignature => "the access token's signature is invalid",
         _ => "the access token is not a well-formed JWT",
     }
 }

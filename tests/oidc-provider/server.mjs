@@ -29,6 +29,11 @@
 //                   carry the scopes' claims (so a login that asks for the API's audience,
 //                   whose access token cannot open userinfo, still gets them); and GET
 //                   /_test/hits counts the introspection requests
+//   BACKCHANNEL_LOGOUT_URI  turns on back-channel logout (OpenID Connect Back-Channel
+//                   Logout 1.0) and registers this URI as every client's
+//                   backchannel_logout_uri, with backchannel_logout_session_required (so ID
+//                   and logout tokens carry `sid`); unset: off (for tests/real_provider.rs,
+//                   whose app listens on a port of its own)
 //   TOKEN_AUTH_METHODS  comma-separated token endpoint auth methods the provider supports
 //                   and advertises (default: oidc-provider's own list); clients registered
 //                   for another method are left out (for the doctor's tests)
@@ -62,6 +67,7 @@ for (const origin of APP_ORIGINS) {
 const appOrigins = APP_ORIGINS.map((o) => o.replace(/\/$/, ''));
 const RP_INITIATED_LOGOUT = (process.env.RP_INITIATED_LOGOUT ?? 'on') !== 'off';
 const API_AUDIENCE = process.env.API_AUDIENCE ?? '';
+const BACKCHANNEL_LOGOUT_URI = process.env.BACKCHANNEL_LOGOUT_URI || undefined;
 const TOKEN_AUTH_METHODS = (process.env.TOKEN_AUTH_METHODS ?? '').split(',').map((m) => m.trim()).filter(Boolean);
 
 // oidc-provider writes its "development-only" warnings with console.warn /
@@ -142,6 +148,10 @@ const commonClient = {
     ...appOrigins.flatMap((o) => [`${o}/public`, `${o}/signed-out`]),
   ],
   id_token_signed_response_alg: 'RS256',
+  ...(BACKCHANNEL_LOGOUT_URI ? {
+    backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI,
+    backchannel_logout_session_required: true,
+  } : {}),
 };
 // A secret with the characters RFC 6749 2.3.1 form-encodes in HTTP Basic credentials (`+`, `/`,
 // `=`, as in a base64 secret).
@@ -234,6 +244,7 @@ function configuration() {
           },
         },
       } : {}),
+      backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
       // RFC 9207: oidc-provider 9.x always adds `iss` to authorization
       // responses (there is no feature flag any more) and advertises
       // authorization_response_iss_parameter_supported=true.
@@ -245,6 +256,11 @@ function configuration() {
     // ends with the provider session (i.e. on RP-initiated logout).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: { AccessToken: ACCESS_TOKEN_TTL },
+    // oidc-provider refuses to send requests to loopback addresses (its SSRF protection);
+    // the test apps listen on 127.0.0.1, so the back-channel logout POST goes out without it.
+    ...(BACKCHANNEL_LOGOUT_URI ? {
+      fetch: (url, { dispatcher: _ssrfGuard, ...options }) => globalThis.fetch(url, options),
+    } : {}),
   };
 }
 
@@ -353,6 +369,7 @@ server.listen(PORT, HOST, () => {
   const provider = new Provider(issuer, configuration());
   installGuard(provider);
   provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+  provider.on('backchannel.error', (_ctx, err) => console.error('backchannel.error', err));
   handler = provider.callback();
   process.stdout.write(`ISSUER=${issuer}\n`);
 });
