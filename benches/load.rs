@@ -9,19 +9,25 @@
 //! The method:
 //!
 //! - **One server process pinned to one core** (`taskset -c LOAD_SERVER_CPU`), a tokio runtime
-//!   with one worker thread, serving three apps on 127.0.0.1 with the **same handler** (a small
+//!   with one worker thread, serving five apps on 127.0.0.1 with the **same handler** (a small
 //!   fixed JSON body): the bare app; the app with [`OidcLayer`] applied by `Router::layer`, as
-//!   the README shows; and the layer around the whole router (`OidcLayer::layer(router)`),
-//!   which spares axum's per-route boxing; and the app behind `Router::layer` with a
-//!   server-side session store (`LOAD_SESSION_STORE`: `memory`, the default, or a `redis://`
-//!   URL with the feature `redis`), whose users' cookies hold only their session's id: it is
-//!   compared with the cookie store's `Router::layer` app.
+//!   the README shows; the layer around the whole router (`OidcLayer::layer(router)`), which
+//!   spares axum's per-route boxing; the bearer app (below); and the app behind
+//!   `Router::layer` with a server-side session store (`LOAD_SESSION_STORE`: `memory`, the
+//!   default, or a `redis://` URL with the feature `redis`), whose users' cookies hold only
+//!   their session's id: it is compared with the cookie store's `Router::layer` app.
 //! - **`wrk -t1 -c32` pinned to another core** (`taskset -c LOAD_CLIENT_CPU`), sending
 //!   `GET /api/me` over keep-alive connections. Every request carries the `Cookie` header of
 //!   one of `LOAD_CLIENTS` signed-in users, in turn, and **every app gets the same headers**:
 //!   the bare app parses nothing, the layer finds its session each time. The sessions are
 //!   minted by [`OidcLayer::session_cookie`], the cookie a login issues; a session the layer
 //!   did not accept would be a 401, which fails the run.
+//! - **Bearer tokens**: a fourth app, the same router behind an [`OidcLayer`] with an API
+//!   audience, gets `Authorization: Bearer` JWT access tokens (RS256, `typ` `at+jwt`, signed by
+//!   this process with the test key; the server process serves the matching discovery document
+//!   and JWKS on 127.0.0.1), one of `LOAD_CLIENTS` tokens in turn; the bare app gets the same
+//!   headers for its baseline. Each token is verified once (first seen), then found in the
+//!   cache of verified tokens; a refused token would be a 401, which fails the run.
 //! - **`LOAD_ROUNDS` interleaved rounds**, each app run for `LOAD_SECS` per round, each round
 //!   starting with the next app so that drift of the machine falls on all of them. Each
 //!   round's ratio (layered requests/s ÷ bare requests/s of the same round) is reported, with
@@ -52,8 +58,13 @@ const ISSUER: &str = "https://idp.example.com";
 /// The argument that makes this binary the server process.
 const SERVE: &str = "--load-server";
 /// The bare app, the app behind `Router::layer`, the app with the layer around the router, the
-/// app behind `Router::layer` with a server-side store.
-const APPS: usize = 4;
+/// app behind a layer that takes bearer tokens (`Router::layer`), and the app behind
+/// `Router::layer` with a server-side store.
+const APPS: usize = 5;
+/// The API audience of the bearer app's tokens.
+const API: &str = "https://api.example.com";
+/// The signing key of the bearer app's tokens (the tests' RSA key).
+const TOKEN_KEY: &[u8] = include_bytes!("../tests/fixtures/rsa1.pem");
 
 fn setting(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -132,6 +143,77 @@ fn cookies(layer: &OidcLayer, n: u64) -> Vec<String> {
         .collect()
 }
 
+/// The bearer app's layer: tokens for [`API`] from the provider at `issuer`.
+fn bearer_layer(issuer: &str) -> OidcLayer {
+    OidcLayer::new(
+        OidcConfig::builder()
+            .with_issuer(issuer)
+            .with_client_id("load")
+            .with_client_secret("load-secret")
+            .with_base_url("http://127.0.0.1:8080")
+            .with_cookie_key("ocWVgu8vTVHiX7bH9eyA5AgC4sL4PRr4/BxCfFn7o1c=")
+            .with_api_audience(API)
+            .build()
+            .expect("load test bearer configuration"),
+    )
+}
+
+/// The provider of the bearer app, on 127.0.0.1: its discovery document and the JWKS with the
+/// public half of [`TOKEN_KEY`]. Returns its issuer.
+async fn provider() -> String {
+    use jsonwebtoken::{jwk::Jwk, Algorithm, EncodingKey};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let key = EncodingKey::from_rsa_pem(TOKEN_KEY).unwrap();
+    let mut jwk =
+        serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap()).unwrap();
+    jwk["kid"] = serde_json::json!("load");
+    jwk["use"] = serde_json::json!("sig");
+    let jwks = serde_json::json!({ "keys": [jwk] });
+    let doc = serde_json::json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+    });
+    let app = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { axum::Json(doc) }),
+        )
+        .route("/jwks", get(move || async move { axum::Json(jwks) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    issuer
+}
+
+/// The `Authorization` header values of `n` distinct access tokens from `issuer` for [`API`],
+/// shaped like a login's (the user's claims, `scope`, `client_id`), valid for a day.
+fn tokens(issuer: &str, n: u64) -> Vec<String> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = EncodingKey::from_rsa_pem(TOKEN_KEY).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut header = Header::new(Algorithm::RS256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some("load".into());
+    (0..n)
+        .map(|i| {
+            let claims = serde_json::json!({
+                "iss": issuer, "sub": format!("user-{i:06}"), "aud": API, "iat": now,
+                "exp": now + 86_400, "client_id": "spa", "scope": "openid reports:read",
+                "jti": format!("load-{i}"), "email": format!("user{i}@example.com"),
+                "email_verified": true, "name": format!("User {i}"),
+                "groups": ["readers", "staff", "finance-emea"],
+            });
+            let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+            format!("Bearer {token}")
+        })
+        .collect()
+}
+
 /// The one handler of both apps: a small fixed JSON body.
 async fn handler() -> impl IntoResponse {
     (
@@ -162,13 +244,16 @@ fn serve() -> ExitCode {
         let bare = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let layered = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let outer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bearer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let store_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = provider().await;
         println!(
-            "PORTS {} {} {} {}",
+            "PORTS {} {} {} {} {} {issuer}",
             bare.local_addr().unwrap().port(),
             layered.local_addr().unwrap().port(),
             outer_listener.local_addr().unwrap().port(),
-            store_listener.local_addr().unwrap().port()
+            bearer_listener.local_addr().unwrap().port(),
+            store_listener.local_addr().unwrap().port(),
         );
         let bare = axum::serve(bare, app());
         let layered = axum::serve(layered, app().layer(layer()));
@@ -180,17 +265,25 @@ fn serve() -> ExitCode {
             outer_listener,
             ServiceExt::<axum::extract::Request>::into_make_service(outer),
         );
+        let bearer = axum::serve(bearer_listener, app().layer(bearer_layer(&issuer)));
         let store = axum::serve(store_listener, app().layer(stored));
-        let (a, b, c, d) = tokio::join!(bare, layered, outer, store);
-        a.and(b).and(c).and(d).unwrap();
+        let (a, b, c, d, e) = tokio::join!(bare, layered, outer, bearer, store);
+        a.and(b).and(c).and(d).and(e).unwrap();
     });
     ExitCode::SUCCESS
 }
 
-/// Starts the server process (pinned to `cpu` when given); returns it, the origins of the
-/// bare app, the app behind `Router::layer`, the app with the layer around the router and the
-/// store app, and the store app's cookies.
-fn start_server(cpu: Option<u64>) -> (Child, [String; APPS], Vec<String>) {
+/// What the server process printed: the origins of the bare app, the app behind
+/// `Router::layer`, the app with the layer around the router, the bearer app and the store
+/// app; the bearer app's issuer; the store app's cookies.
+struct Served {
+    origins: [String; APPS],
+    issuer: String,
+    stored: Vec<String>,
+}
+
+/// Starts the server process (pinned to `cpu` when given); returns it and what it printed.
+fn start_server(cpu: Option<u64>) -> (Child, Served) {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = match cpu {
         Some(cpu) => {
@@ -221,18 +314,20 @@ fn start_server(cpu: Option<u64>) -> (Child, [String; APPS], Vec<String>) {
         .unwrap_or_else(|| panic!("the server printed `{line}`, not its ports"))
         .split_whitespace()
         .collect();
-    assert_eq!(ports.len(), APPS, "the server printed `{line}`");
-    (
-        child,
-        std::array::from_fn(|i| format!("http://127.0.0.1:{}", ports[i])),
+    assert_eq!(ports.len(), APPS + 1, "the server printed `{line}`");
+    let served = Served {
+        origins: std::array::from_fn(|i| format!("http://127.0.0.1:{}", ports[i])),
+        issuer: ports[APPS].to_owned(),
         stored,
-    )
+    };
+    (child, served)
 }
 
-/// The wrk script: requests rotate through the users' cookies; every non-2xx is counted.
-fn lua(cookies: &[String]) -> String {
-    let mut s = String::from("local cookies = {\n");
-    for c in cookies {
+/// The wrk script: requests rotate through `values` of the `header` (the users' cookies, or
+/// their bearer tokens); every non-2xx is counted.
+fn lua(header: &str, values: &[String]) -> String {
+    let mut s = String::from("local values = {\n");
+    for c in values {
         writeln!(s, "  {c:?},").unwrap();
     }
     s.push_str(
@@ -242,8 +337,8 @@ function setup(thread) table.insert(threads, thread) end
 function init(args)
   non2xx = 0
   reqs = {}
-  for i, c in ipairs(cookies) do
-    reqs[i] = wrk.format("GET", "/api/me", { ["Cookie"] = c, ["Accept"] = "application/json" })
+  for i, c in ipairs(values) do
+    reqs[i] = wrk.format("GET", "/api/me", { ["HEADER"] = c, ["Accept"] = "application/json" })
   end
   n = math.random(#reqs)
 end
@@ -263,7 +358,9 @@ function done(summary, latency, requests)
     summary.requests, summary.duration, bad, e.connect, e.read, e.write, e.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
-"#,
+"#
+        .replace("HEADER", header)
+        .as_str(),
     );
     s
 }
@@ -271,21 +368,13 @@ end
 /// How wrk is started: its threads, connections and core.
 struct Wrk<'a> {
     script: &'a Path,
-    /// The store app's script (its users' cookies hold session ids).
-    store_script: &'a Path,
     threads: u64,
     conns: u64,
     cpu: Option<u64>,
 }
 
 impl Wrk<'_> {
-    /// Runs wrk against app number `app` at `origin` for `secs`.
-    fn run(&self, app: usize, origin: &str, secs: u64) -> Run {
-        let script = if app == APPS - 1 {
-            self.store_script
-        } else {
-            self.script
-        };
+    fn run(&self, origin: &str, secs: u64) -> Run {
         let mut cmd = match self.cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
@@ -302,7 +391,7 @@ impl Wrk<'_> {
                 &self.conns.to_string(),
             ])
             .args(["-d", &format!("{secs}s"), "--timeout", "5s", "-s"])
-            .arg(script)
+            .arg(self.script)
             .arg(format!("{origin}/api/me"))
             .output()
             .expect("wrk is on PATH");
@@ -359,16 +448,35 @@ fn main() -> ExitCode {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/load");
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("clients.lua");
-    std::fs::write(&script, lua(&cookies(&layer(), clients))).unwrap();
-    let (mut server, origins, stored) = start_server(server_cpu);
-    let store_script = dir.join("store-clients.lua");
-    std::fs::write(&store_script, lua(&stored)).unwrap();
+    std::fs::write(&script, lua("Cookie", &cookies(&layer(), clients))).unwrap();
     let wrk = Wrk {
         script: &script,
-        store_script: &store_script,
         threads,
         conns,
         cpu: client_cpu,
+    };
+
+    let (mut server, served) = start_server(server_cpu);
+    let Served {
+        origins,
+        issuer,
+        stored,
+    } = served;
+    let store_script = dir.join("store-clients.lua");
+    std::fs::write(&store_script, lua("Cookie", &stored)).unwrap();
+    let store_wrk = Wrk {
+        script: &store_script,
+        ..wrk
+    };
+    let bearer_script = dir.join("bearer.lua");
+    std::fs::write(
+        &bearer_script,
+        lua("Authorization", &tokens(&issuer, clients)),
+    )
+    .unwrap();
+    let bearer_wrk = Wrk {
+        script: &bearer_script,
+        ..wrk
     };
     let placement = match (server_cpu, client_cpu) {
         (Some(s), Some(c)) => format!(
@@ -383,60 +491,68 @@ fn main() -> ExitCode {
         "load: {placement}; {clients} signed-in users' cookies sent to every app; \
          {rounds} interleaved rounds of {secs} s per app"
     );
-    // A short warm-up of each app, not reported.
-    for (app, origin) in origins.iter().enumerate() {
-        wrk.run(app, origin, 2);
+    // A short warm-up of each app, not reported (the bearer app verifies its tokens then).
+    for origin in &origins[..3] {
+        wrk.run(origin, 2);
     }
+    for origin in [&origins[0], &origins[3]] {
+        bearer_wrk.run(origin, 2);
+    }
+    store_wrk.run(&origins[4], 2);
 
     let mut report = format!(
         "{placement}.\n\n\
-         | round | bare requests/s | `Router::layer` requests/s | ratio | layer around the router requests/s | ratio | server-side store requests/s | vs `Router::layer` | p50 / p99 ms (bare, per route, around, store) |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+         | round | bare requests/s | `Router::layer` requests/s | ratio | layer around the router requests/s | ratio | bare, Bearer headers, requests/s | bearer tokens requests/s | ratio | server-side store requests/s | vs `Router::layer` | p50 / p99 ms (bare, per route, around, bare with Bearer, bearer, store) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     );
-    let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
+    let mut ratios = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     let mut failed = false;
     for round in 1..=rounds {
-        // Each round starts with another app, so drift of the machine falls on all three.
-        let mut runs: [Option<Run>; APPS] = Default::default();
-        for k in 0..APPS {
-            let app = (round as usize + k) % APPS;
-            runs[app] = Some(wrk.run(app, &origins[app], secs));
+        // Each round starts with another run, so drift of the machine falls on all of them:
+        // the three apps with cookies, the bare and the bearer app with Bearer headers, and
+        // the store app with its cookies.
+        const RUNS: usize = APPS + 1;
+        let mut runs: [Option<Run>; RUNS] = Default::default();
+        for k in 0..RUNS {
+            let run = (round as usize + k) % RUNS;
+            runs[run] = Some(match run {
+                0..=2 => wrk.run(&origins[run], secs),
+                3 => bearer_wrk.run(&origins[0], secs),
+                4 => bearer_wrk.run(&origins[3], secs),
+                _ => store_wrk.run(&origins[4], secs),
+            });
         }
-        let [bare, per_route, around, store] = runs.map(Option::unwrap);
-        failed |= [&bare, &per_route, &around, &store]
-            .iter()
-            .any(|r| r.non2xx > 0 || r.errors() > 0);
+        let [bare, per_route, around, bare_bearer, bearer, store] = runs.map(Option::unwrap);
+        let all = [&bare, &per_route, &around, &bare_bearer, &bearer, &store];
+        failed |= all.iter().any(|r| r.non2xx > 0 || r.errors() > 0);
         let r1 = per_route.rps() / bare.rps();
         let r2 = around.rps() / bare.rps();
-        let r3 = store.rps() / per_route.rps();
+        let r3 = bearer.rps() / bare_bearer.rps();
+        let r4 = store.rps() / per_route.rps();
         ratios[0].push(r1);
         ratios[1].push(r2);
         ratios[2].push(r3);
+        ratios[3].push(r4);
+        let latencies: Vec<String> = all
+            .iter()
+            .map(|r| format!("{} / {}", ms(r.p50), ms(r.p99)))
+            .collect();
         let row = format!(
-            "| {round} | {:.0} | {:.0} | {r1:.3} | {:.0} | {r2:.3} | {:.0} | {r3:.3} | {} / {}, {} / {}, {} / {}, {} / {} |",
+            "| {round} | {:.0} | {:.0} | {r1:.3} | {:.0} | {r2:.3} | {:.0} | {:.0} | {r3:.3} | {:.0} | {r4:.3} | {} |",
             bare.rps(),
             per_route.rps(),
             around.rps(),
+            bare_bearer.rps(),
+            bearer.rps(),
             store.rps(),
-            ms(bare.p50),
-            ms(bare.p99),
-            ms(per_route.p50),
-            ms(per_route.p99),
-            ms(around.p50),
-            ms(around.p99),
-            ms(store.p50),
-            ms(store.p99)
+            latencies.join(", ")
         );
+        let non2xx: Vec<String> = all.iter().map(|r| r.non2xx.to_string()).collect();
+        let errors: Vec<String> = all.iter().map(|r| r.errors().to_string()).collect();
         println!(
-            "{row}   (non-2xx {} {} {} {}, socket errors {} {} {} {})",
-            bare.non2xx,
-            per_route.non2xx,
-            around.non2xx,
-            store.non2xx,
-            bare.errors(),
-            per_route.errors(),
-            around.errors(),
-            store.errors()
+            "{row}   (non-2xx {}, socket errors {})",
+            non2xx.join(" "),
+            errors.join(" ")
         );
         writeln!(report, "{row}").unwrap();
     }
@@ -446,6 +562,10 @@ fn main() -> ExitCode {
     let names = [
         ("behind `Router::layer`", "the bare app's"),
         ("with the layer around the router", "the bare app's"),
+        (
+            "with bearer tokens behind `Router::layer` (against the bare app with the same headers)",
+            "the bare app's",
+        ),
         (
             "with the server-side store behind `Router::layer`",
             "the cookie store's behind `Router::layer`",

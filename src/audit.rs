@@ -33,17 +33,26 @@ pub enum AuditKind {
     SignInRefused,
     /// A user signed out: the session was ended.
     SignOut,
+    /// A request presented a session that has expired (`OIDC_SESSION_LIFETIME`): recorded at
+    /// each request that presents it, until the browser signs in again or drops the cookie.
+    SessionExpired,
+    /// The identity provider ended sessions through back-channel logout: one event per logout
+    /// token, with the user when the token names one (a token may name the provider's session
+    /// only).
+    BackChannelSignOut,
 }
 
 impl AuditKind {
     /// A stable name for the event column of a table: `sign_in`, `sign_in_failed`,
-    /// `sign_in_refused`, `sign_out`.
+    /// `sign_in_refused`, `sign_out`, `session_expired`, `back_channel_sign_out`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SignIn => "sign_in",
             Self::SignInFailed => "sign_in_failed",
             Self::SignInRefused => "sign_in_refused",
             Self::SignOut => "sign_out",
+            Self::SessionExpired => "session_expired",
+            Self::BackChannelSignOut => "back_channel_sign_out",
         }
     }
 }
@@ -116,7 +125,10 @@ impl AuditSink for TracingAuditSink {
             };
         }
         match e.kind {
-            AuditKind::SignIn | AuditKind::SignOut => emit!(info),
+            AuditKind::SignIn
+            | AuditKind::SignOut
+            | AuditKind::SessionExpired
+            | AuditKind::BackChannelSignOut => emit!(info),
             _ => emit!(warn),
         }
     }

@@ -118,6 +118,18 @@ pub enum AuthErrorKind {
     /// The server-side session store (`OIDC_SESSION_STORE`) cannot be reached: a session
     /// cannot be checked, or a new one stored.
     SessionStoreUnavailable,
+    /// A bearer access token was refused (RFC 6750 `invalid_token`): not a JWT access token
+    /// for this API from a configured provider, or expired, or its signature failed.
+    InvalidAccessToken,
+    /// The `Authorization` header names the Bearer scheme but is malformed (RFC 6750
+    /// `invalid_request`).
+    MalformedAuthorization,
+    /// The login asked for a sign-in no older than `max_age`, and the ID token's `auth_time`
+    /// is older (plus the clock leeway): the provider did not ask the user to sign in again.
+    AuthenticationTooOld,
+    /// The ID token's `acr` is missing or not one of the requested `acr_values`, which the
+    /// configuration requires (`OIDC_REQUIRE_ACR`).
+    AcrNotAccepted,
 }
 
 impl AuthErrorKind {
@@ -144,16 +156,23 @@ impl AuthErrorKind {
             Self::InvalidGroupsClaim => "invalid_groups_claim",
             Self::LoginRefused => "login_refused",
             Self::SessionStoreUnavailable => "session_store_unavailable",
+            Self::InvalidAccessToken => "invalid_token",
+            Self::MalformedAuthorization => "invalid_request",
+            Self::AuthenticationTooOld => "authentication_too_old",
+            Self::AcrNotAccepted => "acr_not_accepted",
         }
     }
 
     /// The HTTP status the layer answers with.
     pub fn status(self) -> StatusCode {
         match self {
-            Self::Unauthenticated | Self::InvalidIdToken | Self::InvalidUserinfo => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthenticated
+            | Self::InvalidIdToken
+            | Self::InvalidUserinfo
+            | Self::InvalidAccessToken
+            | Self::AuthenticationTooOld => StatusCode::UNAUTHORIZED,
             Self::ProviderDenied
+            | Self::AcrNotAccepted
             | Self::NoRole
             | Self::EmailNotVerified
             | Self::EmailDomainNotAllowed
@@ -164,7 +183,8 @@ impl AuthErrorKind {
             | Self::LoginExpired
             | Self::MalformedCallback
             | Self::IssuerMismatch
-            | Self::CodeRejected => StatusCode::BAD_REQUEST,
+            | Self::CodeRejected
+            | Self::MalformedAuthorization => StatusCode::BAD_REQUEST,
             Self::ProviderUnreachable | Self::SessionStoreUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -29,6 +29,10 @@ struct Then<S, B> {
     body: B,
 }
 
+/// A bearer token's verification: the inner service's future once it passed, or the page
+/// that refuses it.
+type BoxVerify<F> = Pin<Box<dyn Future<Output = Result<F, Page>> + Send + 'static>>;
+
 /// What a passed request's response needs so that no cache keeps it for someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Caching {
@@ -80,6 +84,8 @@ pin_project! {
         // A session not cached yet, being loaded from the server-side store; then the request
         // goes on to the inner service or to a flow.
         Load { future: BoxLoad, then: Option<Then<S, B>> },
+        // A bearer token seen for the first time, then the inner service's response.
+        Verify { future: BoxVerify<S::Future> },
     }
 }
 
@@ -90,6 +96,18 @@ where
     pub(crate) fn inner(future: S::Future, caching: Caching) -> Self {
         Self {
             kind: Kind::Inner { future, caching },
+        }
+    }
+
+    /// Verifies a bearer token, then answers with the inner future `future` yields (a
+    /// protected response), or with its page.
+    pub(crate) fn verify(
+        future: impl Future<Output = Result<S::Future, Page>> + Send + 'static,
+    ) -> Self {
+        Self {
+            kind: Kind::Verify {
+                future: Box::pin(future),
+            },
         }
     }
 
@@ -151,6 +169,13 @@ where
                     };
                     then.go_on(loaded)
                 }
+                KindProj::Verify { future } => match ready!(future.as_mut().poll(cx)) {
+                    Ok(future) => Kind::Inner {
+                        future,
+                        caching: Caching::Protected,
+                    },
+                    Err(page) => return Poll::Ready(Ok(page.map(ResponseBody::own))),
+                },
                 other => return poll_ready_kind(other, cx),
             };
             kind.set(next);
@@ -215,7 +240,7 @@ where
     S: Service<Request<B>, Response = Response<ResBody>>,
 {
     match kind {
-        KindProj::Load { .. } => unreachable!("handled by the caller"),
+        KindProj::Load { .. } | KindProj::Verify { .. } => unreachable!("handled by the caller"),
         KindProj::Inner { future, caching } => {
             let mut res = ready!(future.poll(cx))?;
             match caching {

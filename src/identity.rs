@@ -40,13 +40,48 @@ pub(crate) struct IdentityData {
     pub(crate) authenticated_at: u64,
     pub(crate) expires_at: u64,
     pub(crate) session_id: String,
+    /// The provider's session (the ID token's `sid`, OpenID Connect Back-Channel Logout 1.0
+    /// section 2.1), by which a logout token may end this session.
+    #[serde(default)]
+    pub(crate) sid: Option<String>,
     #[serde(skip)]
     pub(crate) claims: OnceLock<Map<String, Value>>,
+    /// What a bearer access token said beyond the user; `None` for a session (never in a
+    /// cookie).
+    #[serde(skip)]
+    pub(crate) access: Option<Box<AccessGrant>>,
+}
+
+/// What a bearer access token grants, beyond the user it names.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AccessGrant {
+    /// The token's `scope` claim, split on spaces (RFC 9068 section 2.2.3, RFC 8693 4.2).
+    pub(crate) scopes: Vec<String>,
+    /// The client the token was issued to (`client_id`, else `azp`).
+    pub(crate) client_id: Option<String>,
+    /// Whether the token was issued to the client itself, with no user (client credentials:
+    /// its `sub` is the client's id).
+    pub(crate) client_only: bool,
+}
+
+/// How a request proved who it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credential {
+    /// A session cookie, from a login in the browser.
+    Session,
+    /// An `Authorization: Bearer` access token (RFC 6750).
+    AccessToken,
 }
 
 impl Identity {
     pub(crate) fn from_data(data: IdentityData) -> Self {
         Self(Arc::new(data))
+    }
+
+    /// The session's data, as its cookie holds it.
+    pub(crate) fn data(&self) -> &IdentityData {
+        &self.0
     }
 
     pub(crate) fn clone_data(&self) -> IdentityData {
@@ -145,9 +180,37 @@ impl Identity {
         self.0.expires_at
     }
 
-    /// A random identifier of this session, new at every login.
+    /// A random identifier of this session, new at every login. For a bearer token, an
+    /// identifier derived from the token (the same for every request with it).
     pub fn session_id(&self) -> &str {
         &self.0.session_id
+    }
+
+    /// Whether the request came with a session cookie or a bearer access token.
+    pub fn credential(&self) -> Credential {
+        match self.0.access {
+            None => Credential::Session,
+            Some(_) => Credential::AccessToken,
+        }
+    }
+
+    /// The scopes of the bearer access token (its `scope` claim); empty for a session. See
+    /// [`require_scope`](Self::require_scope) and [`Scoped`](crate::Scoped).
+    pub fn scopes(&self) -> &[String] {
+        self.0.access.as_ref().map_or(&[], |a| &a.scopes)
+    }
+
+    /// The client the bearer access token was issued to (`client_id`, else `azp`); `None`
+    /// for a session or a token that names none.
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.access.as_ref()?.client_id.as_deref()
+    }
+
+    /// Whether this is a client acting for itself, with no user: a bearer token from the
+    /// client credentials grant (its `sub` is the client's id). Its subject is then the
+    /// client, not a person.
+    pub fn is_client(&self) -> bool {
+        self.0.access.as_ref().is_some_and(|a| a.client_only)
     }
 }
 
@@ -171,7 +234,9 @@ impl IdentityData {
             authenticated_at: d.authenticated_at,
             expires_at: d.expires_at,
             session_id: d.session_id.clone(),
+            sid: d.sid.clone(),
             claims: OnceLock::new(),
+            access: d.access.clone(),
         }
     }
 }
@@ -198,7 +263,9 @@ impl IdentityData {
             authenticated_at: 1_000,
             expires_at: 2_000,
             session_id: crate::random::random_token(16),
+            sid: None,
             claims: Default::default(),
+            access: None,
         }
     }
 }
@@ -225,7 +292,9 @@ impl Identity {
             authenticated_at: 0,
             expires_at: 0,
             session_id: String::new(),
+            sid: None,
             claims: OnceLock::new(),
+            access: None,
         })
     }
 }

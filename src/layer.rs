@@ -100,6 +100,13 @@ impl OidcLayer {
                 paths.push(literal(callback));
             }
         }
+        for route in config
+            .providers
+            .iter()
+            .filter_map(|p| p.backchannel_logout.as_ref())
+        {
+            paths.push(literal(&route.path));
+        }
         let mut router = axum::Router::new();
         for path in &paths {
             router = router.route(
@@ -210,7 +217,6 @@ impl OidcLayer {
         let record = crate::store::StoredSession {
             identity: data,
             id_token: String::new(),
-            sid: None,
             seen_at: now,
             idle_secs: server.idle_secs(),
         };
@@ -219,6 +225,12 @@ impl OidcLayer {
             .await
             .expect("the session store takes the test session");
         format!("{}={}", names.session, value)
+    }
+
+    /// How many bearer tokens the layer's cache of verified tokens holds (feature
+    /// `test-util`): for tests that it stays bounded.
+    pub fn cached_bearer_tokens(&self) -> usize {
+        self.shared.bearer.len()
     }
 }
 

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod access_token;
 mod audit;
+mod bearer;
 mod body;
 mod client_ip;
 mod clock;
@@ -17,7 +19,10 @@ pub mod fuzz;
 mod hook;
 mod id_token;
 mod identity;
+mod introspected_token;
+mod jwt;
 mod layer;
+mod logout_token;
 mod meter;
 mod page_hook;
 mod pages;
@@ -27,6 +32,7 @@ mod provider;
 mod random;
 mod rate_limit;
 mod route;
+mod scope;
 mod service;
 mod session;
 mod shared;
@@ -46,14 +52,15 @@ pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};
 pub use extract::IdentityRejection;
 pub use future::ResponseFuture;
 pub use hook::{LoginAttempt, LoginDecision};
-pub use identity::Identity;
 #[cfg(feature = "test-util")]
 pub use identity::IdentityBuilder;
+pub use identity::{Credential, Identity};
 pub use layer::OidcLayer;
 pub use page_hook::{escape_html, LayerPage, PageLink};
 pub use policy::{
     ClaimPath, GroupMatching, GroupsClaimError, InvalidRoleName, PgRole, RoleMap, RoleMapBuilder,
     RoleRule, MAX_ROLE_NAME_BYTES,
 };
+pub use scope::{InsufficientScope, Scope, ScopeRejection, Scoped};
 pub use service::Oidc;
 pub use store::{SessionsError, UserSession};

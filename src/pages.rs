@@ -87,6 +87,25 @@ pub(crate) fn unauthorized_json(login_path: &str) -> Page {
     res
 }
 
+/// The back-channel logout's success (OpenID Connect Back-Channel Logout 1.0 section 2.8): 200
+/// with an empty body and `Cache-Control: no-store`.
+pub(crate) fn backchannel_logout_done() -> Page {
+    let mut res = base(StatusCode::OK, "text/plain", Bytes::new());
+    res.headers_mut().remove(header::CONTENT_TYPE);
+    res
+}
+
+/// A back-channel logout request refused (section 2.8): `status` with
+/// `{"error": error, "error_description": description}` and `Cache-Control: no-store`.
+pub(crate) fn backchannel_logout_refused(
+    status: StatusCode,
+    error: &'static str,
+    description: &str,
+) -> Page {
+    let body = serde_json::json!({"error": error, "error_description": description});
+    base(status, "application/json", body.to_string())
+}
+
 /// Whether the kind means "signed in fine, but not admitted": the user needs another account
 /// or another group, not another try.
 pub(crate) fn is_refusal(kind: AuthErrorKind) -> bool {
@@ -208,6 +227,8 @@ pub(crate) fn error_page(err: &AuthError, config: &OidcConfig) -> Page {
         | AuthErrorKind::MissingState => "This sign-in link has expired or was already used",
         AuthErrorKind::ProviderDenied => "Sign-in was refused",
         AuthErrorKind::ClientRejected => "Sign-in is not set up correctly",
+        AuthErrorKind::AuthenticationTooOld => "Your sign-in at the identity provider is too old",
+        AuthErrorKind::AcrNotAccepted => "A stronger sign-in is required",
         _ => "Sign-in failed",
     };
     let hint = match err.kind() {
@@ -216,6 +237,12 @@ pub(crate) fn error_page(err: &AuthError, config: &OidcConfig) -> Page {
         }
         AuthErrorKind::ClientRejected => {
             "Trying again will not help until the application's administrator fixes the setting named above."
+        }
+        AuthErrorKind::AuthenticationTooOld => {
+            "Sign out at the identity provider, then start the sign-in again."
+        }
+        AuthErrorKind::AcrNotAccepted => {
+            "Start the sign-in again and choose a stronger method at the identity provider (a second factor, for example)."
         }
         _ => "Start the sign-in again.",
     };
@@ -321,15 +348,16 @@ pub(crate) fn unknown_provider(config: &OidcConfig, path: &str) -> Page {
 }
 
 /// The chooser page for an unauthenticated browser when there is a choice: one button per
-/// provider, and the app's own login when `AUTH_METHOD=both`.
-pub(crate) fn chooser(config: &OidcConfig, return_to: &str) -> Page {
+/// provider, and the app's own login when `AUTH_METHOD=both`. `login_params` (form-encoded,
+/// each after a `&`) travels on in each provider's link.
+pub(crate) fn chooser(config: &OidcConfig, return_to: &str, login_params: &str) -> Page {
     let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
     let mut options: Vec<PageLink> = config
         .providers()
         .map(|p| {
             PageLink::new(
                 format!("Sign in with {}", p.name()),
-                format!("{}?return_to={encoded}", p.login_url()),
+                format!("{}?return_to={encoded}{login_params}", p.login_url()),
             )
         })
         .collect();
@@ -393,7 +421,7 @@ mod tests {
                 "unknown provider",
                 unknown_provider(&config, "/auth/login/x"),
             ),
-            ("chooser", chooser(&config, "/reports")),
+            ("chooser", chooser(&config, "/reports", "")),
             (
                 "rate limited",
                 too_many_requests(std::time::Duration::from_millis(1500)),

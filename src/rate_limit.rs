@@ -1,13 +1,16 @@
 //! The login routes' rate limit per client address (`OIDC_LOGIN_RATE_LIMIT`): governor's GCRA,
-//! keyed by address (IPv6 by its /64), timed by the configuration's [`Clock`], and bounded to
-//! the configuration's memory capacity.
+//! keyed by address (IPv6 by its /64), timed by the configuration's [`Clock`], in a store
+//! bounded to the configuration's memory capacity that forgets the addresses seen least
+//! recently first.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, UNIX_EPOCH};
 
 use governor::clock::Clock as GovernorClock;
 use governor::nanos::Nanos;
+use governor::state::StateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::clock::Clock;
@@ -25,19 +28,87 @@ impl GovernorClock for LimiterClock {
     }
 }
 
-type Keyed = RateLimiter<
-    IpAddr,
-    governor::state::keyed::HashMapStateStore<IpAddr>,
-    LimiterClock,
-    governor::middleware::NoOpMiddleware<Nanos>,
->;
+/// Governor's state per address, in two generations of at most half the capacity each: an
+/// address is looked up in the current one, then in the previous one (and moved to the
+/// current one when found there); when the current one is full it becomes the previous one and
+/// the old previous one is forgotten. So at most `capacity` addresses are remembered, and the
+/// ones forgotten are those not seen since the last two turns: a flood of new addresses pushes
+/// out only addresses that stopped sending, never one that keeps trying while it is limited.
+#[derive(Debug)]
+struct Generations {
+    half: usize,
+    maps: Mutex<[HashMap<IpAddr, Nanos>; 2]>,
+}
+
+impl Generations {
+    fn new(capacity: usize) -> Self {
+        Self {
+            half: (capacity / 2).max(1),
+            maps: Mutex::new([HashMap::new(), HashMap::new()]),
+        }
+    }
+
+    /// How many addresses it remembers.
+    fn len(&self) -> usize {
+        let maps = self.maps.lock().unwrap_or_else(PoisonError::into_inner);
+        maps[0].len() + maps[1].len()
+    }
+}
+
+/// The store governor owns, sharing the generations with the limiter (which counts them).
+#[derive(Debug)]
+struct Store(Arc<Generations>);
+
+impl StateStore for Store {
+    type Key = IpAddr;
+
+    fn measure_and_replace<T, F, E>(&self, key: &IpAddr, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        // A std lock held for one map lookup and one insert, never across an await.
+        let generations = &*self.0;
+        let mut maps = generations
+            .maps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let [current, previous] = &mut *maps;
+        let seen = match current.get(key) {
+            Some(tat) => Some(*tat),
+            None => previous.remove(key),
+        };
+        let (outcome, stored) = match f(seen) {
+            Ok((value, tat)) => (Ok(value), tat),
+            // Refused: the state is unchanged, but the address was seen now.
+            Err(refusal) => match seen {
+                Some(tat) => (Err(refusal), tat),
+                None => return Err(refusal),
+            },
+        };
+        if !current.contains_key(key) && current.len() >= generations.half {
+            tracing::debug!(
+                target: "tower_oidc",
+                event = "rate_limit_turn",
+                forgotten = previous.len(),
+                "the login rate limiter forgets the addresses it has not seen for a while",
+            );
+            *previous = std::mem::take(current);
+            current.reserve(generations.half);
+        }
+        current.insert(*key, stored);
+        outcome
+    }
+}
+
+type Keyed = RateLimiter<IpAddr, Store, LimiterClock, governor::middleware::NoOpMiddleware<Nanos>>;
 
 /// The limiter of one layer: at most `capacity` addresses remembered.
 pub(crate) struct LoginLimiter {
     quota: Quota,
     clock: LimiterClock,
     capacity: usize,
-    keyed: Mutex<Keyed>,
+    keyed: Keyed,
+    generations: Arc<Generations>,
 }
 
 impl LoginLimiter {
@@ -47,46 +118,30 @@ impl LoginLimiter {
             .unwrap_or_else(|| Quota::per_second(rate.burst))
             .allow_burst(rate.burst);
         let clock = LimiterClock(clock);
-        let keyed = Mutex::new(RateLimiter::hashmap_with_clock(quota, clock.clone()));
+        let capacity = capacity.max(2);
+        let generations = Arc::new(Generations::new(capacity));
+        let keyed = RateLimiter::new(quota, Store(generations.clone()), clock.clone());
         Self {
             quota,
             clock,
-            capacity: capacity.max(1),
+            capacity,
             keyed,
+            generations,
         }
     }
 
     /// `Ok` when `ip` may make one more request now; else how long until it may.
     pub(crate) fn check(&self, ip: IpAddr) -> Result<(), Duration> {
-        let key = key(ip);
-        let mut keyed = self.keyed.lock().unwrap_or_else(PoisonError::into_inner);
         let now = self.clock.now();
-        let outcome = keyed
-            .check_key(&key)
-            .map_err(|not_until| not_until.wait_time_from(now));
-        if keyed.len() > self.capacity {
-            keyed.retain_recent();
-            if keyed.len() > self.capacity {
-                tracing::warn!(
-                    target: "tower_oidc",
-                    event = "rate_limit_full",
-                    capacity = self.capacity,
-                    "the login rate limiter holds as many addresses as the memory capacity allows, all of them recent: it forgets them all (a flood from many addresses?)",
-                );
-                *keyed = RateLimiter::hashmap_with_clock(self.quota, self.clock.clone());
-            }
-            keyed.shrink_to_fit();
-        }
-        outcome
+        self.keyed
+            .check_key(&key(ip))
+            .map_err(|not_until| not_until.wait_time_from(now))
     }
 
     /// How many addresses it remembers now.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.keyed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.generations.len()
     }
 }
 
@@ -95,6 +150,7 @@ impl std::fmt::Debug for LoginLimiter {
         f.debug_struct("LoginLimiter")
             .field("quota", &self.quota)
             .field("capacity", &self.capacity)
+            .field("remembered", &self.generations.len())
             .finish_non_exhaustive()
     }
 }
@@ -189,15 +245,50 @@ mod tests {
             let _ = limiter.check(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)));
             assert!(limiter.len() <= capacity, "{} at {n}", limiter.len());
         }
-        // And an address that refilled is forgotten before anyone recent is.
-        let (limiter, clock) = make(1, 1, 2);
-        assert!(limiter.check(ip("192.0.2.1")).is_ok());
-        clock.advance(Duration::from_secs(5));
-        assert!(limiter.check(ip("192.0.2.2")).is_ok());
-        assert!(limiter.check(ip("192.0.2.3")).is_ok());
         assert!(
-            limiter.check(ip("192.0.2.2")).is_err(),
-            "forgotten too early"
+            limiter.len() >= capacity / 2,
+            "it remembers the recent half"
         );
+    }
+
+    #[test]
+    fn a_limited_address_stays_limited_while_a_hundred_thousand_others_flood() {
+        let capacity = 1000;
+        let (limiter, clock) = make(30, 60, capacity);
+        let attacker = ip("203.0.113.9");
+        for _ in 0..30 {
+            assert!(limiter.check(attacker).is_ok());
+        }
+        assert!(limiter.check(attacker).is_err());
+        for n in 0..100_000u32 {
+            let _ = limiter.check(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)));
+            assert!(limiter.len() <= capacity, "{} at {n}", limiter.len());
+            // The attacker keeps trying, once per hundred flood requests (it would try far
+            // more often), and stays refused throughout.
+            if n % 100 == 0 {
+                assert!(limiter.check(attacker).is_err(), "let through at {n}");
+            }
+        }
+        // Its refusals did not extend its wait: one refill period later it may try again.
+        clock.advance(Duration::from_secs(2));
+        assert!(limiter.check(attacker).is_ok());
+        assert!(limiter.check(attacker).is_err());
+    }
+
+    #[test]
+    fn the_least_recently_seen_addresses_are_forgotten_first() {
+        // Capacity 4: two generations of two.
+        let (limiter, _) = make(1, 3600, 4);
+        let (old, recent) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        assert!(limiter.check(old).is_ok());
+        assert!(limiter.check(recent).is_ok());
+        for n in 3..=6 {
+            let _ = limiter.check(ip(&format!("192.0.2.{n}")));
+            // `recent` keeps trying; `old` does not.
+            assert!(limiter.check(recent).is_err());
+        }
+        assert!(limiter.len() <= 4);
+        assert!(limiter.check(recent).is_err(), "still remembered");
+        assert!(limiter.check(old).is_ok(), "forgotten, a fresh start");
     }
 }

@@ -8,9 +8,10 @@ use http::{header, HeaderValue, Uri};
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::bearer::header::{bearer_bytes, credentials, Credentials};
 use crate::config::OidcConfig;
 use crate::identity::Identity;
-use crate::session::{decode_session, request_cookie, request_cookie_bytes, Purpose};
+use crate::session::{open_session, request_cookie, request_cookie_bytes, Opened, Purpose};
 use crate::shared::Shared;
 use crate::store::Lookup;
 
@@ -34,6 +35,9 @@ pub(crate) enum Route {
     Callback,
     /// The logout route.
     Logout,
+    /// The back-channel logout route of the provider at this index (only for a provider that
+    /// has back-channel logout on).
+    BackchannelLogout(usize),
     /// No session, browser navigation: redirect to the provider.
     Redirect,
     /// No session, anything else: 401.
@@ -42,6 +46,8 @@ pub(crate) enum Route {
     Load { id: String },
     /// A session whose store cannot be reached: 503.
     StoreUnavailable,
+    /// An API path, judged by its bearer token alone.
+    Token(TokenRoute),
 }
 
 /// What the request's session cookie came to.
@@ -55,10 +61,37 @@ pub(crate) enum Loaded {
     Unavailable,
 }
 
+/// What a request on an API path needs when its token is not in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenRoute {
+    /// A well-formed token seen for the first time: verify it, then pass the request on.
+    Verify,
+    /// A malformed `Authorization: Bearer` header: 400 `invalid_request`.
+    Malformed,
+    /// No token where only tokens are accepted: 401 with the Bearer challenge.
+    Missing,
+}
+
+/// A session cookie the request presented that was ours and has expired: for the audit trail
+/// and the `logouts{cause="expiry"}` metric.
+#[derive(Debug)]
+pub(crate) struct ExpiredSession {
+    /// The provider's slug and issuer, of a provider still configured.
+    pub(crate) provider: String,
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+}
+
 /// Decides what to do with a request, from its head alone. The hot path (a session seen
 /// before) reads one cookie and finds it in the session cache: no I/O, and the cache's shard
-/// lock is held only for the lookup, never across an await.
-pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
+/// lock is held only for the lookup, never across an await. `expired` gets the session when
+/// the request presented one of ours that has expired (never on the hot path: a valid session
+/// is not expired).
+pub(crate) fn decide(
+    shared: &Shared,
+    parts: &Parts,
+    expired: &mut Option<ExpiredSession>,
+) -> Route {
     let config = &shared.config;
     let path = app_uri(parts).path();
     if let Some(rest) = path.strip_prefix(config.callback_path.as_str()) {
@@ -70,6 +103,15 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
     }
     if path == config.logout_path {
         return Route::Logout;
+    }
+    if path.starts_with(config.backchannel_logout_path.as_str()) {
+        if let Some(i) = config.providers.iter().position(|p| {
+            p.backchannel_logout
+                .as_ref()
+                .is_some_and(|route| route.path == path)
+        }) {
+            return Route::BackchannelLogout(i);
+        }
     }
     if path == config.providers_path {
         return Route::Providers;
@@ -89,10 +131,18 @@ pub(crate) fn decide(shared: &Shared, parts: &Parts) -> Route {
             };
         }
     }
+    // Off unless an API audience is set: then one header lookup, on API paths only.
+    if config.accepts_bearer && is_api_path(config, path) {
+        if let Some(route) = bearer(shared, parts) {
+            return route;
+        }
+    }
     let value = request_cookie_bytes(&parts.headers, &shared.cookies.names.session);
     let loaded = match (value, &shared.server) {
         (None, _) => Loaded::None,
-        (Some(value), None) => session(shared, value).map_or(Loaded::None, Loaded::Session),
+        (Some(value), None) => {
+            session(shared, value, expired).map_or(Loaded::None, Loaded::Session)
+        }
         (Some(value), Some(server)) => {
             let now = config.clock.unix_seconds();
             match server.lookup(value, now, || stored_session_id(shared, value)) {
@@ -143,6 +193,75 @@ pub(crate) fn after_load(shared: &Shared, parts: &Parts, loaded: Loaded) -> Rout
     }
 }
 
+/// The route of a request on an API path, judged by its `Authorization` header: a token seen
+/// before passes with its cached identity (no signature check, no I/O), a new one is verified,
+/// a malformed header refused; a CORS preflight passes. Without a token, `None` lets sessions
+/// decide, unless the API paths take tokens only.
+fn bearer(shared: &Shared, parts: &Parts) -> Option<Route> {
+    // A repeated token is found by its bytes as sent, before any syntax check: only tokens
+    // that passed every check are in the cache.
+    if let Some(raw) = bearer_bytes(&parts.headers) {
+        let now = shared.config.clock.unix_seconds();
+        if let Some(identity) = shared.bearer.get(raw, now) {
+            return Some(Route::Pass {
+                identity: Some(identity),
+                protected: true,
+            });
+        }
+    }
+    match credentials(&parts.headers) {
+        Credentials::Bearer(_) => Some(Route::Token(TokenRoute::Verify)),
+        Credentials::Malformed => Some(Route::Token(TokenRoute::Malformed)),
+        Credentials::None | Credentials::Other => {
+            let config = &shared.config;
+            if is_preflight(parts) {
+                // A CORS preflight carries no credentials (Fetch standard, CORS-preflight
+                // request): the app's CORS layer answers it.
+                Some(Route::Pass {
+                    identity: None,
+                    protected: false,
+                })
+            } else if !config.bearer_only {
+                None
+            } else if config
+                .local_session
+                .as_ref()
+                .is_some_and(|is_signed_in| is_signed_in(parts))
+            {
+                // AUTH_METHOD=both: another scheme (Basic, say) is the app's to judge.
+                Some(Route::Pass {
+                    identity: None,
+                    protected: true,
+                })
+            } else {
+                Some(Route::Token(TokenRoute::Missing))
+            }
+        }
+    }
+}
+
+/// A CORS preflight: `OPTIONS` with `Access-Control-Request-Method`.
+fn is_preflight(parts: &Parts) -> bool {
+    parts.method == http::Method::OPTIONS
+        && parts
+            .headers
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Whether bearer tokens are accepted on `path`: every path when no API path is configured,
+/// else the API paths, matched as public paths are.
+fn is_api_path(config: &OidcConfig, path: &str) -> bool {
+    config.api_paths.is_empty() || matches_any(&config.api_paths, path)
+}
+
+/// Whether `path` is one of `paths`: exactly, or below a folder (one ending in `/`).
+fn matches_any(paths: &[String], path: &str) -> bool {
+    paths.iter().any(|p| match p.strip_suffix('/') {
+        Some(folder) => path.starts_with(p.as_str()) || path == folder,
+        None => path == p,
+    })
+}
+
 /// The request's URI as the app sees it: inside a router nested with axum's `Router::nest`,
 /// the URI the outer router was called with (axum's `OriginalUri`, which axum sets and a
 /// client cannot), so that the configured paths and the return-to targets are the app's
@@ -162,14 +281,7 @@ pub(crate) fn app_uri(parts: &Parts) -> &Uri {
 /// a session like any protected path (fail closed). Checked only after a public path matched,
 /// so protected paths cost nothing more.
 fn is_public(config: &OidcConfig, path: &str) -> bool {
-    config
-        .public_paths
-        .iter()
-        .any(|p| match p.strip_suffix('/') {
-            Some(folder) => path.starts_with(p.as_str()) || path == folder,
-            None => path == p,
-        })
-        && is_normal_path(path)
+    matches_any(&config.public_paths, path) && is_normal_path(path)
 }
 
 /// Whether `path` reads the same to every component that may later decode or normalise it
@@ -237,8 +349,13 @@ pub(crate) fn load(
     }
 }
 
-/// The identity of a session cookie value: from the cache, or opened and then cached.
-fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
+/// The identity of a session cookie value: from the cache, or opened and then cached. An
+/// expired session of a provider still configured goes to `expired`.
+fn session(
+    shared: &Shared,
+    value: &[u8],
+    expired: &mut Option<ExpiredSession>,
+) -> Option<Identity> {
     let cookies = &shared.cookies;
     let memories = &*cookies.memories;
     let now = shared.config.clock.unix_seconds();
@@ -246,12 +363,22 @@ fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
         return Some(identity);
     }
     let value = std::str::from_utf8(value).ok()?;
-    let data = decode_session(&cookies.codec, &cookies.names, value, now)?;
+    let data = match open_session(&cookies.codec, &cookies.names, value, now) {
+        Opened::Valid(data) => data,
+        Opened::Expired(data) => {
+            if shared.provider_for(&data.provider, &data.issuer).is_some() {
+                *expired = Some(ExpiredSession {
+                    provider: data.provider,
+                    issuer: data.issuer,
+                    subject: data.subject,
+                });
+            }
+            return None;
+        }
+        Opened::Invalid => return None,
+    };
     shared.provider_for(&data.provider, &data.issuer)?;
-    if memories
-        .revoked
-        .is_revoked(&data.session_id, data.expires_at)
-    {
+    if memories.revoked.is_revoked(&data) {
         return None;
     }
     let identity = Identity::from_data(data);
@@ -259,10 +386,7 @@ fn session(shared: &Shared, value: &[u8]) -> Option<Identity> {
     // A logout may have revoked the session between the check above and the insert; it
     // revokes before it removes the cache entry, so checking again after inserting closes the
     // window.
-    if memories
-        .revoked
-        .is_revoked(identity.session_id(), identity.expires_at())
-    {
+    if memories.revoked.is_revoked(identity.data()) {
         memories.cache.remove(value);
         return None;
     }
@@ -299,6 +423,11 @@ mod tests {
     use crate::session::encode_session;
     use crate::shared::test_support::{app, shared, shared_with, ISSUER};
     use crate::ProviderBuilder;
+
+    /// The decision, without the expired session.
+    fn decide(shared: &Shared, parts: &Parts) -> Route {
+        super::decide(shared, parts, &mut None)
+    }
 
     fn request(path: &str, headers: &[(&str, &str)]) -> Parts {
         let mut b = http::Request::get(path);
@@ -341,6 +470,20 @@ mod tests {
         ));
         // Only whole path segments: `/auth/callbackx` is an ordinary protected path.
         assert!(matches!(route("/auth/callbackx"), Route::Redirect));
+        assert!(
+            matches!(route("/auth/backchannel-logout"), Route::Redirect),
+            "not a route of the layer while back-channel logout is off"
+        );
+        let on = shared_with(|b| b.with_backchannel_logout(true));
+        let route = |path: &str| decide(&on, &request(path, &[HTML]));
+        assert!(matches!(
+            route("/auth/backchannel-logout"),
+            Route::BackchannelLogout(0)
+        ));
+        assert!(matches!(
+            route("/auth/backchannel-logout/default"),
+            Route::Redirect
+        ));
         assert!(matches!(route("/auth/loginx"), Route::Redirect));
     }
 
@@ -355,11 +498,24 @@ mod tests {
             .add_provider(
                 ProviderBuilder::new("guests")
                     .with_issuer("https://guests.example.com")
-                    .with_client_id("b"),
+                    .with_client_id("b")
+                    .with_backchannel_logout(true),
             )
         });
         let route = decide(&s, &request("/auth/login/guests", &[]));
         assert!(matches!(route, Route::Login(Some(1))));
+        let route = |path: &str| decide(&s, &request(path, &[]));
+        assert!(matches!(
+            route("/auth/backchannel-logout/guests"),
+            Route::BackchannelLogout(1)
+        ));
+        for off in [
+            "/auth/backchannel-logout/staff",
+            "/auth/backchannel-logout",
+            "/auth/backchannel-logout/nobody",
+        ] {
+            assert!(matches!(route(off), Route::Unauthorized), "{off}");
+        }
     }
 
     #[test]
@@ -497,6 +653,53 @@ mod tests {
         // Same cookie key, other issuer: the session names a provider `other` does not have.
         let route = decide(&other, &request("/", &[HTML, ("cookie", &cookie)]));
         assert!(matches!(route, Route::Redirect));
+    }
+
+    #[test]
+    fn a_bearer_token_seen_before_passes_from_the_cache_without_io() {
+        let s = shared_with(|b| {
+            b.with_api_audience("https://api.example.com")
+                .add_api_path("/api/")
+        });
+        let auth = ("authorization", "Bearer eyJ.eyJ.sig");
+        // Not seen yet: verified by the flow (which may fetch keys).
+        let route = decide(&s, &request("/api/me", &[auth, HTML]));
+        assert!(
+            matches!(route, Route::Token(TokenRoute::Verify)),
+            "{route:?}"
+        );
+        let mut data = IdentityData::sample(1);
+        data.expires_at = s.config.clock.unix_seconds() + 60;
+        let until = data.expires_at;
+        s.bearer
+            .insert("eyJ.eyJ.sig", Identity::from_data(data), until, 0);
+        // Seen: passes right here, synchronously, with its identity; the cookie is not read.
+        let cookie = ("cookie", "oidc-session=forged");
+        let Route::Pass {
+            identity,
+            protected,
+        } = decide(&s, &request("/api/me", &[auth, cookie]))
+        else {
+            panic!("not passed");
+        };
+        assert_eq!(identity.unwrap().subject(), "248289761001");
+        assert!(protected);
+        assert!(s.providers[0].cached_metadata().is_none(), "no I/O");
+        // Outside the API paths the header is the app's business.
+        let route = decide(&s, &request("/page", &[auth, HTML]));
+        assert!(matches!(route, Route::Redirect), "{route:?}");
+        let malformed = decide(&s, &request("/api/me", &[("authorization", "Bearer a b")]));
+        assert!(matches!(malformed, Route::Token(TokenRoute::Malformed)));
+    }
+
+    #[test]
+    fn without_an_api_audience_the_authorization_header_is_not_read() {
+        let s = shared();
+        let route = decide(
+            &s,
+            &request("/api/me", &[("authorization", "Bearer a b"), HTML]),
+        );
+        assert!(matches!(route, Route::Redirect), "{route:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::flow;
 use crate::future::{call_inner, ResponseFuture};
-use crate::route::{decide, Route};
+use crate::route::{decide, Route, TokenRoute};
 use crate::shared::Shared;
 
 /// The service made by [`OidcLayer`](crate::OidcLayer). See the crate docs for its behaviour.
@@ -46,7 +46,11 @@ impl<S: fmt::Debug> fmt::Debug for Oidc<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Oidc<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: 'static,
+    // The back-channel logout route reads the body (axum's `Body` is one such).
+    ReqBody: http_body::Body + Send + 'static,
+    ReqBody::Data: Send,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -59,7 +63,12 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (parts, body) = req.into_parts();
         let shared = &self.shared;
-        match decide(shared, &parts) {
+        let mut expired = None;
+        let route = decide(shared, &parts, &mut expired);
+        if let Some(session) = &expired {
+            flow::audit_trail::session_expired(shared, &parts, session);
+        }
+        match route {
             Route::Pass {
                 identity,
                 protected,
@@ -83,6 +92,25 @@ where
                 let ready = std::mem::replace(&mut self.inner, clone);
                 let load = crate::route::load(Arc::clone(&shared), &parts, id);
                 ResponseFuture::load(load, shared, ready, parts, body)
+            }
+            Route::Token(TokenRoute::Verify) => {
+                // The token is verified asynchronously (a key may have to be fetched), so the
+                // ready instance is taken out before the async work and a clone left in its
+                // place (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
+                let clone = self.inner.clone();
+                let mut ready = std::mem::replace(&mut self.inner, clone);
+                let shared = Arc::clone(shared);
+                ResponseFuture::verify(async move {
+                    let identity = flow::bearer::authenticate(&shared, &parts).await?;
+                    let (future, _) = call_inner(&mut ready, parts, body, Some(identity), true);
+                    Ok(future)
+                })
+            }
+            Route::BackchannelLogout(index) => {
+                let shared = Arc::clone(shared);
+                ResponseFuture::own(async move {
+                    flow::backchannel_logout::handle(&shared, index, &parts, body).await
+                })
             }
             route => {
                 let shared = Arc::clone(shared);

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::bearer::TokenCache;
 use crate::config::OidcConfig;
 use crate::provider::Provider;
 use crate::rate_limit::LoginLimiter;
@@ -14,6 +15,8 @@ pub(crate) struct Shared {
     pub(crate) config: OidcConfig,
     pub(crate) providers: Vec<Provider>,
     pub(crate) cookies: Cookies,
+    /// Bearer tokens already verified (empty unless an API audience is set).
+    pub(crate) bearer: TokenCache,
     /// The login routes' rate limit, when on.
     pub(crate) login_limiter: Option<LoginLimiter>,
     /// The server-side sessions (`OIDC_SESSION_STORE` other than `cookie`), shared with every
@@ -42,7 +45,26 @@ impl Shared {
                 redirect_uri = %p.redirect_uri,
                 "register this redirect URI at the identity provider",
             );
+            if let Some(route) = &p.backchannel_logout {
+                tracing::info!(
+                    target: "tower_oidc",
+                    provider = p.slug.as_str(),
+                    backchannel_logout_uri = %route.url,
+                    "register this back-channel logout URI at the identity provider",
+                );
+                tracing::warn!(
+                    target: "tower_oidc",
+                    provider = p.slug.as_str(),
+                    "back-channel logout with the cookie session store ends sessions in this process only: \
+                     other replicas keep accepting them until they expire (the session lifetime)",
+                );
+            }
         }
+        let bearer = TokenCache::new(if config.accepts_bearer {
+            config.memory_capacity
+        } else {
+            0
+        });
         let login_limiter = config
             .login_rate_limit
             .map(|rate| LoginLimiter::new(rate, config.clock.clone(), config.memory_capacity));
@@ -54,6 +76,7 @@ impl Shared {
             config,
             providers,
             cookies,
+            bearer,
             login_limiter,
             server,
         }

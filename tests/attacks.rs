@@ -234,13 +234,11 @@ async fn rejects_missing_iss_parameter_when_the_provider_promises_it() {
     assert_eq!(s.idp.hits.token(), 0);
 }
 
-#[tokio::test]
-async fn provider_error_response_gets_a_clear_page() {
-    let s = setup().await;
-    let mut jar = Jar::default();
-    let started = start_login(&mut jar, &s.app, "/").await;
+/// Answers the login `started` with the provider's `error` (and a description that must not be
+/// echoed), and checks that it is refused as the provider's denial.
+async fn provider_error(s: &Setup, jar: &mut Jar, started: &Started, error: &str) -> Reply {
     let q = serde_urlencoded::to_string([
-        ("error", "access_denied"),
+        ("error", error),
         ("error_description", "<b>no</b>"),
         ("state", started.state.as_str()),
         ("iss", s.idp.issuer.as_str()),
@@ -251,8 +249,17 @@ async fn provider_error_response_gets_a_clear_page() {
         &reply,
         StatusCode::FORBIDDEN,
         AuthErrorKind::ProviderDenied,
-        &jar,
+        jar,
     );
+    reply
+}
+
+#[tokio::test]
+async fn provider_error_response_gets_a_clear_page() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let reply = provider_error(&s, &mut jar, &started, "access_denied").await;
     assert!(reply.body.contains("access_denied"));
     assert!(
         !reply.body.contains("<b>no</b>"),
@@ -1137,4 +1144,227 @@ async fn an_overlong_return_target_falls_back_to_home() {
     s.idp.with(|st| st.id_token = Some(token));
     let reply = callback(&mut jar, &s.app, &s.idp, &started.state).await;
     assert_eq!(reply.location(), "/");
+}
+
+// Login parameters (OpenID Connect Core 3.1.2.1): configured per provider, refined per login,
+// never forwarded when unfit, and what they ask for checked at the callback.
+
+#[tokio::test]
+async fn login_parameters_reach_the_provider() {
+    let s = MockApp::start(|b| {
+        b.with_prompt("select_account")
+            .with_max_age(Duration::from_secs(3600))
+            .with_acr_values("urn:example:mfa urn:example:pwd")
+            .with_ui_locales("de-CH fr")
+    })
+    .await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let q = query(&started.authorize_url);
+    assert_eq!(q["prompt"], "select_account");
+    assert_eq!(q["max_age"], "3600");
+    assert_eq!(q["acr_values"], "urn:example:mfa urn:example:pwd");
+    assert_eq!(q["ui_locales"], "de-CH fr");
+    assert!(
+        !q.contains_key("login_hint"),
+        "a protected page's query is not ours"
+    );
+
+    // The explicit login route's query refines them; a protected page's query never does.
+    let started = start_login(
+        &mut jar,
+        &s.app,
+        "/auth/login?login_hint=jane%40example.com&prompt=login&max_age=60&acr_values=urn%3Aexample%3Amfa&ui_locales=en",
+    )
+    .await;
+    let q = query(&started.authorize_url);
+    assert_eq!(q["login_hint"], "jane@example.com");
+    assert_eq!(q["prompt"], "login");
+    assert_eq!(q["max_age"], "60");
+    assert_eq!(q["acr_values"], "urn:example:mfa");
+    assert_eq!(q["ui_locales"], "en");
+    let started = start_login(&mut jar, &s.app, "/reports?login_hint=evil&prompt=none").await;
+    let q = query(&started.authorize_url);
+    assert!(!q.contains_key("login_hint"), "{q:?}");
+    assert_eq!(q["prompt"], "select_account");
+}
+
+#[tokio::test]
+async fn overlong_or_control_character_login_parameters_are_never_forwarded() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let long = "a".repeat(256);
+    for (param, value) in [
+        ("login_hint", long.as_str()),
+        ("login_hint", "jane\r\nSet-Cookie: x=1"),
+        ("login_hint", "jane\u{0}"),
+        ("ui_locales", "en\u{7f}"),
+        ("prompt", "create"),
+        ("prompt", "none login"),
+        ("max_age", "soon"),
+    ] {
+        let path = format!(
+            "/auth/login?{}",
+            serde_urlencoded::to_string([(param, value)]).unwrap()
+        );
+        let started = start_login(&mut jar, &s.app, &path).await;
+        let q = query(&started.authorize_url);
+        assert!(!q.contains_key(param), "{param}={value:?} forwarded: {q:?}");
+        assert!(
+            !started.authorize_url.contains("Set-Cookie"),
+            "{}",
+            started.authorize_url
+        );
+    }
+    // Exactly 255 bytes still travel.
+    let hint = "b".repeat(255);
+    let started = start_login(&mut jar, &s.app, &format!("/auth/login?login_hint={hint}")).await;
+    assert_eq!(query(&started.authorize_url)["login_hint"], hint);
+}
+
+/// Runs a login through `path` whose ID token has `claims` edited by `edit`.
+async fn login_via(
+    s: &Setup,
+    jar: &mut Jar,
+    path: &str,
+    edit: impl FnOnce(Value) -> Value,
+) -> Reply {
+    let started = start_login(jar, &s.app, path).await;
+    let token = SigningKey::first().sign(&edit(s.idp.claims(&s.clock, &started.nonce)));
+    s.idp.with(|st| st.id_token = Some(token));
+    callback(jar, &s.app, &s.idp, &started.state).await
+}
+
+#[tokio::test]
+async fn rejects_auth_time_older_than_max_age() {
+    let s = MockApp::start(|b| b.with_max_age(Duration::from_secs(300))).await;
+    let now = s.clock.secs();
+    let mut jar = Jar::default();
+    // 300 s of max_age plus the default 60 s leeway: 361 s is too old.
+    let reply = login_via(&s, &mut jar, "/", |c| set(c, "auth_time", json!(now - 361))).await;
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::AuthenticationTooOld,
+        &jar,
+    );
+    assert!(
+        reply
+            .body
+            .contains("Your sign-in at the identity provider is too old"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("361 s ago"), "{}", reply.body);
+    let reply = login_via(&s, &mut jar, "/", |c| set(c, "auth_time", json!(now - 350))).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FOUND,
+        "within max_age and leeway: {reply:?}"
+    );
+    assert!(jar.session().is_some());
+}
+
+#[tokio::test]
+async fn rejects_missing_auth_time_when_max_age_was_asked() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    // No max_age configured: none needed.
+    let reply = login_via(&s, &mut jar, "/auth/login", |c| c).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    // A login that asked for one, through its own query: the record carries it.
+    let mut jar = Jar::default();
+    let reply = login_via(&s, &mut jar, "/auth/login?max_age=0", |c| c).await;
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::InvalidIdToken,
+        &jar,
+    );
+    assert!(reply.body.contains("auth_time"), "{}", reply.body);
+    let now = s.clock.secs();
+    let reply = login_via(&s, &mut jar, "/auth/login?max_age=0", |c| {
+        set(c, "auth_time", json!(now - 120))
+    })
+    .await;
+    assert_refused(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        AuthErrorKind::AuthenticationTooOld,
+        &jar,
+    );
+}
+
+#[tokio::test]
+async fn rejects_acr_not_requested_when_required() {
+    let s = MockApp::start(|b| {
+        b.with_acr_values("urn:example:mfa urn:example:hwk")
+            .require_acr(true)
+    })
+    .await;
+    let mut jar = Jar::default();
+    for acr in [Some(json!("urn:example:pwd")), None] {
+        let reply = login_via(&s, &mut jar, "/", |c| match &acr {
+            Some(acr) => set(c, "acr", acr.clone()),
+            None => c,
+        })
+        .await;
+        assert_refused(
+            &reply,
+            StatusCode::FORBIDDEN,
+            AuthErrorKind::AcrNotAccepted,
+            &jar,
+        );
+        assert!(
+            reply.body.contains("A stronger sign-in is required"),
+            "{}",
+            reply.body
+        );
+        assert!(
+            !reply.body.contains("urn:example:pwd"),
+            "no claim value is shown"
+        );
+    }
+    // A login that narrowed the values is held to its own: `hwk` passes the configuration
+    // but not a login that asked for `mfa` alone.
+    let reply = login_via(
+        &s,
+        &mut jar,
+        "/auth/login?acr_values=urn%3Aexample%3Amfa",
+        |c| set(c, "acr", json!("urn:example:hwk")),
+    )
+    .await;
+    assert_refused(
+        &reply,
+        StatusCode::FORBIDDEN,
+        AuthErrorKind::AcrNotAccepted,
+        &jar,
+    );
+    let reply = login_via(&s, &mut jar, "/", |c| {
+        set(c, "acr", json!("urn:example:hwk"))
+    })
+    .await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert!(jar.session().is_some());
+
+    // Not required: a request only.
+    let s = MockApp::start(|b| b.with_acr_values("urn:example:mfa")).await;
+    let mut jar = Jar::default();
+    let reply = login_via(&s, &mut jar, "/", |c| {
+        set(c, "acr", json!("urn:example:pwd"))
+    })
+    .await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+}
+
+#[tokio::test]
+async fn prompt_none_refusals_get_the_clear_error_page() {
+    let s = setup().await;
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/auth/login?prompt=none").await;
+    assert_eq!(query(&started.authorize_url)["prompt"], "none");
+    let reply = provider_error(&s, &mut jar, &started, "login_required").await;
+    assert!(reply.body.contains("login_required"), "{}", reply.body);
+    assert!(reply.body.contains("prompt=none"), "{}", reply.body);
+    assert_eq!(s.idp.hits.token(), 0);
 }

@@ -181,6 +181,8 @@ fn login_record(
         "p": "default",
         "r": return_to,
         "t": created_at,
+        "m": null,
+        "a": [],
     }))
 }
 

@@ -276,3 +276,68 @@ fn malformed_proxy_list_or_rate_is_a_startup_error_naming_the_setting() {
         let _ = OidcLayer::new(config.unwrap());
     }
 }
+
+#[tokio::test]
+async fn an_expired_session_is_recorded_and_counted_as_a_logout_by_expiry() {
+    use tower::{Layer as _, Service as _};
+    let s = setup(|b| b.with_session_lifetime(Duration::from_secs(3600))).await;
+    s.peer.set("198.51.100.4:50000", None);
+    let mut jar = Jar::default();
+    assert_eq!(s.login(&mut jar).await.status, StatusCode::FOUND);
+    assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::OK);
+    let count = || s.events.lock().unwrap().len();
+    let before = count();
+
+    // A forged session cookie, or one sealed for another app: no event, whatever the time.
+    let (name, value) = jar
+        .0
+        .iter()
+        .find(|(k, _)| k.ends_with("oidc-session"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .unwrap();
+    let mut forged = Jar::default();
+    let mut bytes = value.clone().into_bytes();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+    forged
+        .0
+        .insert(name.clone(), String::from_utf8(bytes).unwrap());
+    s.mock.clock.advance(Duration::from_secs(3601));
+    assert_eq!(forged.get(&s.app, "/").await.status, StatusCode::FOUND);
+    assert_eq!(count(), before, "a forged cookie is not an expired session");
+
+    // The real one, expired: one event per request that presents it.
+    let mut expired = Jar::default();
+    expired.0.insert(name.clone(), value.clone());
+    assert_eq!(expired.get(&s.app, "/").await.status, StatusCode::FOUND);
+    assert_eq!(count(), before + 1);
+    let e = s.last();
+    assert_eq!(e.kind, AuditKind::SessionExpired);
+    assert_eq!(e.kind.as_str(), "session_expired");
+    assert_eq!(e.subject.as_deref(), Some("user-1"));
+    assert_eq!(e.provider.as_deref(), Some("default"));
+    assert_eq!(e.client_ip, Some("198.51.100.4".parse().unwrap()));
+    assert_eq!(e.error, None);
+
+    // The metric, counted in the service's own call (no await in between).
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let mut service = s.mock.layer.layer(tower::service_fn(|_req| async {
+        Ok::<_, std::convert::Infallible>(axum::http::Response::new(axum::body::Body::empty()))
+    }));
+    let request = || {
+        axum::http::Request::get("/api/me")
+            .header(header::COOKIE, format!("{name}={value}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let reply = metrics::with_local_recorder(&recorder, || service.call(request()))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    let text = handle.render();
+    assert!(
+        text.contains("tower_oidc_logouts_total{cause=\"expiry\"} 1"),
+        "{text}"
+    );
+}

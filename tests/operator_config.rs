@@ -403,3 +403,68 @@ default = "partner_viewer"
     assert!(err.mentions("providers[1].roles.rule[1].role"), "{err}");
     assert!(err.to_string().contains("reserved"), "{err}");
 }
+
+#[test]
+fn misconfigured_login_parameters_are_named() {
+    let mut vars = base();
+    vars.extend(numbered(1, "a", "https://a.example.com"));
+    vars.extend(numbered(2, "b", "https://b.example.com"));
+    vars.extend(
+        [
+            ("OIDC_PROMPT", "always"),
+            ("OIDC_MAX_AGE", "1h"),
+            ("OIDC_PROVIDER_2_PROMPT", "login"),
+            ("OIDC_PROVIDER_2_MAX_AGE", "3600"),
+            ("OIDC_PROVIDER_2_REQUIRE_ACR", "true"),
+            ("OIDC_PROVIDER_2_UI_LOCALES", "de_CH"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let err = OidcConfig::from_vars(vars.clone()).unwrap_err();
+    let text = err.to_string();
+    // The inherited mistakes are named at the provider that inherits them.
+    assert!(err.mentions("OIDC_PROVIDER_1_PROMPT"), "{text}");
+    assert!(text.contains("`always` is not a prompt value"), "{text}");
+    assert!(err.mentions("OIDC_PROVIDER_1_MAX_AGE"), "{text}");
+    assert!(text.contains("`1h` is not a number of seconds"), "{text}");
+    assert!(!err.mentions("OIDC_PROVIDER_2_PROMPT"), "{text}");
+    assert!(!err.mentions("OIDC_PROVIDER_2_MAX_AGE"), "{text}");
+    assert!(
+        err.mentions("OIDC_PROVIDER_2_REQUIRE_ACR"),
+        "needs acr values: {text}"
+    );
+    assert!(err.mentions("OIDC_PROVIDER_2_UI_LOCALES"), "{text}");
+
+    // Fixed, the same settings load.
+    vars.retain(|(k, _)| !k.starts_with("OIDC_PROMPT") && k != "OIDC_MAX_AGE");
+    vars.retain(|(k, _)| k != "OIDC_PROVIDER_2_UI_LOCALES");
+    vars.push((
+        "OIDC_PROVIDER_2_ACR_VALUES".into(),
+        "urn:example:mfa".into(),
+    ));
+    OidcConfig::from_vars(vars).unwrap();
+
+    // Unnumbered, and from the builder: the same checks.
+    let err = OidcConfig::from_vars(with(
+        base(),
+        &[
+            ("OIDC_ISSUER_URL", "https://id.example.com"),
+            ("OIDC_CLIENT_ID", "app"),
+            ("OIDC_PROMPT", "none consent"),
+            ("OIDC_ACR_VALUES", "urn:\u{1}"),
+            ("OIDC_REQUIRE_ACR", "maybe"),
+        ],
+    ))
+    .unwrap_err();
+    for key in ["OIDC_PROMPT", "OIDC_ACR_VALUES", "OIDC_REQUIRE_ACR"] {
+        assert!(err.mentions(key), "{key}: {err}");
+    }
+    let err = OidcConfig::builder()
+        .with_issuer("https://id.example.com")
+        .with_client_id("app")
+        .with_base_url("http://127.0.0.1:3000")
+        .with_prompt("login login")
+        .build()
+        .unwrap_err();
+    assert!(err.mentions("OIDC_PROMPT"), "{err}");
+}

@@ -6,12 +6,13 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::http::{header, Request, StatusCode};
 use support::real::*;
 use support::*;
-use tower_oidc::{OidcConfig, OidcLayer, TokenAuthMethod};
+use tower_oidc::{AuditEvent, AuditKind, OidcConfig, OidcLayer, TokenAuthMethod};
 
 fn layer_for(e: &Env, client_id: &str, method: TokenAuthMethod) -> OidcLayer {
     layer_at(e, &e.issuer, client_id, method)
@@ -145,19 +146,7 @@ async fn logout_clears_the_session_and_ends_the_provider_session() {
     assert_eq!(q["post_logout_redirect_uri"], e.post_logout);
 
     // The provider asks for confirmation, then returns to the post-logout URI.
-    let confirm = browser.http.get(&end).send().await.unwrap();
-    assert_eq!(confirm.status(), StatusCode::OK);
-    let page = confirm.text().await.unwrap();
-    let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"").expect("xsrf field");
-    let action = between(&page, "action=\"", "\"").unwrap();
-    let done = browser
-        .http
-        .post(browser.absolute(&action))
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .unwrap();
-    assert!(done.status().is_redirection());
+    let done = browser.end_session(&end).await;
     assert!(done.headers()[header::LOCATION]
         .to_str()
         .unwrap()
@@ -260,4 +249,123 @@ async fn a_provider_rotated_to_a_new_kid_is_followed_at_once() {
     bob_signs_in_after(&e, provider, Some("kid-after"))
         .await
         .stop();
+}
+
+#[tokio::test]
+async fn max_age_and_login_hint_reach_the_provider_and_the_login_completes() {
+    let e = env();
+    let config = OidcConfig::builder()
+        .with_issuer(e.issuer.clone())
+        .with_client_id(e.client_id.clone())
+        .with_client_secret(e.secret.clone())
+        .with_scope("openid profile email groups")
+        .with_base_url(BASE_URL)
+        .with_cookie_key("SyOOR1AK7KPkWn/0K7KNypPzNZWEDOPsIIlcCVoNzXs=")
+        .with_max_age(std::time::Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let app = app(OidcLayer::new(config));
+    let mut jar = Jar::default();
+    let browser = Browser::new(&e.issuer);
+
+    let start = jar.get(&app, "/auth/login?login_hint=alice").await;
+    assert_eq!(start.status, StatusCode::FOUND, "{start:?}");
+    let sent = query(start.location());
+    assert_eq!(sent["max_age"], "600");
+    assert_eq!(sent["login_hint"], "alice");
+    let (back, pages) = browser.authorize_seeing(start.location(), "alice").await;
+    assert!(
+        pages[0].contains("name=\"login\"") && pages[0].contains("value=\"alice\""),
+        "the provider's login form is filled with the hint: {}",
+        pages[0]
+    );
+    let done = jar.get(&app, &path_of(&back)).await;
+    assert_eq!(
+        done.status,
+        StatusCode::FOUND,
+        "auth_time checked and fresh: {done:?}"
+    );
+    assert_eq!(jar.get(&app, "/me").await.json()["subject"], "alice");
+
+    // Signed in at the provider, a login asking for max_age=0 is made to sign in again there,
+    // and its auth_time, fresh, passes.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let start = jar.get(&app, "/auth/login?max_age=0").await;
+    assert_eq!(query(start.location())["max_age"], "0");
+    let (back, pages) = browser.authorize_seeing(start.location(), "alice").await;
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.contains("name=\"prompt\" value=\"login\"")),
+        "max_age=0 made the provider ask for the login again: {pages:?}"
+    );
+    let done = jar.get(&app, &path_of(&back)).await;
+    assert_eq!(done.status, StatusCode::FOUND, "{done:?}");
+    assert_eq!(jar.get(&app, "/me").await.json()["subject"], "alice");
+}
+
+#[tokio::test]
+async fn the_providers_back_channel_logout_ends_the_session() {
+    let e = env();
+    // The provider must reach the app: the app listens on a port of this test's own, and a
+    // provider of this test's own registers that port's route as the back-channel logout URI.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!(
+        "http://{}/auth/backchannel-logout",
+        listener.local_addr().unwrap()
+    );
+    let provider = RealProvider::start_with(0, &[("BACKCHANNEL_LOGOUT_URI", &uri)]);
+    let issuer = provider.issuer();
+    let events: Arc<Mutex<Vec<AuditEvent>>> = Arc::default();
+    let sink = events.clone();
+    let config = OidcConfig::builder()
+        .with_issuer(issuer.clone())
+        .with_client_id(e.client_id.clone())
+        .with_client_secret(e.secret.clone())
+        .with_scope("openid profile email groups")
+        .with_base_url(BASE_URL)
+        .with_cookie_key("SyOOR1AK7KPkWn/0K7KNypPzNZWEDOPsIIlcCVoNzXs=")
+        .with_backchannel_logout(true)
+        .with_audit_sink(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()))
+        .build()
+        .unwrap();
+    let app = app(OidcLayer::new(config));
+    let served = app.clone();
+    let server = tokio::spawn(async move { axum::serve(listener, served).await });
+    let mut jar = Jar::default();
+    let browser = Browser::new(&issuer);
+    assert_eq!(
+        sign_in(&mut jar, &app, &browser, "/", "alice").await.status,
+        StatusCode::FOUND
+    );
+    assert_eq!(jar_subject(&mut jar, &app).await, "alice");
+    let copy = jar.clone();
+
+    // Signed out at the provider, not through the app: its end-session page and confirmation.
+    browser.end_session(&format!("{issuer}/session/end")).await;
+
+    // The provider POSTed the logout token before it answered (oidc-provider awaits it).
+    let ended: Vec<_> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == AuditKind::BackChannelSignOut)
+        .map(|e| e.subject.clone())
+        .collect();
+    assert_eq!(ended, [Some("alice".to_owned())]);
+    // The browser still holds the cookie, and it no longer works; nor does a copy of it.
+    assert!(jar.session().is_some());
+    let again = jar.get(&app, "/").await;
+    assert_eq!(again.status, StatusCode::FOUND, "{again:?}");
+    assert!(again.location().starts_with(&issuer), "{again:?}");
+    let mut copy = copy;
+    let api = copy
+        .send(
+            &app,
+            Request::get("/me").header(header::ACCEPT, "application/json"),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED, "{api:?}");
+    server.abort();
+    provider.stop();
 }

@@ -87,7 +87,7 @@ fn later(failing: Endpoint) -> &'static [Endpoint] {
         Endpoint::Discovery => &[Endpoint::Jwks, Endpoint::Token, Endpoint::Userinfo],
         Endpoint::Token => &[Endpoint::Jwks, Endpoint::Userinfo],
         Endpoint::Jwks => &[Endpoint::Userinfo],
-        Endpoint::Userinfo => &[],
+        Endpoint::Userinfo | Endpoint::Introspection => &[],
     }
 }
 

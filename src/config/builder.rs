@@ -35,6 +35,7 @@ pub struct OidcConfigBuilder {
     pub(super) login_path: String,
     pub(super) logout_path: String,
     pub(super) providers_path: String,
+    pub(super) backchannel_logout_path: String,
     pub(super) public_paths: Vec<String>,
     pub(super) cookie_key: Option<String>,
     /// `OIDC_COOKIE_KEYS_OLD`: earlier keys that still open cookies, in order.
@@ -56,6 +57,8 @@ pub struct OidcConfigBuilder {
     pub(super) login_hook: Option<HookFn>,
     pub(super) page_hook: Option<PageHook>,
     pub(super) memory_capacity: usize,
+    pub(super) api_paths: Vec<String>,
+    pub(super) bearer_only: bool,
     /// Trusted proxies and the login rate limit (`client_network.rs`).
     pub(super) client_network: super::client_network::ClientNetworkDraft,
     /// The session store, its staleness and the idle timeout (`session_store.rs`).
@@ -79,6 +82,7 @@ impl Default for OidcConfigBuilder {
             login_path: "/auth/login".into(),
             logout_path: "/auth/logout".into(),
             providers_path: "/auth/providers".into(),
+            backchannel_logout_path: "/auth/backchannel-logout".into(),
             public_paths: Vec::new(),
             cookie_key: None,
             old_cookie_keys: Vec::new(),
@@ -99,6 +103,8 @@ impl Default for OidcConfigBuilder {
             login_hook: None,
             page_hook: None,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
+            api_paths: Vec::new(),
+            bearer_only: false,
             client_network: Default::default(),
             session_store: Default::default(),
             audit_sink: None,
@@ -206,6 +212,70 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// The audience of this app's API (`OIDC_API_AUDIENCE`, per provider
+    /// `OIDC_PROVIDER_N_API_AUDIENCE`): turns on `Authorization: Bearer` access tokens
+    /// (RFC 6750) from the provider on the API paths ([`add_api_path`](Self::add_api_path)). A
+    /// token passes the same policy as a login (claim names, role map, allowed domains, admin
+    /// flag, the login hook) into the same [`Identity`](crate::Identity).
+    ///
+    /// # Security
+    /// Only JWT access tokens (RFC 9068) are accepted: signed with a key of the provider's
+    /// JWKS under the ID token's algorithm allowlist, `typ` `at+jwt`, `iss` exactly the
+    /// issuer, `aud` containing this audience, `exp`, `nbf`, `iat` within the leeway. An ID
+    /// token is never accepted as an access token. Register this audience as a resource (or
+    /// API) at the provider, apart from the client id.
+    pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
+        self.defaults.api_audience = Some(audience.into());
+        self
+    }
+
+    /// Whether access tokens must be typed `at+jwt` (`OIDC_API_REQUIRE_AT_JWT`, default
+    /// `true`, RFC 9068 section 4).
+    ///
+    /// # Security
+    /// `false` is for providers that do not type their access tokens. It is accepted only when
+    /// the API audience differs from every client id, so that no ID token can carry it, and
+    /// tokens with a `nonce` or `at_hash` (claims of ID tokens) are still refused.
+    pub fn require_at_jwt(mut self, yes: bool) -> Self {
+        self.defaults.api_require_at_jwt = Some(Ok(yes));
+        self
+    }
+
+    /// The longest time an introspected opaque access token is trusted without asking the
+    /// provider again (`OIDC_API_INTROSPECTION_CACHE`, whole seconds from 0 to 86400, default
+    /// 60): a token revoked at the provider is refused within this time. Never longer than the
+    /// token's own `exp`; `0` asks the provider at every request.
+    pub fn with_introspection_cache(mut self, max: Duration) -> Self {
+        self.defaults.api_introspection_cache = Some(Ok(max.as_secs()));
+        self
+    }
+
+    /// The resource indicator (RFC 8707) the login asks its access token for
+    /// (`OIDC_RESOURCE`, per provider `OIDC_PROVIDER_N_RESOURCE`; an absolute URI without a
+    /// fragment): sent as `resource` in the authorization request and the code exchange.
+    /// Providers such as `oidc-provider` issue a JWT access token for an API only then. Such a
+    /// token may not open the provider's userinfo endpoint, so the ID token must carry the
+    /// claims the configuration reads.
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.defaults.resource = Some(resource.into());
+        self
+    }
+
+    /// A path where bearer tokens are accepted; a path ending in `/` covers everything below
+    /// it (`/api/`). Without any, tokens are accepted on every path when an API audience is
+    /// set. Elsewhere an `Authorization` header is left to the app.
+    pub fn add_api_path(mut self, path: impl Into<String>) -> Self {
+        self.api_paths.push(path.into());
+        self
+    }
+
+    /// Whether the API paths accept bearer tokens only (default `false`: a session cookie
+    /// works there too, for the app's own pages calling its API).
+    pub fn require_bearer_on_api_paths(mut self, yes: bool) -> Self {
+        self.bearer_only = yes;
+        self
+    }
+
     /// The callback route (default `/auth/callback`).
     pub fn with_callback_path(mut self, path: impl Into<String>) -> Self {
         self.callback_path = path.into();
@@ -221,6 +291,14 @@ impl OidcConfigBuilder {
     /// The logout route (default `/auth/logout`).
     pub fn with_logout_path(mut self, path: impl Into<String>) -> Self {
         self.logout_path = path.into();
+        self
+    }
+
+    /// The back-channel logout route (default `/auth/backchannel-logout`; with numbered
+    /// providers, `/auth/backchannel-logout/{slug}` for each), served for the providers that
+    /// have [`with_backchannel_logout`](Self::with_backchannel_logout) on.
+    pub fn with_backchannel_logout_path(mut self, path: impl Into<String>) -> Self {
+        self.backchannel_logout_path = path.into();
         self
     }
 
@@ -540,10 +618,78 @@ impl OidcConfigBuilder {
         self
     }
 
+    /// The `prompt` sent at every login (`OIDC_PROMPT`; OpenID Connect Core 1.0 section
+    /// 3.1.2.1): `none` (no page at the provider: a user not signed in there gets the error
+    /// page, `login_required`), or space-separated among `login` (sign in again), `consent`,
+    /// `select_account`. Another value is a startup error naming the setting. A login may ask
+    /// for its own with `/auth/login?prompt=…` (see the README's "Login parameters").
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.defaults.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent at every login (`OIDC_MAX_AGE`, whole seconds): the provider asks
+    /// the user to sign in again when their sign-in there is older.
+    ///
+    /// # Security
+    /// With a `max_age` the ID token must carry `auth_time`, no older than `max_age` plus the
+    /// clock leeway, or the login is refused (`AuthErrorKind::AuthenticationTooOld`; OpenID
+    /// Connect Core 1.0 section 3.1.2.1 and 3.1.3.7 item 13): a provider that ignored the
+    /// request cannot pass an old sign-in off as a fresh one.
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.defaults.max_age = Some(Ok(max_age.as_secs()));
+        self
+    }
+
+    /// The `acr_values` sent at every login (`OIDC_ACR_VALUES`): space-separated
+    /// authentication context class references, in order of preference. A request only,
+    /// unless [`require_acr`](Self::require_acr) makes it a requirement.
+    pub fn with_acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.defaults.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_REQUIRE_ACR`, default `false`; needs [`with_acr_values`](Self::with_acr_values)).
+    ///
+    /// # Security
+    /// `acr_values` alone is a voluntary claim request (OpenID Connect Core 1.0 section
+    /// 3.1.2.1): a provider may sign the user in at another level. Required, a missing `acr`
+    /// or one not requested refuses the login (`AuthErrorKind::AcrNotAccepted`), and a login
+    /// may narrow the values (`/auth/login?acr_values=…`) but never name others.
+    pub fn require_acr(mut self, yes: bool) -> Self {
+        self.defaults.require_acr = Some(Ok(yes));
+        self
+    }
+
+    /// The `ui_locales` sent at every login (`OIDC_UI_LOCALES`): space-separated BCP 47
+    /// language tags for the provider's pages, in order of preference.
+    pub fn with_ui_locales(mut self, locales: impl Into<String>) -> Self {
+        self.defaults.ui_locales = Some(locales.into());
+        self
+    }
+
     /// Whether users the login hook does not know may enter (`OIDC_AUTO_PROVISION`, default
     /// `true`); handed to the hook as [`LoginAttempt::auto_provision`].
     pub fn with_auto_provision(mut self, yes: bool) -> Self {
         self.defaults.auto_provision = Some(Ok(yes));
+        self
+    }
+
+    /// Whether the identity provider may end sessions through OpenID Connect Back-Channel
+    /// Logout 1.0 (`OIDC_BACKCHANNEL_LOGOUT`, default `false`): it POSTs a signed logout token
+    /// to the back-channel logout route (its URL is logged at startup: register it at the
+    /// provider as the client's `backchannel_logout_uri`), and the sessions it names end.
+    ///
+    /// # Security
+    /// Off by default: the route accepts requests from anywhere, and each is a signature
+    /// check (and, for an unknown key, at most one JWKS refetch per refetch floor). The logout
+    /// token must pass every check of section 2.6 (signature with the ID token's allowlist,
+    /// `iss`, `aud`, `iat`, `exp`, a `jti` not seen before, the event, no `nonce`). With the
+    /// cookie store, the sessions end in the process that receives the token only (and in
+    /// every layer built from the same configuration): other replicas keep accepting them.
+    pub fn with_backchannel_logout(mut self, yes: bool) -> Self {
+        self.defaults.backchannel_logout = Some(Ok(yes));
         self
     }
 

@@ -15,6 +15,7 @@
 //! [`OidcConfigBuilder`]: super::OidcConfigBuilder
 
 use std::fmt;
+use std::time::Duration;
 
 use super::types::{TokenAuthMethod, UserinfoPolicy};
 use crate::policy::RoleMap;
@@ -68,12 +69,32 @@ pub(crate) struct ProviderDraft {
     pub(crate) token_auth: Option<Result<TokenAuthMethod, String>>,
     /// `AUTO_PROVISION`; `Err` holds a value that is not a boolean.
     pub(crate) auto_provision: Option<Result<bool, String>>,
+    /// `BACKCHANNEL_LOGOUT`; `Err` holds a value that is not a boolean.
+    pub(crate) backchannel_logout: Option<Result<bool, String>>,
     /// Extra audiences the ID token may carry (builders only).
     pub(crate) trusted_audiences: Vec<String>,
     /// The role map (`[roles]`, `[[providers]] roles`, or the builders).
     pub(crate) role_map: Option<RoleMap>,
     /// When to call the userinfo endpoint (the builder only, for every provider).
     pub(crate) userinfo: Option<UserinfoPolicy>,
+    /// `API_AUDIENCE`: the audience of this app's API, which turns bearer tokens on.
+    pub(crate) api_audience: Option<String>,
+    /// `API_REQUIRE_AT_JWT`; `Err` holds a value that is not a boolean.
+    pub(crate) api_require_at_jwt: Option<Result<bool, String>>,
+    /// `API_INTROSPECTION_CACHE`, in seconds; `Err` holds a value that is not a number.
+    pub(crate) api_introspection_cache: Option<Result<u64, String>>,
+    /// `RESOURCE`: the resource indicator (RFC 8707) the login asks its access token for.
+    pub(crate) resource: Option<String>,
+    /// `PROMPT`, sent as `prompt` at every login.
+    pub(crate) prompt: Option<String>,
+    /// `MAX_AGE` in seconds; `Err` holds why the value is not a number of seconds.
+    pub(crate) max_age: Option<Result<u64, String>>,
+    /// `ACR_VALUES`, space-separated.
+    pub(crate) acr_values: Option<String>,
+    /// `REQUIRE_ACR`; `Err` holds a value that is not a boolean.
+    pub(crate) require_acr: Option<Result<bool, String>>,
+    /// `UI_LOCALES`, space-separated.
+    pub(crate) ui_locales: Option<String>,
 }
 
 impl ProviderDraft {
@@ -115,8 +136,18 @@ impl ProviderDraft {
             admin_email_domains,
             token_auth,
             auto_provision,
+            backchannel_logout,
             role_map,
             userinfo,
+            api_audience,
+            api_require_at_jwt,
+            api_introspection_cache,
+            resource,
+            prompt,
+            max_age,
+            acr_values,
+            require_acr,
+            ui_locales,
         } = defaults;
         or(&mut self.scope, scope);
         or(&mut self.username_claim, username_claim);
@@ -129,8 +160,18 @@ impl ProviderDraft {
         or(&mut self.admin_email_domains, admin_email_domains);
         or(&mut self.token_auth, token_auth);
         or(&mut self.auto_provision, auto_provision);
+        or(&mut self.backchannel_logout, backchannel_logout);
         or(&mut self.role_map, role_map);
         or(&mut self.userinfo, userinfo);
+        or(&mut self.api_audience, api_audience);
+        or(&mut self.api_require_at_jwt, api_require_at_jwt);
+        or(&mut self.api_introspection_cache, api_introspection_cache);
+        or(&mut self.resource, resource);
+        or(&mut self.prompt, prompt);
+        or(&mut self.max_age, max_age);
+        or(&mut self.acr_values, acr_values);
+        or(&mut self.require_acr, require_acr);
+        or(&mut self.ui_locales, ui_locales);
         self
     }
 }
@@ -300,6 +341,14 @@ impl ProviderBuilder {
         self
     }
 
+    /// Whether this provider may end sessions through OpenID Connect Back-Channel Logout 1.0
+    /// (`OIDC_PROVIDER_N_BACKCHANNEL_LOGOUT`); see
+    /// [`OidcConfigBuilder::with_backchannel_logout`](crate::OidcConfigBuilder::with_backchannel_logout).
+    pub fn with_backchannel_logout(mut self, yes: bool) -> Self {
+        self.draft.backchannel_logout = Some(Ok(yes));
+        self
+    }
+
     /// This provider's own role map, instead of the global one
     /// ([`OidcConfigBuilder::with_role_map`](crate::OidcConfigBuilder::with_role_map), `[roles]`).
     ///
@@ -312,9 +361,77 @@ impl ProviderBuilder {
         self
     }
 
+    /// The `prompt` sent at every login with this provider (`OIDC_PROVIDER_N_PROMPT`): `none`,
+    /// or space-separated among `login`, `consent`, `select_account`; see
+    /// [`OidcConfigBuilder::with_prompt`](crate::OidcConfigBuilder::with_prompt).
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.draft.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent at every login with this provider (`OIDC_PROVIDER_N_MAX_AGE`); see
+    /// [`OidcConfigBuilder::with_max_age`](crate::OidcConfigBuilder::with_max_age).
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.draft.max_age = Some(Ok(max_age.as_secs()));
+        self
+    }
+
+    /// The `acr_values` sent at every login with this provider (`OIDC_PROVIDER_N_ACR_VALUES`);
+    /// see [`OidcConfigBuilder::with_acr_values`](crate::OidcConfigBuilder::with_acr_values).
+    pub fn with_acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        self.draft.acr_values = Some(acr_values.into());
+        self
+    }
+
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_PROVIDER_N_REQUIRE_ACR`); see
+    /// [`OidcConfigBuilder::require_acr`](crate::OidcConfigBuilder::require_acr).
+    pub fn require_acr(mut self, yes: bool) -> Self {
+        self.draft.require_acr = Some(Ok(yes));
+        self
+    }
+
+    /// The `ui_locales` sent at every login with this provider (`OIDC_PROVIDER_N_UI_LOCALES`).
+    pub fn with_ui_locales(mut self, locales: impl Into<String>) -> Self {
+        self.draft.ui_locales = Some(locales.into());
+        self
+    }
+
     /// An extra audience the ID token may carry besides our client id.
     pub fn add_trusted_audience(mut self, audience: impl Into<String>) -> Self {
         self.draft.trusted_audiences.push(audience.into());
+        self
+    }
+
+    /// The audience of this app's API at this provider (`OIDC_PROVIDER_N_API_AUDIENCE`): turns
+    /// on bearer access tokens from this provider; see
+    /// [`OidcConfigBuilder::with_api_audience`](crate::OidcConfigBuilder::with_api_audience).
+    pub fn with_api_audience(mut self, audience: impl Into<String>) -> Self {
+        self.draft.api_audience = Some(audience.into());
+        self
+    }
+
+    /// Whether this provider's access tokens must be typed `at+jwt`
+    /// (`OIDC_PROVIDER_N_API_REQUIRE_AT_JWT`, default `true`); see
+    /// [`OidcConfigBuilder::require_at_jwt`](crate::OidcConfigBuilder::require_at_jwt).
+    pub fn require_at_jwt(mut self, yes: bool) -> Self {
+        self.draft.api_require_at_jwt = Some(Ok(yes));
+        self
+    }
+
+    /// The longest time an introspected opaque access token of this provider is trusted
+    /// without asking again (`OIDC_PROVIDER_N_API_INTROSPECTION_CACHE`, whole seconds); see
+    /// [`OidcConfigBuilder::with_introspection_cache`](crate::OidcConfigBuilder::with_introspection_cache).
+    pub fn with_introspection_cache(mut self, max: std::time::Duration) -> Self {
+        self.draft.api_introspection_cache = Some(Ok(max.as_secs()));
+        self
+    }
+
+    /// The resource indicator (RFC 8707) a login at this provider asks its access token for
+    /// (`OIDC_PROVIDER_N_RESOURCE`); see
+    /// [`OidcConfigBuilder::with_resource`](crate::OidcConfigBuilder::with_resource).
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.draft.resource = Some(resource.into());
         self
     }
 }

@@ -61,6 +61,24 @@ const VARIABLES: &[(&str, Fill)] = &[
     ("AUTO_PROVISION", |d, v| {
         d.auto_provision = Some(parse_bool(&v))
     }),
+    ("API_AUDIENCE", |d, v| d.api_audience = Some(v)),
+    ("API_REQUIRE_AT_JWT", |d, v| {
+        d.api_require_at_jwt = Some(parse_bool(&v))
+    }),
+    ("RESOURCE", |d, v| d.resource = Some(v)),
+    ("API_INTROSPECTION_CACHE", |d, v| {
+        d.api_introspection_cache = Some(v.trim().parse().map_err(|_| v))
+    }),
+    ("PROMPT", |d, v| d.prompt = Some(v)),
+    ("MAX_AGE", |d, v| {
+        d.max_age = Some(super::login_params::max_age(&v))
+    }),
+    ("ACR_VALUES", |d, v| d.acr_values = Some(v)),
+    ("REQUIRE_ACR", |d, v| d.require_acr = Some(parse_bool(&v))),
+    ("UI_LOCALES", |d, v| d.ui_locales = Some(v)),
+    ("BACKCHANNEL_LOGOUT", |d, v| {
+        d.backchannel_logout = Some(parse_bool(&v))
+    }),
 ];
 
 /// Writes a variable's value into its draft field.
@@ -82,7 +100,9 @@ impl OidcConfig {
     /// `OIDC_PROVIDER_NAME`, `OIDC_PROVIDER_SLUG`, `OIDC_USERNAME_CLAIM`, `OIDC_EMAIL_CLAIM`,
     /// `OIDC_GROUPS_CLAIM`, `OIDC_FULL_NAME_CLAIM`, `OIDC_ALLOWED_EMAIL_DOMAINS`,
     /// `OIDC_ADMIN_GROUP`, `OIDC_ADMIN_EMAILS`, `OIDC_ADMIN_EMAIL_DOMAINS`,
-    /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, `OIDC_COOKIE_KEY`,
+    /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, the login parameters
+    /// `OIDC_PROMPT`, `OIDC_MAX_AGE`, `OIDC_ACR_VALUES`, `OIDC_REQUIRE_ACR`, `OIDC_UI_LOCALES`,
+    /// `OIDC_COOKIE_KEY`,
     /// `OIDC_COOKIE_KEYS_OLD` (a comma-separated list), and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
     /// the file's value for the same setting.
     ///

@@ -13,6 +13,12 @@
 //! token_endpoint_auth_method = "auto"
 //! auth_method = "oidc"         # AUTH_METHOD
 //! auto_provision = true        # OIDC_AUTO_PROVISION
+//! prompt = "select_account"    # OIDC_PROMPT, and the other login parameters:
+//! max_age = 3600               # OIDC_MAX_AGE (seconds)
+//! acr_values = "urn:example:mfa"
+//! require_acr = true           # OIDC_REQUIRE_ACR
+//! ui_locales = "de-CH fr"
+//! backchannel_logout = true    # OIDC_BACKCHANNEL_LOGOUT
 //! public_paths = ["/healthz", "/static/"]
 //!
 //! # Or several providers instead of issuer_url/client_id/client_secret (OIDC_PROVIDER_N_*):
@@ -25,6 +31,7 @@
 //! # scope = "openid profile email groups"
 //! # token_endpoint_auth_method = "client_secret_post"
 //! # auto_provision = false
+//! # backchannel_logout = true
 //! # claims = { groups = "realm_access.roles" }
 //! # access = { allowed_email_domains = ["example.com"] }
 //!
@@ -80,6 +87,18 @@ pub(crate) struct FileConfig {
     pub(crate) cookie_keys_old: Option<Vec<String>>,
     pub(crate) auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) api_audience: Option<String>,
+    pub(crate) api_require_at_jwt: Option<bool>,
+    /// `OIDC_API_INTROSPECTION_CACHE`, in seconds.
+    pub(crate) api_introspection_cache: Option<u64>,
+    /// `OIDC_RESOURCE`.
+    pub(crate) resource: Option<String>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) acr_values: Option<String>,
+    pub(crate) require_acr: Option<bool>,
+    pub(crate) ui_locales: Option<String>,
+    pub(crate) backchannel_logout: Option<bool>,
     pub(crate) public_paths: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) providers: Vec<FileProvider>,
@@ -108,6 +127,16 @@ pub(crate) struct FileProvider {
     pub(crate) scope: Option<String>,
     pub(crate) token_endpoint_auth_method: Option<String>,
     pub(crate) auto_provision: Option<bool>,
+    pub(crate) api_audience: Option<String>,
+    pub(crate) api_require_at_jwt: Option<bool>,
+    pub(crate) api_introspection_cache: Option<u64>,
+    pub(crate) resource: Option<String>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) acr_values: Option<String>,
+    pub(crate) require_acr: Option<bool>,
+    pub(crate) ui_locales: Option<String>,
+    pub(crate) backchannel_logout: Option<bool>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -168,6 +197,16 @@ impl FileConfig {
             scope: self.scope.take(),
             token_endpoint_auth_method: self.token_endpoint_auth_method.take(),
             auto_provision: self.auto_provision.take(),
+            api_audience: self.api_audience.take(),
+            api_require_at_jwt: self.api_require_at_jwt.take(),
+            api_introspection_cache: self.api_introspection_cache.take(),
+            resource: self.resource.take(),
+            prompt: self.prompt.take(),
+            max_age: self.max_age.take(),
+            acr_values: self.acr_values.take(),
+            require_acr: self.require_acr.take(),
+            ui_locales: self.ui_locales.take(),
+            backchannel_logout: self.backchannel_logout.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -196,6 +235,25 @@ impl FileProvider {
             token_auth.map(|m| TokenAuthMethod::parse(&m).ok_or(m)),
         );
         set(&mut draft.auto_provision, self.auto_provision.map(Ok));
+        set(&mut draft.api_audience, self.api_audience);
+        set(
+            &mut draft.api_require_at_jwt,
+            self.api_require_at_jwt.map(Ok),
+        );
+        set(
+            &mut draft.api_introspection_cache,
+            self.api_introspection_cache.map(Ok),
+        );
+        set(&mut draft.resource, self.resource);
+        set(&mut draft.prompt, self.prompt);
+        set(&mut draft.max_age, self.max_age.map(Ok));
+        set(&mut draft.acr_values, self.acr_values);
+        set(&mut draft.require_acr, self.require_acr.map(Ok));
+        set(&mut draft.ui_locales, self.ui_locales);
+        set(
+            &mut draft.backchannel_logout,
+            self.backchannel_logout.map(Ok),
+        );
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

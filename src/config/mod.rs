@@ -77,6 +77,7 @@ mod cookie_key;
 mod draft;
 mod env;
 pub(crate) mod file;
+pub(crate) mod login_params;
 mod network;
 mod session_store;
 mod types;
@@ -117,10 +118,42 @@ pub(crate) struct ProviderConfig {
     pub(crate) trusted_audiences: Vec<String>,
     pub(crate) policy: Policy,
     pub(crate) auto_provision: bool,
+    /// Bearer access tokens for this app's API (`API_AUDIENCE`), when turned on.
+    pub(crate) api: Option<ApiConfig>,
+    /// The resource indicator (RFC 8707) the login asks for (`RESOURCE`): sent in the
+    /// authorization request and the code exchange.
+    pub(crate) resource: Option<String>,
+    /// The login parameters sent at every login (`OIDC_PROMPT`, `OIDC_MAX_AGE`, ...).
+    pub(crate) login: login_params::LoginParams,
+    /// Whether the ID token's `acr` must be one of the requested `acr_values`
+    /// (`OIDC_REQUIRE_ACR`).
+    pub(crate) require_acr: bool,
     /// This provider's callback route: the callback path, plus `/{slug}` when there are several.
     pub(crate) callback_path: String,
     /// `{BASE_URL}{callback_path}`: register it at the provider.
     pub(crate) redirect_uri: String,
+    /// With back-channel logout on: this provider's back-channel logout route (the path, plus
+    /// `/{slug}` when there are several) and `{BASE_URL}{path}`, to register at the provider.
+    pub(crate) backchannel_logout: Option<ProviderRoute>,
+}
+
+/// One of a provider's routes: its path, and its URL (`BASE_URL` and the path).
+#[derive(Debug, Clone)]
+pub(crate) struct ProviderRoute {
+    pub(crate) path: String,
+    pub(crate) url: String,
+}
+
+/// What a bearer access token of one provider must say (`OIDC_API_AUDIENCE`).
+#[derive(Debug, Clone)]
+pub(crate) struct ApiConfig {
+    /// The API's audience: the token's `aud` must contain it.
+    pub(crate) audience: String,
+    /// Whether the token's `typ` must be `at+jwt` (RFC 9068 section 2.1).
+    pub(crate) require_at_jwt: bool,
+    /// The longest an introspected opaque token is trusted without asking the provider again
+    /// (`API_INTROSPECTION_CACHE`); never past the token's own `exp`.
+    pub(crate) introspection_cache: std::time::Duration,
 }
 
 /// Recognises a request signed in through the app's own login (`AUTH_METHOD=both`).
@@ -169,6 +202,16 @@ impl<'a> ConfiguredProvider<'a> {
         &self.config.redirect_uri
     }
 
+    /// The back-channel logout URI to register at this provider (its `backchannel_logout_uri`),
+    /// when back-channel logout is on for it
+    /// ([`OidcConfigBuilder::with_backchannel_logout`]).
+    pub fn backchannel_logout_uri(&self) -> Option<&'a str> {
+        self.config
+            .backchannel_logout
+            .as_ref()
+            .map(|r| r.url.as_str())
+    }
+
     /// The path that starts a login with this provider: `/auth/login/{slug}`.
     pub fn login_url(&self) -> String {
         format!("{}/{}", self.login_path, self.config.slug.as_str())
@@ -177,6 +220,12 @@ impl<'a> ConfiguredProvider<'a> {
     /// Whether users unknown to the login hook may enter (`OIDC_AUTO_PROVISION`).
     pub fn auto_provision(&self) -> bool {
         self.config.auto_provision
+    }
+
+    /// The audience of the app's API at this provider (`OIDC_API_AUDIENCE`), when bearer
+    /// tokens are accepted from it.
+    pub fn api_audience(&self) -> Option<&'a str> {
+        self.config.api.as_ref().map(|a| a.audience.as_str())
     }
 
     /// This provider's role map (its own, or else the global one), if one is configured.
@@ -213,6 +262,8 @@ pub struct OidcConfig {
     pub(crate) network: Network,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) providers_path: String,
+    /// The back-channel logout route (each provider's is below it when there are several).
+    pub(crate) backchannel_logout_path: String,
     pub(crate) auth_method: AuthMethod,
     pub(crate) local_session: Option<LocalSession>,
     pub(crate) local_login_url: Option<String>,
@@ -225,6 +276,12 @@ pub struct OidcConfig {
     pub(crate) id: ConfigId,
     /// How many entries each in-process memory holds.
     pub(crate) memory_capacity: usize,
+    /// Where bearer tokens are accepted (empty: every path but the layer's own routes).
+    pub(crate) api_paths: Vec<String>,
+    /// Whether API paths take bearer tokens only, no session cookie.
+    pub(crate) bearer_only: bool,
+    /// Whether any provider accepts bearer tokens (an API audience is set).
+    pub(crate) accepts_bearer: bool,
     /// `OIDC_TRUSTED_PROXIES`: whose forwarding header names the client.
     pub(crate) trusted_proxies: TrustedProxies,
     /// `OIDC_LOGIN_RATE_LIMIT`, `None` when off.
@@ -271,6 +328,8 @@ impl fmt::Debug for OidcConfig {
             .field("auth_method", &self.auth_method)
             .field("require_session", &self.require_session)
             .field("memory_capacity", &self.memory_capacity)
+            .field("api_paths", &self.api_paths)
+            .field("bearer_only", &self.bearer_only)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_rate_limit", &self.login_rate_limit)
             .field("session_store", &self.session_store)

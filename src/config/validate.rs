@@ -14,7 +14,7 @@ use super::env::Keys;
 use super::types::{
     AuthMethod, ClaimNames, ClientId, ClientSecret, IssuerUrl, ProviderSlug, TokenAuthMethod,
 };
-use super::{ConfigId, Network, OidcConfig, ProviderConfig};
+use super::{ApiConfig, ConfigId, Network, OidcConfig, ProviderConfig, ProviderRoute};
 use crate::error::{ConfigError, ConfigProblem};
 use crate::policy::{AccessRules, DomainPattern, Policy};
 use crate::policy::{ClaimPath, RoleMap};
@@ -80,6 +80,8 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         }
     }
 
+    check_api(&b, &providers, problems);
+
     let (Some(base_url), Some(cookie_key), true) = (base_url, cookie_key, problems.0.is_empty())
     else {
         return Err(ConfigError::new(std::mem::take(&mut problems.0)));
@@ -109,7 +111,9 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     }
 
     let secure_cookies = base_url.scheme() == "https";
+    let accepts_bearer = providers.iter().any(|p| p.api.is_some());
     Ok(OidcConfig {
+        accepts_bearer,
         // `providers` is not empty: without a problem, every draft (at least one) became one.
         redirect_uri: providers[0].redirect_uri.clone(),
         providers,
@@ -119,6 +123,7 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         login_path: b.login_path,
         logout_path: b.logout_path,
         providers_path: b.providers_path,
+        backchannel_logout_path: b.backchannel_logout_path,
         public_paths: b.public_paths,
         cookie_key,
         old_cookie_keys,
@@ -137,6 +142,8 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         page_hook: b.page_hook,
         id: ConfigId::next(),
         memory_capacity: b.memory_capacity,
+        api_paths: b.api_paths,
+        bearer_only: b.bearer_only,
         trusted_proxies,
         login_rate_limit,
         session_store,
@@ -206,6 +213,7 @@ fn check_routes(b: &OidcConfigBuilder, problems: &mut Problems) {
         ("login path", &b.login_path),
         ("logout path", &b.logout_path),
         ("providers path", &b.providers_path),
+        ("back-channel logout path", &b.backchannel_logout_path),
     ] {
         if !is_route_path(path) {
             problems.push(
@@ -219,11 +227,12 @@ fn check_routes(b: &OidcConfigBuilder, problems: &mut Problems) {
         &b.login_path,
         &b.logout_path,
         &b.providers_path,
+        &b.backchannel_logout_path,
     ];
     if (1..routes.len()).any(|i| routes[..i].contains(&routes[i])) {
         problems.push(
             "callback path",
-            "the callback, login, logout and providers paths must differ",
+            "the callback, login, logout, providers and back-channel logout paths must differ",
         );
     }
     // `/auth/callback/{slug}` routes take everything below the callback path.
@@ -276,6 +285,13 @@ fn cookie_key(b: &OidcConfigBuilder, https: bool, problems: &mut Problems) -> Op
 /// The most keys `OIDC_COOKIE_KEYS_OLD` may hold: each costs an Argon2id stretch at startup,
 /// and a forged cookie one decryption.
 const MAX_OLD_COOKIE_KEYS: usize = 8;
+
+/// How long an introspected token is trusted without asking again, unless configured
+/// (`API_INTROSPECTION_CACHE`): a revocation at the provider holds within a minute.
+const DEFAULT_INTROSPECTION_CACHE: u64 = 60;
+
+/// The longest `API_INTROSPECTION_CACHE` accepted: a day.
+const MAX_INTROSPECTION_CACHE: u64 = 86_400;
 
 /// `OIDC_COOKIE_KEYS_OLD`: each entry checked like `OIDC_COOKIE_KEY`, its problems naming its
 /// position (never its value).
@@ -403,12 +419,23 @@ fn providers(
             (true, Some(slug)) => format!("{}/{}", b.callback_path, slug.trim()),
             _ => b.callback_path.clone(),
         };
-        let redirect_uri =
-            base_url.map(|base| format!("{}{callback_path}", base.as_str().trim_end_matches('/')));
+        let url = |path: &str| {
+            base_url.map(|base| format!("{}{path}", base.as_str().trim_end_matches('/')))
+        };
+        let redirect_uri = url(&callback_path);
+        let backchannel_path = match (several, draft.slug.as_deref()) {
+            (true, Some(slug)) => format!("{}/{}", b.backchannel_logout_path, slug.trim()),
+            _ => b.backchannel_logout_path.clone(),
+        };
+        let backchannel_url = url(&backchannel_path);
         let place = Place {
             keys,
             callback_path,
             redirect_uri,
+            backchannel_logout: backchannel_url.map(|url| ProviderRoute {
+                path: backchannel_path,
+                url,
+            }),
             insecure_http_issuer: b.insecure_http_issuer,
         };
         if let Some(p) = provider(place, draft, problems) {
@@ -490,6 +517,8 @@ struct Place {
     callback_path: String,
     /// `None` when `BASE_URL` is unusable (reported already).
     redirect_uri: Option<String>,
+    /// The back-channel logout route, if it is turned on; `None` as for `redirect_uri`.
+    backchannel_logout: Option<ProviderRoute>,
     insecure_http_issuer: bool,
 }
 
@@ -516,17 +545,49 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         admin_email_domains,
         token_auth,
         auto_provision,
+        backchannel_logout,
         trusted_audiences,
         role_map,
         userinfo,
+        api_audience,
+        api_require_at_jwt,
+        api_introspection_cache,
+        resource,
+        prompt,
+        max_age,
+        acr_values,
+        require_acr,
+        ui_locales,
     } = draft;
 
     let issuer = self::issuer(issuer, place.insecure_http_issuer, &key("ISSUER"), problems);
     let client_id = self::client_id(client_id, &key("CLIENT_ID"), problems);
     let (client_secret, token_auth) = client_auth(client_secret, token_auth, keys, problems);
-    let auto_provision = self::auto_provision(auto_provision, &key("AUTO_PROVISION"), problems);
+    let auto_provision = self::boolean(auto_provision, true, &key("AUTO_PROVISION"), problems);
+    let backchannel_logout = self::boolean(
+        backchannel_logout,
+        false,
+        &key("BACKCHANNEL_LOGOUT"),
+        problems,
+    );
     let scope = self::scope(scope.as_deref(), &key("SCOPE"), problems);
+    let api = self::api(
+        api_audience,
+        api_require_at_jwt,
+        api_introspection_cache,
+        keys,
+        problems,
+    );
     let slug = self::slug(slug.as_deref(), &key("SLUG"), problems);
+    let resource = self::resource(resource, &key("RESOURCE"), problems);
+    let (login, require_acr) = super::login_params::validate(
+        prompt.as_deref(),
+        max_age,
+        acr_values.as_deref(),
+        require_acr,
+        ui_locales.as_deref(),
+        |suffix, message| problems.push(&key(suffix), message),
+    );
 
     let defaults = ClaimNames::default();
     let claims = ClaimNames {
@@ -571,8 +632,13 @@ fn provider(place: Place, draft: ProviderDraft, problems: &mut Problems) -> Opti
         token_auth,
         trusted_audiences,
         auto_provision,
+        api,
+        resource,
+        login,
+        require_acr,
         callback_path: place.callback_path,
         redirect_uri: place.redirect_uri?,
+        backchannel_logout: place.backchannel_logout.filter(|_| backchannel_logout),
     })
 }
 
@@ -633,13 +699,122 @@ fn client_auth(
     (secret, method)
 }
 
-/// Whether unknown users may enter (default `true`).
-fn auto_provision(raw: Option<Result<bool, String>>, key: &str, problems: &mut Problems) -> bool {
-    match raw.unwrap_or(Ok(true)) {
+/// `API_AUDIENCE`, `API_REQUIRE_AT_JWT` and `API_INTROSPECTION_CACHE`: bearer tokens, when an
+/// audience is set.
+fn api(
+    audience: Option<String>,
+    require_at_jwt: Option<Result<bool, String>>,
+    introspection_cache: Option<Result<u64, String>>,
+    keys: Keys,
+    problems: &mut Problems,
+) -> Option<ApiConfig> {
+    let introspection_cache = match introspection_cache.unwrap_or(Ok(DEFAULT_INTROSPECTION_CACHE)) {
+        Ok(secs) if secs <= MAX_INTROSPECTION_CACHE => Duration::from_secs(secs),
+        Ok(_) | Err(_) => {
+            problems.push(
+                &keys.key("API_INTROSPECTION_CACHE"),
+                format!("must be a whole number of seconds from 0 to {MAX_INTROSPECTION_CACHE}"),
+            );
+            Duration::from_secs(DEFAULT_INTROSPECTION_CACHE)
+        }
+    };
+    let require_at_jwt = match require_at_jwt.unwrap_or(Ok(true)) {
+        Ok(b) => b,
+        Err(raw) => {
+            problems.push(
+                &keys.key("API_REQUIRE_AT_JWT"),
+                format!("`{raw}` is not `true` or `false`"),
+            );
+            true
+        }
+    };
+    let audience = audience.map(|a| a.trim().to_owned());
+    match audience.as_deref() {
+        None | Some("") => {
+            if !require_at_jwt {
+                problems.push(
+                    &keys.key("API_REQUIRE_AT_JWT"),
+                    format!(
+                        "is set but {} is not: set the API's audience too, or remove it",
+                        keys.key("API_AUDIENCE")
+                    ),
+                );
+            }
+            None
+        }
+        Some(a) if a.chars().any(char::is_control) || a.len() > 1024 => {
+            problems.push(
+                &keys.key("API_AUDIENCE"),
+                "must be one audience of at most 1024 characters, without control characters",
+            );
+            None
+        }
+        Some(_) => Some(ApiConfig {
+            audience: audience.unwrap_or_default(),
+            require_at_jwt,
+            introspection_cache,
+        }),
+    }
+}
+
+/// `RESOURCE`: an absolute URI without a fragment (RFC 8707 section 2).
+fn resource(raw: Option<String>, key: &str, problems: &mut Problems) -> Option<String> {
+    let raw = raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty())?;
+    match url::Url::parse(&raw) {
+        Ok(url) if url.fragment().is_none() && raw.len() <= 1024 => Some(raw),
+        _ => {
+            problems.push(
+                key,
+                "must be an absolute URI without a fragment (RFC 8707), such as https://api.example.com",
+            );
+            None
+        }
+    }
+}
+
+/// The API paths, and the `typ` opt-out: only for an audience no ID token of any configured
+/// client carries (RFC 9068 section 4: that is what keeps ID tokens out).
+fn check_api(b: &OidcConfigBuilder, providers: &[ProviderConfig], problems: &mut Problems) {
+    for path in &b.api_paths {
+        if !is_route_path(path) {
+            problems.push("api path", format!("`{path}` must start with `/`"));
+        }
+    }
+    for p in providers {
+        let Some(api) = p.api.as_ref().filter(|a| !a.require_at_jwt) else {
+            continue;
+        };
+        if providers
+            .iter()
+            .any(|o| o.client_id.as_str() == api.audience)
+        {
+            problems.push(
+                &p.keys.key("API_REQUIRE_AT_JWT"),
+                format!("is false, but {} equals a client id, so an ID token would pass as an access token: give the API its own audience at the provider, or keep the `at+jwt` check", p.keys.key("API_AUDIENCE")),
+            );
+        }
+    }
+    if (b.bearer_only || !b.api_paths.is_empty()) && !providers.iter().any(|p| p.api.is_some()) {
+        problems.push(
+            "OIDC_API_AUDIENCE",
+            "is not set, but API paths are configured: set the API's audience to accept bearer tokens there",
+        );
+    }
+}
+
+/// A per-provider switch, `default` when unset: whether unknown users may enter (default
+/// `true`), whether back-channel logout is on (default `false`).
+fn boolean(
+    raw: Option<Result<bool, String>>,
+    default: bool,
+    key: &str,
+    problems: &mut Problems,
+) -> bool {
+    match raw.unwrap_or(Ok(default)) {
         Ok(b) => b,
         Err(raw) => {
             problems.push(key, format!("`{raw}` is not `true` or `false`"));
-            true
+            default
         }
     }
 }
@@ -933,6 +1108,7 @@ mod tests {
             keys,
             callback_path: "/auth/callback/staff".into(),
             redirect_uri: Some("https://app.example.com/auth/callback/staff".into()),
+            backchannel_logout: None,
             insecure_http_issuer: false,
         }
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::report::{Check, Report, Status};
 use crate::config::{OidcConfig, ProviderConfig, TokenAuthMethod};
-use crate::id_token::ASYMMETRIC;
+use crate::jwt::ASYMMETRIC;
 use crate::provider::discovery::{issuer_fix, issuer_mismatch_message, parse_metadata, Metadata};
 use crate::provider::http::{read_limited, HttpClient};
 use crate::provider::jwks::parse_jwks;

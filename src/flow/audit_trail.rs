@@ -7,7 +7,24 @@ use crate::audit::{AuditEvent, AuditKind};
 use crate::client_ip::{client_ip, user_agent};
 use crate::config::ProviderConfig;
 use crate::error::AuthErrorKind;
+use crate::route::ExpiredSession;
 use crate::shared::Shared;
+
+/// A request presented a session of ours that has expired: the audit event
+/// ([`AuditKind::SessionExpired`]) and the `logouts{cause="expiry"}` metric, once per such
+/// request (a browser that keeps sending the expired cookie is counted at each request).
+pub(crate) fn session_expired(shared: &Shared, parts: &Parts, session: &ExpiredSession) {
+    crate::meter::logout("expiry");
+    let provider = shared.provider_for(&session.provider, &session.issuer);
+    record(
+        shared,
+        parts,
+        AuditKind::SessionExpired,
+        provider.map(|p| &p.config),
+        Some(&session.subject),
+        None,
+    );
+}
 
 /// Records one event, when the app has a sink.
 pub(crate) fn record(

@@ -10,13 +10,16 @@ use crate::random::{login_secrets, sha256_b64};
 use crate::session::{request_cookies, LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
 use crate::shared::Shared;
 
-/// Sends the browser to the provider. `return_to` must already be a safe same-origin path.
+/// Sends the browser to the provider. `return_to` must already be a safe same-origin path;
+/// `query` is the explicit login route's query, whose login parameters refine the provider's
+/// (`None` for a login started by redirecting a protected page).
 #[tracing::instrument(target = "tower_oidc", name = "login", skip_all, fields(provider = provider.config.slug.as_str()))]
 pub(crate) async fn start(
     shared: &Shared,
     provider: &Provider,
     parts: &Parts,
     return_to: String,
+    query: Option<&str>,
 ) -> Page {
     // A sign-in that could not be stored would fail at the callback: say so now.
     if let Some(server) = &shared.server {
@@ -42,6 +45,7 @@ pub(crate) async fn start(
     let now = shared.config.clock.unix_seconds();
     // The verifier has 64 characters: within RFC 7636's 43 to 128, with 384 bits of entropy.
     let [state, nonce, verifier] = login_secrets();
+    let (params, acr) = super::login_params::for_login(&provider.config, query);
     let record = LoginRecord {
         state,
         nonce,
@@ -50,6 +54,8 @@ pub(crate) async fn start(
         provider: provider.config.slug.as_str().to_owned(),
         return_to,
         created_at: now,
+        max_age: params.max_age,
+        acr,
     };
     let challenge = sha256_b64(record.verifier.as_bytes());
 
@@ -75,6 +81,7 @@ pub(crate) async fn start(
         url.push_str(value);
     }
     url.push_str("&code_challenge_method=S256");
+    super::login_params::append(&mut url, &params);
 
     let names = &shared.cookies.names;
     let name = names.login(&record.state);

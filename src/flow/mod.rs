@@ -1,6 +1,7 @@
 //! The layer's own routes and the login redirect: [`run`] carries out a [`Route`] that is not a
 //! pass-through. Each flow is its own module: [`login`] (to the provider), [`callback`] (back
-//! from it), [`logout`].
+//! from it), [`logout`]; [`backchannel_logout`] needs the request's body and is called by the
+//! service directly.
 
 use http::request::Parts;
 use tracing::Instrument;
@@ -10,8 +11,12 @@ use crate::route::Route;
 use crate::shared::Shared;
 
 pub(crate) mod audit_trail;
+pub(crate) mod backchannel_logout;
+pub(crate) mod bearer;
 pub(crate) mod callback;
+pub(crate) mod introspect;
 pub(crate) mod login;
+pub(crate) mod login_params;
 pub(crate) mod logout;
 pub(crate) mod origin;
 pub(crate) mod return_to;
@@ -38,25 +43,32 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         }
         Route::Login(Some(i)) => {
             let return_to = return_to::requested_return_to(base, &parts);
-            login::start(shared, &shared.providers[i], &parts, return_to).await
+            let query = crate::route::app_uri(&parts).query();
+            login::start(shared, &shared.providers[i], &parts, return_to, query).await
         }
         Route::Login(None) => {
             let return_to = return_to::requested_return_to(base, &parts);
+            let query = crate::route::app_uri(&parts).query();
             if config.offers_choice() {
-                return pages::chooser(config, &return_to);
+                let passed_on = login_params::passed_on(query);
+                return pages::chooser(config, &return_to, &passed_on);
             }
-            login::start(shared, shared.default_provider(), &parts, return_to).await
+            login::start(shared, shared.default_provider(), &parts, return_to, query).await
         }
         Route::Redirect => {
             let return_to = return_to::current_target(base, &parts);
             if config.offers_choice() {
-                return pages::chooser(config, &return_to);
+                return pages::chooser(config, &return_to, "");
             }
-            login::start(shared, shared.default_provider(), &parts, return_to).await
+            login::start(shared, shared.default_provider(), &parts, return_to, None).await
         }
         Route::StoreUnavailable => pages::store_unavailable(config),
-        Route::Unauthorized | Route::Pass { .. } | Route::Load { .. } => {
-            pages::unauthorized_json(&shared.config.login_path)
-        }
+        Route::Token(route) => bearer::page(route),
+        // The service loads the session (`Load`) or hands the request to
+        // `backchannel_logout::handle` with the body (`BackchannelLogout`); never here.
+        Route::Unauthorized
+        | Route::Pass { .. }
+        | Route::Load { .. }
+        | Route::BackchannelLogout(_) => pages::unauthorized_json(&shared.config.login_path),
     }
 }

@@ -251,6 +251,8 @@ fn callback(route: Route) {
             provider: provider.into(),
             return_to: login.return_to,
             created_at: NOW.saturating_sub(u64::from(login.age)),
+            max_age: None,
+            acr: Vec::new(),
         };
         let value = record.seal(&app.codec, &name);
         request = request.header("cookie", format!("{name}={value}"));

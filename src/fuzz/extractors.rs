@@ -195,6 +195,8 @@ fn cookie_header(app: &App, cookies: Vec<Cookie>, req: &mut Request) {
                     provider: if app.https { "default" } else { "staff" }.into(),
                     return_to: "/".into(),
                     created_at: NOW.saturating_sub(u64::from(age)),
+                    max_age: None,
+                    acr: Vec::new(),
                 }
                 .seal(&app.codec, &name);
                 pairs.push(format!("{name}={value}"));

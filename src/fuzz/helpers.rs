@@ -179,7 +179,12 @@ pub fn check_claims(
     let Some(provider) = config.providers.first() else {
         return Err("the configuration has no provider".into());
     };
-    let expected = Expected::for_login(provider, nonce, config.clock.unix_seconds(), config.leeway);
+    let expected = Expected::for_login(
+        provider,
+        (nonce, None, &[]),
+        config.clock.unix_seconds(),
+        config.leeway,
+    );
     id_token::check_claims(claims, &expected).map_err(|e| e.to_string())
 }
 

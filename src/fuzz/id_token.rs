@@ -1,5 +1,5 @@
 //! ID tokens and claims: the header and algorithm check, key selection and signature
-//! (`id_token::{header, select_key, verify_signature}`), the JWKS parser, the claim checks
+//! (`jwt::{header, select_key, verify_signature}`), the JWKS parser, the claim checks
 //! (`check_claims`), and what follows a valid token: the access policy, the role map and the
 //! claims-to-identity mapping (`policy::evaluate`, `identity_from_claims`).
 //!
@@ -32,8 +32,9 @@ use super::support::{
 };
 use crate::error::AuthErrorKind;
 use crate::flow::callback::{admission, identity, userinfo};
-use crate::id_token::{self, Expected};
+use crate::id_token::{self, Expected, IdTokenError};
 use crate::identity::Identity;
+use crate::jwt::{self, Audience, JwtError};
 use crate::provider::{self, VerifyKey};
 use crate::session::{self, CookieCodec, CookieNames};
 use crate::shared::Shared;
@@ -66,9 +67,10 @@ pub(super) fn verify(
     keys: &[VerifyKey],
     advertised: &[Algorithm],
 ) -> Result<Map<String, Value>, String> {
-    let header = id_token::header(token, advertised).map_err(|e| e.to_string())?;
-    let key = id_token::select_key(keys, &header).map_err(|e| e.to_string())?;
-    id_token::verify_signature(token, &header, key).map_err(|e| e.to_string())
+    let refusal = |e: JwtError| IdTokenError::from(e).to_string();
+    let header = jwt::header(token, advertised).map_err(refusal)?;
+    let key = jwt::select_key(keys, &header).map_err(refusal)?;
+    jwt::verify_signature(token, &header, key).map_err(refusal)
 }
 
 fn keys() -> &'static Keys {
@@ -127,17 +129,22 @@ static TRUSTED_AUDIENCES: LazyLock<Vec<String>> = LazyLock::new(|| vec!["reports
 /// What an ID token must say.
 fn want() -> Expected<'static> {
     Expected {
-        issuer: ISSUER,
-        client_id: CLIENT_ID,
-        trusted_audiences: &TRUSTED_AUDIENCES,
+        audience: Audience {
+            issuer: ISSUER,
+            client_id: CLIENT_ID,
+            trusted_audiences: &TRUSTED_AUDIENCES,
+            now: NOW,
+            leeway: LEEWAY,
+        },
         nonce: NONCE,
-        now: NOW,
-        leeway: LEEWAY,
+        max_age: None,
+        acr: &[],
     }
 }
 
 /// OpenID Connect Core 3.1.3.7, read plainly.
-fn reference_check(c: &Map<String, Value>, w: &Expected<'_>) -> bool {
+fn reference_check(c: &Map<String, Value>, want: &Expected<'_>) -> bool {
+    let w = &want.audience;
     let num = |k: &str| c.get(k).and_then(Value::as_f64);
     let now = w.now as f64;
     let leeway = w.leeway as f64;
@@ -158,7 +165,7 @@ fn reference_check(c: &Map<String, Value>, w: &Expected<'_>) -> bool {
         && num("exp").is_some_and(|e| e + leeway > now)
         && num("nbf").is_none_or(|n| n <= now + leeway)
         && num("iat").is_some_and(|i| i <= now + leeway)
-        && c.get("nonce").and_then(Value::as_str) == Some(w.nonce)
+        && c.get("nonce").and_then(Value::as_str) == Some(want.nonce)
         && c.get("sub")
             .and_then(Value::as_str)
             .is_some_and(|s| !s.is_empty() && s.len() <= 255)

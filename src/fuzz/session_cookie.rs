@@ -58,6 +58,7 @@ struct Fields {
     authenticated_at: u64,
     expires_at: u64,
     session_id: String,
+    sid: Option<String>,
 }
 
 impl Fields {
@@ -78,7 +79,9 @@ impl Fields {
             authenticated_at: self.authenticated_at,
             expires_at: self.expires_at,
             session_id: self.session_id,
+            sid: self.sid,
             claims: OnceLock::new(),
+            access: None,
         }
     }
 }
@@ -341,6 +344,8 @@ pub(super) fn run(data: &[u8]) {
                 provider: l.provider,
                 return_to: l.return_to,
                 created_at: l.created_at,
+                max_age: None,
+                acr: Vec::new(),
             };
             let name = jar.names.login(&record.state);
             let value = record.seal(&jar.codec, &name);

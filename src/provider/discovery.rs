@@ -27,6 +27,8 @@ pub(crate) struct Metadata {
     pub(crate) userinfo_endpoint: Option<Url>,
     pub(crate) jwks_uri: Url,
     pub(crate) end_session_endpoint: Option<Url>,
+    /// Token introspection (RFC 7662, RFC 8414 section 2), for opaque access tokens.
+    pub(crate) introspection_endpoint: Option<Url>,
     pub(crate) token_auth_methods: Vec<String>,
     pub(crate) iss_parameter_supported: bool,
     pub(crate) signing_algs: Vec<Algorithm>,
@@ -42,6 +44,8 @@ struct RawMetadata {
     jwks_uri: String,
     #[serde(default)]
     end_session_endpoint: Option<String>,
+    #[serde(default)]
+    introspection_endpoint: Option<String>,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     #[serde(default)]
@@ -167,6 +171,7 @@ pub(crate) fn parse_metadata(
         userinfo_endpoint: optional("userinfo_endpoint", raw.userinfo_endpoint)?,
         jwks_uri: endpoint("jwks_uri", &raw.jwks_uri)?,
         end_session_endpoint: optional("end_session_endpoint", raw.end_session_endpoint)?,
+        introspection_endpoint: optional("introspection_endpoint", raw.introspection_endpoint)?,
         token_auth_methods: raw
             .token_endpoint_auth_methods_supported
             .unwrap_or_else(|| vec!["client_secret_basic".into()]),

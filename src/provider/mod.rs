@@ -6,6 +6,8 @@
 //! - [`jwks`]: the signing keys, cached, refetched (bounded) for an unknown `kid` or a failed
 //!   signature;
 //! - [`token`]: the code exchange and userinfo;
+//! - [`client_auth`]: the client's authentication at the token and introspection endpoints;
+//! - [`introspection`]: token introspection (RFC 7662), for opaque access tokens;
 //! - [`token_refusal`]: the token endpoint's error answers, read into the fix they call for;
 //! - [`error`]: what can go wrong.
 
@@ -17,9 +19,11 @@ use std::time::{Duration, SystemTime};
 use crate::clock::Clock;
 use crate::config::{OidcConfig, ProviderConfig};
 
+pub(crate) mod client_auth;
 pub(crate) mod discovery;
 pub(crate) mod error;
 pub(crate) mod http;
+pub(crate) mod introspection;
 pub(crate) mod jwks;
 pub(crate) mod token;
 pub(crate) mod token_refusal;
@@ -41,7 +45,8 @@ pub(super) struct Cache {
 /// One identity provider, with its cached discovery document and keys.
 pub(crate) struct Provider {
     pub(crate) config: ProviderConfig,
-    /// `response_type`, `client_id`, `redirect_uri` and `scope`, form-encoded once.
+    /// `response_type`, `client_id`, `redirect_uri`, `scope` (and `resource`), form-encoded
+    /// once.
     pub(crate) static_auth_query: String,
     pub(super) http: HttpClient,
     pub(super) clock: Arc<dyn Clock>,
@@ -68,12 +73,16 @@ impl fmt::Debug for Provider {
 impl Provider {
     pub(crate) fn new(config: &ProviderConfig, global: &OidcConfig) -> Self {
         let http = HttpClient::new(global.http_timeout, &global.network);
-        let static_auth_query = url::form_urlencoded::Serializer::new(String::new())
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query
             .append_pair("response_type", "code")
             .append_pair("client_id", config.client_id.as_str())
             .append_pair("redirect_uri", &config.redirect_uri)
-            .append_pair("scope", &config.scope)
-            .finish();
+            .append_pair("scope", &config.scope);
+        if let Some(resource) = &config.resource {
+            query.append_pair("resource", resource);
+        }
+        let static_auth_query = query.finish();
         Self {
             config: config.clone(),
             static_auth_query,

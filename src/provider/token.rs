@@ -1,9 +1,9 @@
 //! The token endpoint (code exchange, RFC 6749 section 4.1.3, with client authentication) and
-//! the userinfo endpoint (OpenID Connect Core 5.3).
+//! the userinfo endpoint (OpenID Connect Core 5.3). The client authentication is
+//! [`super::client_auth`]'s.
 
 use std::fmt;
 
-use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
@@ -13,7 +13,6 @@ use super::error::ProviderError;
 use super::http::{read_limited, status_error};
 use super::token_refusal::TokenRefusal;
 use super::Provider;
-use crate::config::TokenAuthMethod;
 
 /// What the token endpoint answered (RFC 6749 section 5.1). Debug never shows the tokens.
 #[derive(Deserialize)]
@@ -55,45 +54,13 @@ impl Provider {
             ("redirect_uri", redirect_uri),
             ("code_verifier", verifier),
         ];
-        let mut request = self.http.post(metadata.token_endpoint.clone());
-        // Whether Basic authentication form-encoded the secret into something else (RFC 6749
-        // section 2.3.1), which some providers do not decode: named when the client is refused.
-        let mut basic_with_encoded_secret = false;
-        let supports = |m: &str| metadata.token_auth_methods.iter().any(|x| x == m);
-        let basic = match self.config.token_auth {
-            TokenAuthMethod::ClientSecretBasic => true,
-            TokenAuthMethod::ClientSecretPost => false,
-            // RFC 6749 section 2.3.1: basic is the one method every server must support;
-            // post only when the provider does not offer basic.
-            _ => supports("client_secret_basic") || !supports("client_secret_post"),
-        };
-        match &self.config.client_secret {
-            Some(secret) if basic => {
-                let enc = |s: &str| {
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
-                };
-                let encoded_secret = enc(secret.expose());
-                basic_with_encoded_secret = encoded_secret != secret.expose();
-                let credentials =
-                    format!("{}:{}", enc(self.config.client_id.as_str()), encoded_secret);
-                let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-                request = request.header(http::header::AUTHORIZATION, format!("Basic {encoded}"));
-            }
-            Some(secret) => {
-                form.push(("client_id", self.config.client_id.as_str()));
-                form.push(("client_secret", secret.expose()));
-            }
-            None => form.push(("client_id", self.config.client_id.as_str())),
+        if let Some(resource) = &self.config.resource {
+            form.push(("resource", resource.as_str()));
         }
-        let body = serde_urlencoded::to_string(&form)
-            .map_err(|_| ProviderError::BadResponse("could not encode the token request".into()))?;
-        let request = request
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json")
-            .body(body);
+        let request = self.http.post(metadata.token_endpoint.clone());
+        let authenticated = self.authenticate_client(metadata, request, form);
+        let basic_with_encoded_secret = authenticated.basic_with_encoded_secret;
+        let request = authenticated.into_request()?;
         let response = self.http.send(request, "token endpoint").await?;
         let status = response.status();
         let bytes = read_limited(response, "token response").await?;

@@ -8,6 +8,7 @@ use std::sync::RwLock;
 
 use rustc_hash::FxHasher;
 
+use super::ending::Ending;
 use crate::identity::Identity;
 
 /// Sessions already opened, so that the next request with the same cookie skips the base64
@@ -162,6 +163,21 @@ impl SessionCache {
         }
     }
 
+    /// Drops every session that `ended` covers, and returns how many: a back-channel logout
+    /// ended them, and a cache hit does not ask the revocations. Rare, so one shard at a time
+    /// is locked for a scan.
+    pub(crate) fn forget_ended(&self, ended: &Ending) -> usize {
+        let mut dropped = 0;
+        for shard in &self.shards {
+            let mut shard = shard.write().unwrap_or_else(|p| p.into_inner());
+            let before = shard.map.len();
+            shard.map.retain(|_, e| !ended.covers(e.identity.data()));
+            dropped += before - shard.map.len();
+        }
+        crate::meter::cached_sessions(-(dropped as i64));
+        dropped
+    }
+
     pub(crate) fn insert(&self, value: &str, identity: Identity, now: u64) {
         self.insert_seen(value, identity, now, now);
     }
@@ -245,6 +261,26 @@ mod tests {
         cache.insert(&a, Identity::from_data(early), 500);
         cache.insert(&b, Identity::from_data(late), 500);
         cache.forget_expiring_by(1_000);
+        assert!(cache.get(a.as_bytes(), 500).is_none());
+        assert!(cache.get(b.as_bytes(), 500).is_some());
+    }
+
+    #[test]
+    fn a_back_channel_logout_drops_the_sessions_it_ends() {
+        let cache = SessionCache::default();
+        let mut ended = data(0);
+        ended.sid = Some("op-1".into());
+        let issuer = ended.issuer.clone();
+        let mut kept = data(0);
+        kept.sid = Some("op-2".into());
+        let (a, b) = ("A".repeat(40), "B".repeat(40));
+        cache.insert(&a, Identity::from_data(ended), 500);
+        cache.insert(&b, Identity::from_data(kept), 500);
+        let by_sid = Ending::Sid {
+            issuer,
+            sid: "op-1".into(),
+        };
+        assert_eq!(cache.forget_ended(&by_sid), 1);
         assert!(cache.get(a.as_bytes(), 500).is_none());
         assert!(cache.get(b.as_bytes(), 500).is_some());
     }

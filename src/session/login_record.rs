@@ -35,6 +35,12 @@ pub(crate) struct LoginRecord {
     /// When the login started (seconds since the epoch).
     #[serde(rename = "t")]
     pub(crate) created_at: u64,
+    /// The `max_age` this login sent: the ID token's `auth_time` is checked against it.
+    #[serde(rename = "m", default)]
+    pub(crate) max_age: Option<u64>,
+    /// The `acr` values one of which the ID token must carry (empty: no requirement).
+    #[serde(rename = "a", default)]
+    pub(crate) acr: Vec<String>,
 }
 
 impl fmt::Debug for LoginRecord {
@@ -43,6 +49,8 @@ impl fmt::Debug for LoginRecord {
             .field("issuer", &self.issuer)
             .field("return_to", &self.return_to)
             .field("created_at", &self.created_at)
+            .field("max_age", &self.max_age)
+            .field("acr", &self.acr)
             .finish_non_exhaustive()
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use super::cache::SessionCache;
+use super::ending::Ending;
 use super::replay::ReplayGuard;
 use super::revocation::Revocations;
 use crate::config::{ConfigId, OidcConfig};
@@ -19,6 +20,8 @@ use crate::config::{ConfigId, OidcConfig};
 #[derive(Debug)]
 pub(crate) struct Memories {
     pub(crate) replay: ReplayGuard,
+    /// The logout tokens received (by issuer and `jti`), each accepted once.
+    pub(crate) logout_tokens: ReplayGuard,
     pub(crate) cache: SessionCache,
     pub(crate) revoked: Revocations,
 }
@@ -41,8 +44,9 @@ impl Memories {
         }
         let memories = Arc::new(Self {
             replay: ReplayGuard::new(config.memory_capacity),
+            logout_tokens: ReplayGuard::new(config.memory_capacity),
             cache: SessionCache::default(),
-            revoked: Revocations::new(config.memory_capacity),
+            revoked: Revocations::new(config.memory_capacity, config.session_lifetime.as_secs()),
         });
         registry.push((config.id, Arc::downgrade(&memories)));
         memories
@@ -58,6 +62,17 @@ impl Memories {
             self.cache.forget_expiring_by(floor);
         }
         self.cache.remove(cookie);
+    }
+
+    /// Ends the sessions a back-channel logout names, everywhere these memories serve: revoked
+    /// first, then their cache entries dropped (the order [`end_session`](Self::end_session)
+    /// keeps, for the same reason). Returns how many of them were cached: with the cookie store
+    /// the others are refused when their cookie comes, and other processes do not learn of it.
+    pub(crate) fn end_sessions(&self, ending: &Ending, now: u64) -> usize {
+        if let Some(floor) = self.revoked.end(ending, now) {
+            self.cache.forget_expiring_by(floor);
+        }
+        self.cache.forget_ended(ending)
     }
 }
 

@@ -5,6 +5,7 @@
 mod cache;
 mod codec;
 mod cookie;
+mod ending;
 mod expiring;
 mod login_record;
 mod memories;
@@ -16,9 +17,10 @@ mod stretch;
 pub(crate) use cache::SessionCache;
 pub(crate) use codec::{CookieCodec, Purpose, MAX_COOKIE_VALUE};
 pub(crate) use cookie::{request_cookie, request_cookie_bytes, request_cookies, CookieNames};
+pub(crate) use ending::Ending;
 pub(crate) use login_record::{LoginRecord, LOGIN_TTL_SECS, MAX_PENDING_LOGINS};
 pub(crate) use memories::Memories;
-pub(crate) use payload::{decode_session, encode_session};
+pub(crate) use payload::{decode_session, encode_session, open_session, Opened};
 pub(crate) use replay::Replay;
 
 use std::sync::Arc;

@@ -56,6 +56,18 @@ pub(crate) fn encode_session(
     None
 }
 
+/// What a session cookie value holds at some time.
+#[derive(Debug)]
+pub(crate) enum Opened {
+    /// A valid session.
+    Valid(IdentityData),
+    /// A session that passed every check but its expiry: it was ours, and it is over.
+    Expired(IdentityData),
+    /// Forged, malformed, sealed with another provider's key than the one it names, or
+    /// authenticated in the future.
+    Invalid,
+}
+
 /// Decodes a session cookie value; `None` when forged, malformed, expired at `now`, or sealed
 /// with another provider's key than the one it names.
 pub(crate) fn decode_session(
@@ -64,22 +76,47 @@ pub(crate) fn decode_session(
     value: &str,
     now: u64,
 ) -> Option<IdentityData> {
+    match open_session(codec, names, value, now) {
+        Opened::Valid(data) => Some(data),
+        Opened::Expired(_) | Opened::Invalid => None,
+    }
+}
+
+/// Like [`decode_session`], telling an expired session from an invalid one: every check is
+/// made either way, expiry last, so only a genuine session can be [`Opened::Expired`].
+pub(crate) fn open_session(
+    codec: &CookieCodec,
+    names: &CookieNames,
+    value: &str,
+    now: u64,
+) -> Opened {
     let mut buf = [0u8; MAX_DECODED];
-    let (plain, key) = codec.open_session_into(&names.session, value, &mut buf)?;
-    let (&flag, body) = plain.split_first()?;
-    let data: IdentityData = match flag {
-        0 => postcard::from_bytes(body).ok()?,
-        1 => {
-            let json =
-                miniz_oxide::inflate::decompress_to_vec_with_limit(body, MAX_INFLATED).ok()?;
-            postcard::from_bytes(&json).ok()?
-        }
-        _ => return None,
+    let Some((plain, key)) = codec.open_session_into(&names.session, value, &mut buf) else {
+        return Opened::Invalid;
     };
-    (codec.is_session_key_of(key, &data.provider, &data.issuer)
-        && data.expires_at > now
-        && data.authenticated_at <= now.saturating_add(300))
-    .then_some(data)
+    let Some((&flag, body)) = plain.split_first() else {
+        return Opened::Invalid;
+    };
+    let data: Option<IdentityData> = match flag {
+        0 => postcard::from_bytes(body).ok(),
+        1 => miniz_oxide::inflate::decompress_to_vec_with_limit(body, MAX_INFLATED)
+            .ok()
+            .and_then(|json| postcard::from_bytes(&json).ok()),
+        _ => None,
+    };
+    match data {
+        Some(data)
+            if codec.is_session_key_of(key, &data.provider, &data.issuer)
+                && data.authenticated_at <= now.saturating_add(300) =>
+        {
+            if data.expires_at > now {
+                Opened::Valid(data)
+            } else {
+                Opened::Expired(data)
+            }
+        }
+        _ => Opened::Invalid,
+    }
 }
 
 #[cfg(test)]
@@ -113,5 +150,25 @@ mod tests {
         let value = encode_session(&codec, &names, &mut data(2)).unwrap();
         assert!(decode_session(&codec, &names, &value, 1_999).is_some());
         assert!(decode_session(&codec, &names, &value, 2_000).is_none());
+        assert!(matches!(
+            open_session(&codec, &names, &value, 2_000),
+            Opened::Expired(d) if d.expires_at == 2_000
+        ));
+        assert!(matches!(
+            open_session(&codec, &names, &value, 1_999),
+            Opened::Valid(_)
+        ));
+        let mut forged = value.clone().into_bytes();
+        forged[10] ^= 1;
+        let forged = String::from_utf8(forged).unwrap();
+        assert!(matches!(
+            open_session(&codec, &names, &forged, 2_000),
+            Opened::Invalid
+        ));
+        let other = crate::session::codec::tests::codec(2);
+        assert!(matches!(
+            open_session(&other, &names, &value, 2_000),
+            Opened::Invalid
+        ));
     }
 }

@@ -61,7 +61,7 @@ impl State {
         let s = self.sessions.remove(id)?;
         let user = (s.identity.issuer.clone(), s.identity.subject.clone());
         unlink(&mut self.users, &user, id);
-        if let Some(sid) = &s.sid {
+        if let Some(sid) = &s.identity.sid {
             unlink(
                 &mut self.sids,
                 &(s.identity.issuer.clone(), sid.clone()),
@@ -110,7 +110,6 @@ fn copy(s: &StoredSession) -> StoredSession {
     StoredSession {
         identity: s.identity.duplicate(),
         id_token: s.id_token.clone(),
-        sid: s.sid.clone(),
         seen_at: s.seen_at,
         idle_secs: s.idle_secs,
     }
@@ -135,7 +134,7 @@ impl SessionStore for MemoryStore {
                 .entry((d.issuer.clone(), d.subject.clone()))
                 .or_default()
                 .insert(id.clone());
-            if let Some(sid) = &session.sid {
+            if let Some(sid) = &d.sid {
                 state
                     .sids
                     .entry((d.issuer.clone(), sid.clone()))

@@ -93,8 +93,6 @@ pub(crate) struct StoredSession {
     pub(crate) identity: IdentityData,
     /// The raw ID token, the `id_token_hint` of the logout.
     pub(crate) id_token: String,
-    /// The provider's session id (the ID token's `sid`), for its back-channel logout.
-    pub(crate) sid: Option<String>,
     /// When it was last used (recorded at most once a minute).
     pub(crate) seen_at: u64,
     /// `OIDC_SESSION_IDLE_TIMEOUT` in seconds when it was created; 0 for none.
@@ -167,10 +165,10 @@ pub(crate) mod tests {
         identity.issuer = "https://id.example.com".into();
         identity.authenticated_at = now;
         identity.expires_at = now + 3600;
+        identity.sid = sid.map(str::to_owned);
         StoredSession {
             identity,
             id_token: "a.b.c".into(),
-            sid: sid.map(str::to_owned),
             seen_at: now,
             idle_secs: 0,
         }
@@ -181,7 +179,7 @@ pub(crate) mod tests {
         let r = record("s1", "u1", Some("sid-1"), 1_000);
         let back = StoredSession::decode(&r.encode()).unwrap();
         assert_eq!(back.identity.subject, "u1");
-        assert_eq!(back.sid.as_deref(), Some("sid-1"));
+        assert_eq!(back.identity.sid.as_deref(), Some("sid-1"));
         assert_eq!(back.deadline(), 4_600);
         assert!(StoredSession::decode(b"\xff\xff\xff").is_none());
         assert_eq!(idle_deadline(5_000, 1_000, 600), 1_600);

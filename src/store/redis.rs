@@ -150,7 +150,7 @@ impl SessionStore for RedisStore {
                 .ignore()
                 .expire(&user, keep as i64)
                 .ignore();
-            if let Some(sid) = &session.sid {
+            if let Some(sid) = &d.sid {
                 let by_sid = self.sid_key(&d.issuer, sid);
                 pipe.sadd(&by_sid, &d.session_id)
                     .ignore()
@@ -207,7 +207,7 @@ impl SessionStore for RedisStore {
             if let Some(s) = &ended {
                 let d = &s.identity;
                 pipe.srem(self.user_key(&d.issuer, &d.subject), id).ignore();
-                if let Some(sid) = &s.sid {
+                if let Some(sid) = &d.sid {
                     pipe.srem(self.sid_key(&d.issuer, sid), id).ignore();
                 }
             }

@@ -18,8 +18,12 @@ let app;
 before(async () => {
   // The provider must know the app's origin before the app starts, so the port comes first.
   const port = await freePort();
-  provider = await startProvider({ appOrigins: [`http://127.0.0.1:${port}`] });
-  app = await startQuickstart({ port, provider });
+  // The provider tells the app when a session ends there (OpenID Connect Back-Channel Logout).
+  provider = await startProvider({
+    appOrigins: [`http://127.0.0.1:${port}`],
+    backchannelLogoutUri: `http://127.0.0.1:${port}/auth/backchannel-logout`,
+  });
+  app = await startQuickstart({ port, provider, env: { OIDC_BACKCHANNEL_LOGOUT: 'true' } });
   browser = await launchBrowser();
 });
 
@@ -250,4 +254,31 @@ test('after logout the back button does not show protected content', { timeout: 
   assert.equal(protectedResponses.length, seen, 'no protected page was served again after logout');
   assert.ok(appRequests.some((u) => ['/', '/api/me'].includes(new URL(u).pathname)),
     `going back re-requested the protected pages instead of showing a stored copy: ${appRequests}`);
+}));
+
+test('a session ended at the provider ends in the app: the reload asks for a login', { timeout: TIMEOUT }, () => run('backchannel-logout', async ({ context, shot }) => {
+  const page = await context.newPage();
+  await signIn(page, { user: 'bob', shot });
+  await shot(page, 'signed-in');
+  await expectHome(page, { name: 'Bob Example', role: 'app_reader', admin: false });
+  const session = (await appCookies(context, app)).get(SESSION_COOKIE);
+  assert.ok(session, 'signed in with a session cookie');
+
+  // Signed out at the provider itself, not through the app: the provider's own sign-out page.
+  await page.goto(`${provider.issuer}/session/end`);
+  await shot(page, 'provider-logout-confirmation');
+  assert.match(await page.locator('h1').innerText(), /Do you want to sign-out/);
+  await clickAndWait(page, page.locator('button', { hasText: 'Yes, sign me out' }));
+  await shot(page, 'signed-out-at-provider');
+  assert.equal(originOf(page), provider.issuer);
+
+  // The app never saw the browser sign out, yet the cookie it still holds no longer works.
+  assert.equal((await appCookies(context, app)).get(SESSION_COOKIE)?.value, session.value,
+    'the browser still holds the session cookie');
+  const me = await context.request.get(`${app.base}/api/me`, { headers: { accept: 'application/json' } });
+  assert.equal(me.status(), 401, 'the session ended through back-channel logout');
+  await page.goto(`${app.base}/`);
+  await page.reload();
+  await shot(page, 'reload-asks-for-login');
+  await expectProviderLogin(page, provider);
 }));

@@ -143,12 +143,14 @@ function cleanEnv(extra) {
 
 /**
  * Starts a private instance of the real OpenID provider (tests/oidc-provider/server.mjs, users
- * alice, bob and mallory) that accepts `appOrigins` as redirect and post-logout targets.
+ * alice, bob and mallory) that accepts `appOrigins` as redirect and post-logout targets. With
+ * `backchannelLogoutUri`, it sends back-channel logout tokens there when a session ends.
  */
-export async function startProvider({ appOrigins }) {
+export async function startProvider({ appOrigins, backchannelLogoutUri }) {
+  const extra = backchannelLogoutUri ? { BACKCHANNEL_LOGOUT_URI: backchannelLogoutUri } : {};
   const proc = await startProcess('oidc-provider', process.execPath,
     [path.join(ROOT, 'tests/oidc-provider/server.mjs')], {
-      env: cleanEnv({ PORT: '0', USERS_SET: 'a', APP_ORIGINS: appOrigins.join(',') }),
+      env: cleanEnv({ PORT: '0', USERS_SET: 'a', APP_ORIGINS: appOrigins.join(','), ...extra }),
       ready: /^ISSUER=(\S+)$/m,
     });
   return { ...proc, issuer: proc.match[1] };
@@ -156,10 +158,10 @@ export async function startProvider({ appOrigins }) {
 
 /**
  * Starts the quickstart example on a free port. With `provider` it signs in there (client
- * `tower-oidc-test`); without, it runs its built-in development IdP. Resolves when `/public`
- * answers.
+ * `tower-oidc-test`); without, it runs its built-in development IdP. `env` adds variables
+ * (e.g. `OIDC_BACKCHANNEL_LOGOUT`). Resolves when `/public` answers.
  */
-export async function startQuickstart({ port, provider } = {}) {
+export async function startQuickstart({ port, provider, env: extra = {} } = {}) {
   try {
     accessSync(QUICKSTART_BIN, constants.X_OK);
   } catch {
@@ -178,6 +180,7 @@ export async function startQuickstart({ port, provider } = {}) {
       OIDC_COOKIE_KEY: '9GpJt9VEpgaYXiJETnksdC3++mERTdB5LN92gSNse4x4pn6OcjPXz8bKq37T+Dkf',
     });
   }
+  Object.assign(env, extra);
   const proc = await startProcess('quickstart', QUICKSTART_BIN, [], {
     env: cleanEnv(env),
     ready: /listening on /,

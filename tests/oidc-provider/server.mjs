@@ -18,6 +18,22 @@
 //                   <origin>/signed-out (for the browser tests, tests/browser)
 //   RP_INITIATED_LOGOUT  "off" disables RP-initiated logout: discovery has no
 //                   end_session_endpoint (default on; for the diagnostics tests)
+//   API_AUDIENCE    an API's audience (resource indicator, RFC 8707): when set, resource
+//                   indicators and the client credentials grant are on, and the client
+//                   tower-oidc-api-client (secret as the others) gets JWT access tokens
+//                   (typ at+jwt, scope reports:read) for it with `resource=<API_AUDIENCE>`
+//                   (for tests/bearer.rs; unset, nothing changes for the other tests).
+//                   Then too: token introspection and revocation are on (opaque access
+//                   tokens, issued without `resource`, can be introspected and revoked);
+//                   users' access tokens carry their email, name and groups; ID tokens
+//                   carry the scopes' claims (so a login that asks for the API's audience,
+//                   whose access token cannot open userinfo, still gets them); and GET
+//                   /_test/hits counts the introspection requests
+//   BACKCHANNEL_LOGOUT_URI  turns on back-channel logout (OpenID Connect Back-Channel
+//                   Logout 1.0) and registers this URI as every client's
+//                   backchannel_logout_uri, with backchannel_logout_session_required (so ID
+//                   and logout tokens carry `sid`); unset: off (for tests/real_provider.rs,
+//                   whose app listens on a port of its own)
 //   TOKEN_AUTH_METHODS  comma-separated token endpoint auth methods the provider supports
 //                   and advertises (default: oidc-provider's own list); clients registered
 //                   for another method are left out (for the doctor's tests)
@@ -29,7 +45,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const HOST = '127.0.0.1';
 const PORT = Number.parseInt(process.env.PORT ?? '0', 10) || 0;
@@ -50,6 +66,8 @@ for (const origin of APP_ORIGINS) {
 }
 const appOrigins = APP_ORIGINS.map((o) => o.replace(/\/$/, ''));
 const RP_INITIATED_LOGOUT = (process.env.RP_INITIATED_LOGOUT ?? 'on') !== 'off';
+const API_AUDIENCE = process.env.API_AUDIENCE ?? '';
+const BACKCHANNEL_LOGOUT_URI = process.env.BACKCHANNEL_LOGOUT_URI || undefined;
 const TOKEN_AUTH_METHODS = (process.env.TOKEN_AUTH_METHODS ?? '').split(',').map((m) => m.trim()).filter(Boolean);
 
 // oidc-provider writes its "development-only" warnings with console.warn /
@@ -130,6 +148,10 @@ const commonClient = {
     ...appOrigins.flatMap((o) => [`${o}/public`, `${o}/signed-out`]),
   ],
   id_token_signed_response_alg: 'RS256',
+  ...(BACKCHANNEL_LOGOUT_URI ? {
+    backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI,
+    backchannel_logout_session_required: true,
+  } : {}),
 };
 // A secret with the characters RFC 6749 2.3.1 form-encodes in HTTP Basic credentials (`+`, `/`,
 // `=`, as in a base64 secret).
@@ -146,6 +168,15 @@ const clients = [
     client_secret: ENCODED_SECRET,
     token_endpoint_auth_method: 'client_secret_basic',
   },
+  // A service calling the API for itself (client credentials), only with API_AUDIENCE.
+  ...(API_AUDIENCE ? [{
+    client_id: 'tower-oidc-api-client',
+    client_secret: CLIENT_SECRET,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }] : []),
 ].filter((c) => TOKEN_AUTH_METHODS.length === 0
   || TOKEN_AUTH_METHODS.includes(c.token_endpoint_auth_method));
 // Clients whose Basic secret is compared without form-decoding, and that may use post too.
@@ -177,12 +208,43 @@ function configuration() {
     },
     // Default (true): with response_type=code, scope-derived claims go to the
     // userinfo endpoint only, the ID token carries just sub and protocol claims.
-    conformIdTokenClaims: true,
+    conformIdTokenClaims: !API_AUDIENCE,
+    ...(API_AUDIENCE ? {
+      // A user's access tokens (JWT, or opaque when introspected) describe the user as the
+      // login does, so an API sees the same identity.
+      extraTokenClaims: async (_ctx, token) => {
+        if (token.kind !== 'AccessToken' || !Object.hasOwn(USERS, token.accountId ?? '')) {
+          return undefined;
+        }
+        const { email, email_verified, name, preferred_username, groups } = USERS[token.accountId];
+        return { email, email_verified, name, preferred_username, groups };
+      },
+    } : {}),
     pkce: { required: () => true }, // S256 is the only method oidc-provider supports
     ...(TOKEN_AUTH_METHODS.length > 0 ? { clientAuthMethods: TOKEN_AUTH_METHODS } : {}),
     features: {
       devInteractions: { enabled: true },
       rpInitiatedLogout: { enabled: RP_INITIATED_LOGOUT },
+      ...(API_AUDIENCE ? {
+        clientCredentials: { enabled: true },
+        introspection: { enabled: true },
+        revocation: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => undefined,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx, resource) => {
+            if (resource !== API_AUDIENCE) throw new errors.InvalidTarget();
+            return {
+              scope: 'reports:read',
+              audience: API_AUDIENCE,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
+        },
+      } : {}),
+      backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
       // RFC 9207: oidc-provider 9.x always adds `iss` to authorization
       // responses (there is no feature flag any more) and advertises
       // authorization_response_iss_parameter_supported=true.
@@ -194,6 +256,11 @@ function configuration() {
     // ends with the provider session (i.e. on RP-initiated logout).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: { AccessToken: ACCESS_TOKEN_TTL },
+    // oidc-provider refuses to send requests to loopback addresses (its SSRF protection);
+    // the test apps listen on 127.0.0.1, so the back-channel logout POST goes out without it.
+    ...(BACKCHANNEL_LOGOUT_URI ? {
+      fetch: (url, { dispatcher: _ssrfGuard, ...options }) => globalThis.fetch(url, options),
+    } : {}),
   };
 }
 
@@ -230,8 +297,16 @@ function basicAuthRawSecret(header) {
   return i === -1 ? undefined : decoded.slice(i + 1);
 }
 
+// Requests per path of interest, for GET /_test/hits (only with API_AUDIENCE).
+const hits = { introspection: 0 };
+
 function installGuard(provider) {
   provider.use(async (ctx, next) => {
+    if (API_AUDIENCE && ctx.path === '/_test/hits') {
+      ctx.body = hits;
+      return undefined;
+    }
+    if (ctx.path === '/token/introspection') hits.introspection += 1;
     const isInteraction = /^\/interaction\/[^/]+$/.test(ctx.path);
     const isToken = ctx.path === '/token';
     if (ctx.method !== 'POST' || !(isInteraction || isToken)
@@ -294,6 +369,7 @@ server.listen(PORT, HOST, () => {
   const provider = new Provider(issuer, configuration());
   installGuard(provider);
   provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+  provider.on('backchannel.error', (_ctx, err) => console.error('backchannel.error', err));
   handler = provider.callback();
   process.stdout.write(`ISSUER=${issuer}\n`);
 });

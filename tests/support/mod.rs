@@ -316,6 +316,12 @@ pub struct MockState {
     pub token_body: Option<String>,
     pub userinfo: Value,
     pub token_requests: Vec<(Option<String>, BTreeMap<String, String>)>,
+    /// Token introspection (RFC 7662): `None`, discovery names no introspection endpoint;
+    /// else the answer for each token, the one under `"*"` for any other, `{"active": false}`
+    /// without it.
+    pub introspection: Option<BTreeMap<String, Value>>,
+    /// The introspection requests: their `Authorization` header and form.
+    pub introspection_requests: Vec<(Option<String>, BTreeMap<String, String>)>,
     /// Misbehaviour per endpoint (none by default).
     pub faults: BTreeMap<Endpoint, Fault>,
 }
@@ -327,9 +333,11 @@ pub enum Endpoint {
     Jwks,
     Token,
     Userinfo,
+    Introspection,
 }
 
 impl Endpoint {
+    /// The endpoints a login uses (introspection is the API's alone).
     pub const ALL: [Endpoint; 4] = [
         Endpoint::Discovery,
         Endpoint::Jwks,
@@ -343,6 +351,7 @@ impl Endpoint {
             "/jwks" => Self::Jwks,
             "/token" => Self::Token,
             "/userinfo" => Self::Userinfo,
+            "/introspect" => Self::Introspection,
             _ => return None,
         })
     }
@@ -358,6 +367,7 @@ impl Endpoint {
             Self::Jwks => &hits.jwks,
             Self::Token => &hits.token,
             Self::Userinfo => &hits.userinfo,
+            Self::Introspection => &hits.introspection,
         }
     }
 }
@@ -439,6 +449,7 @@ pub struct Hits {
     pub jwks: AtomicU64,
     pub token: AtomicU64,
     pub userinfo: AtomicU64,
+    pub introspection: AtomicU64,
 }
 
 impl Hits {
@@ -453,6 +464,9 @@ impl Hits {
     }
     pub fn discovery(&self) -> u64 {
         self.discovery.load(Ordering::SeqCst)
+    }
+    pub fn introspection(&self) -> u64 {
+        self.introspection.load(Ordering::SeqCst)
     }
 }
 
@@ -469,7 +483,12 @@ async fn discovery(State((s, _)): State<Mock>) -> Response<Body> {
             .into_response();
     }
     let iss = &s.issuer;
+    let introspection = s
+        .introspection
+        .as_ref()
+        .map(|_| format!("{iss}/introspect"));
     Json(json!({
+        "introspection_endpoint": introspection,
         "issuer": s.discovery_issuer.clone().unwrap_or_else(|| iss.clone()),
         "authorization_endpoint": format!("{iss}/authorize"),
         "token_endpoint": format!("{iss}/token"),
@@ -492,15 +511,20 @@ async fn jwks(State((s, _)): State<Mock>) -> Response<Body> {
     }
 }
 
+/// A request's `Authorization` header, as the mock records it.
+fn authorization(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
 async fn token(
     State((s, _)): State<Mock>,
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response<Body> {
     let mut s = s.lock().unwrap();
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap().to_owned());
+    let auth = authorization(&headers);
     s.token_requests.push((auth, form));
     if let Some(body) = &s.token_body {
         return (
@@ -517,12 +541,36 @@ async fn token(
     (s.token_status, Json(body)).into_response()
 }
 
+async fn introspect(
+    State((s, _)): State<Mock>,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response<Body> {
+    let mut s = s.lock().unwrap();
+    let auth = authorization(&headers);
+    let token = form.get("token").cloned().unwrap_or_default();
+    s.introspection_requests.push((auth, form));
+    let answers = s.introspection.clone().unwrap_or_default();
+    let answer = answers
+        .get(&token)
+        .or_else(|| answers.get("*"))
+        .cloned()
+        .unwrap_or_else(|| json!({"active": false}));
+    Json(answer).into_response()
+}
+
 async fn userinfo(State((s, _)): State<Mock>, headers: HeaderMap) -> Response<Body> {
-    if headers
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        != Some("Bearer access-token-1")
-    {
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // The login's access token, or one the introspection answers for.
+    let known = bearer == Some("access-token-1")
+        || bearer.is_some_and(|t| {
+            let s = s.lock().unwrap();
+            s.introspection.as_ref().is_some_and(|a| a.contains_key(t))
+        });
+    if !known {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     Json(s.lock().unwrap().userinfo.clone()).into_response()
@@ -545,6 +593,8 @@ impl MockIdp {
             token_body: None,
             userinfo: json!({}),
             token_requests: Vec::new(),
+            introspection: None,
+            introspection_requests: Vec::new(),
             faults: BTreeMap::new(),
         }));
         let hits = Arc::new(Hits::default());
@@ -553,6 +603,7 @@ impl MockIdp {
             .route("/jwks", get(jwks))
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
+            .route("/introspect", post(introspect))
             .layer(axum::middleware::from_fn_with_state(
                 (state.clone(), hits.clone()),
                 inject_faults,

@@ -64,10 +64,16 @@ impl Browser {
     /// Follows the provider's redirects from `url`, signing in as `user` at the login form and
     /// accepting the consent form, until the provider redirects to the app. Returns that URL.
     pub async fn authorize(&self, url: &str, user: &str) -> String {
+        self.authorize_seeing(url, user).await.0
+    }
+
+    /// Like [`authorize`](Self::authorize), also returning each page the provider showed.
+    pub async fn authorize_seeing(&self, url: &str, user: &str) -> (String, Vec<String>) {
         let mut next = url.to_owned();
+        let mut pages = Vec::new();
         for _ in 0..20 {
             if next.starts_with(BASE_URL) {
-                return next;
+                return (next, pages);
             }
             let res = self.http.get(&next).send().await.unwrap();
             let status = res.status();
@@ -85,6 +91,7 @@ impl Browser {
             } else {
                 panic!("unknown provider page: {page}");
             };
+            pages.push(page.clone());
             let res = self
                 .http
                 .post(self.absolute(&action))
@@ -100,6 +107,27 @@ impl Browser {
             next = self.absolute(res.headers()[header::LOCATION].to_str().unwrap());
         }
         panic!("too many redirects at the provider");
+    }
+}
+
+impl Browser {
+    /// Opens the provider's end-session URL `url` and confirms its sign-out form ("yes"): the
+    /// provider's session ends. Returns the provider's redirect after the confirmation.
+    pub async fn end_session(&self, url: &str) -> reqwest::Response {
+        let confirm = self.http.get(url).send().await.unwrap();
+        assert_eq!(confirm.status(), StatusCode::OK);
+        let page = confirm.text().await.unwrap();
+        let xsrf = between(&page, "name=\"xsrf\" value=\"", "\"").expect("xsrf field");
+        let action = between(&page, "action=\"", "\"").unwrap();
+        let done = self
+            .http
+            .post(self.absolute(&action))
+            .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+            .send()
+            .await
+            .unwrap();
+        assert!(done.status().is_redirection(), "{}", done.status());
+        done
     }
 }
 

@@ -61,6 +61,10 @@ pub(crate) fn identity_from_claims(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let sid = match claims.get("sid") {
+        Some(Value::String(sid)) if !sid.is_empty() => Some(sid.clone()),
+        _ => None,
+    };
     let email_verified = email_verified(&claims);
     let email = string_claim(&mut claims, &names.email);
     let name = string_claim(&mut claims, &names.full_name);
@@ -94,7 +98,9 @@ pub(crate) fn identity_from_claims(
         authenticated_at: now,
         expires_at: now.saturating_add(lifetime),
         session_id: random_token(16),
+        sid,
         claims: std::sync::OnceLock::new(),
+        access: None,
     }
 }
 
@@ -119,7 +125,7 @@ pub(crate) mod tests {
         let claims = json!({
             "sub": "u1", "iss": "https://id.example.com", "aud": "app", "nonce": "n",
             "email": "a@example.com", "email_verified": "true", "name": "A",
-            "preferred_username": "a", "groups": "staff", "department": "ops"
+            "preferred_username": "a", "groups": "staff", "department": "ops", "sid": "op-1"
         });
         let data = identity_from_claims(
             &s.providers[0],
@@ -141,5 +147,10 @@ pub(crate) mod tests {
         );
         assert_eq!((data.authenticated_at, data.expires_at), (1_000, 1_060));
         assert_eq!(data.session_id.len(), 22, "16 random bytes");
+        assert_eq!(
+            data.sid.as_deref(),
+            Some("op-1"),
+            "kept for back-channel logout"
+        );
     }
 }

@@ -67,7 +67,6 @@ pub(crate) async fn stored_session(
     let record = StoredSession {
         identity: data.duplicate(),
         id_token: raw_id_token.to_owned(),
-        sid: provider_sid(raw_id_token),
         seen_at: now,
         idle_secs: server.idle_secs(),
     };
@@ -119,18 +118,6 @@ fn signed_in(
         names.set(&names.session, value, config.session_lifetime.as_secs()),
     );
     (identity, page)
-}
-
-/// The `sid` claim of an ID token already verified (its payload read again; `None` without
-/// one).
-fn provider_sid(raw_id_token: &str) -> Option<String> {
-    use base64::Engine as _;
-    let payload = raw_id_token.split('.').nth(1)?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
-    claims.get("sid")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]

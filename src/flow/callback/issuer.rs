@@ -72,6 +72,7 @@ mod tests {
             userinfo_endpoint: None,
             jwks_uri: url("jwks"),
             end_session_endpoint: None,
+            introspection_endpoint: None,
             token_auth_methods: vec![],
             iss_parameter_supported: iss_supported,
             signing_algs: vec![],

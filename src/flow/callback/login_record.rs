@@ -117,6 +117,8 @@ mod tests {
             provider: "default".into(),
             return_to: "/".into(),
             created_at,
+            max_age: None,
+            acr: Vec::new(),
         }
     }
 

@@ -39,9 +39,18 @@ pub(crate) fn provider_denied(error: &str) -> AuthError {
     } else {
         "unrecognised_error"
     };
+    // The answers to `prompt=none` (OpenID Connect Core 3.1.2.6): the provider would have had
+    // to show a page.
+    let why = match code {
+        "login_required" => " You are not signed in there, and this sign-in asked it to show no login page (prompt=none).",
+        "interaction_required" | "consent_required" | "account_selection_required" => {
+            " It needs you to act on one of its pages, and this sign-in asked it to show none (prompt=none)."
+        }
+        _ => "",
+    };
     AuthError::new(
         AuthErrorKind::ProviderDenied,
-        format!("The identity provider did not sign you in ({code})."),
+        format!("The identity provider did not sign you in ({code}).{why}"),
     )
 }
 
@@ -70,5 +79,7 @@ mod tests {
         assert!(shown("<script>").contains("(unrecognised_error)"));
         assert!(shown(&"a".repeat(65)).contains("(unrecognised_error)"));
         assert_eq!(provider_denied("x").kind(), AuthErrorKind::ProviderDenied);
+        assert!(shown("login_required").contains("prompt=none"));
+        assert!(!shown("access_denied").contains("prompt=none"));
     }
 }

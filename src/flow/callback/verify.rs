@@ -1,15 +1,14 @@
 //! Step 4: the ID token, verified against the provider's keys and checked claim by claim
-//! ([`crate::id_token`]). When its key is not among the cached ones (an unknown `kid`, or a
-//! signature that fails with the cached key of its `kid`), the keys are refetched once, within
-//! the bounds of [`crate::provider::jwks`], and the token is tried again.
-
-use std::sync::Arc;
+//! ([`crate::jwt`], [`crate::id_token`]). When its key is not among the cached ones (an unknown
+//! `kid`, or a signature that fails with the cached key of its `kid`), the keys are refetched
+//! once, within the bounds of [`crate::provider::jwks`], and the token is tried again.
 
 use serde_json::{Map, Value};
 
 use crate::error::{AuthError, AuthErrorKind};
 use crate::id_token::{self, Expected, IdTokenError};
-use crate::provider::{Metadata, Provider, ProviderError, VerifyKey};
+use crate::jwt;
+use crate::provider::{Metadata, Provider, ProviderError};
 use crate::session::LoginRecord;
 use crate::shared::Shared;
 
@@ -22,13 +21,28 @@ pub(crate) async fn validate(
     record: &LoginRecord,
     now: u64,
 ) -> Result<Map<String, Value>, AuthError> {
-    let expected = Expected::for_login(&provider.config, &record.nonce, now, shared.config.leeway);
+    let expected = Expected::for_login(
+        &provider.config,
+        (&record.nonce, record.max_age, &record.acr),
+        now,
+        shared.config.leeway,
+    );
     verify(provider, &metadata.signing_algs, token, &expected)
         .await
         .map_err(|e| match e {
-            Ok(err) => AuthError::new(AuthErrorKind::InvalidIdToken, format!("{err}.")),
+            Ok(err) => AuthError::new(kind_of(&err), format!("{err}.")),
             Err(provider_err) => provider_err.to_auth_error(),
         })
+}
+
+/// The kind of a refused ID token: a sign-in too old for `max_age`, or an `acr` not
+/// accepted, have their own; every other failure is an invalid token.
+fn kind_of(err: &IdTokenError) -> AuthErrorKind {
+    match err {
+        IdTokenError::AuthenticationTooOld { .. } => AuthErrorKind::AuthenticationTooOld,
+        IdTokenError::AcrNotAccepted => AuthErrorKind::AcrNotAccepted,
+        _ => AuthErrorKind::InvalidIdToken,
+    }
 }
 
 /// The outer `Err` is `Ok(validation failure)` or `Err(provider failure)`.
@@ -38,35 +52,11 @@ async fn verify(
     token: &str,
     expected: &Expected<'_>,
 ) -> Result<Map<String, Value>, Result<IdTokenError, ProviderError>> {
-    let header = id_token::header(token, advertised).map_err(Ok)?;
-    let keys = provider.keys().await.map_err(Err)?;
-    let claims = match signed_claims(&keys, token, &header) {
-        Err(err @ (IdTokenError::UnknownKey | IdTokenError::BadSignature)) => {
-            // The provider may have rotated its keys, or restarted with a fresh key under the
-            // same `kid`: refetch (single-flight, bounded) and try once more.
-            let fresh = provider
-                .refetch_keys(&keys, header.kid.as_deref())
-                .await
-                .map_err(Err)?;
-            if Arc::ptr_eq(&fresh, &keys) {
-                return Err(Ok(err));
-            }
-            signed_claims(&fresh, token, &header).map_err(Ok)?
-        }
-        other => other.map_err(Ok)?,
-    };
+    let (_, claims) = jwt::verified(provider, advertised, token)
+        .await
+        .map_err(|e| e.map(IdTokenError::from))?;
     id_token::check_claims(&claims, expected).map_err(Ok)?;
     Ok(claims)
-}
-
-/// The claims of `token` if one of `keys` fits its header and verifies its signature.
-fn signed_claims(
-    keys: &[VerifyKey],
-    token: &str,
-    header: &jsonwebtoken::Header,
-) -> Result<Map<String, Value>, IdTokenError> {
-    let key = id_token::select_key(keys, header)?;
-    id_token::verify_signature(token, header, key)
 }
 
 #[cfg(test)]
@@ -83,6 +73,8 @@ mod tests {
             provider: String::new(),
             return_to: "/".into(),
             created_at: 0,
+            max_age: None,
+            acr: Vec::new(),
         }
     }
 

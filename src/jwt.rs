@@ -1,0 +1,489 @@
+//! The JWTs a provider signs, ID tokens, logout tokens and JWT access tokens alike: the header
+//! and its algorithm allowlist, the key, the signature (refetching the JWKS once, within the
+//! bounds of [`crate::provider::jwks`], for an unknown or changed key), and the claims they
+//! carry (`iss`, `aud`, `azp`, `exp`, `nbf`, `iat`), checked by our clock.
+//!
+//! An RSA key of the cached JWKS is parsed once (aws-lc-rs), so its signatures are checked
+//! without rebuilding the key; other keys go through jsonwebtoken, which checks the signature
+//! and the algorithm family of the key. Every claim check is done here so that time comes from
+//! the injectable [`Clock`](crate::Clock) and each failure has its own reason. What is
+//! particular to one kind of token is in [`crate::id_token`], [`crate::logout_token`] and
+//! [`crate::access_token`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde_json::{Map, Value};
+
+use crate::config::ProviderConfig;
+use crate::provider::{Provider, ProviderError, VerifyKey};
+
+/// Signature algorithms accepted: asymmetric ones only. `none` cannot even be parsed, and HMAC
+/// is never accepted, so a public key can never be used as an HMAC secret (RFC 8725 section
+/// 3.1).
+pub(crate) const ASYMMETRIC: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why a signed token was refused, for any kind of token: each message is the rest of a
+/// sentence whose subject names the token ("the ID token ..."). Never includes claim values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum JwtError {
+    #[error("is not a well-formed JWS")]
+    Malformed,
+    #[error("is signed with an algorithm that is not allowed (only asymmetric algorithms the provider advertises)")]
+    AlgorithmNotAllowed,
+    #[error("names critical extensions in its header (crit), which this application does not understand (RFC 7515 section 4.1.11)")]
+    CriticalHeader,
+    #[error("names a key id that no key in the provider's JWKS has")]
+    UnknownKey,
+    #[error("has no key id and the provider's JWKS holds several keys")]
+    AmbiguousKey,
+    #[error("has an invalid signature")]
+    BadSignature,
+    #[error("was issued by another issuer")]
+    WrongIssuer,
+    #[error("is not meant for this application (audience)")]
+    WrongAudience,
+    #[error("carries an untrusted extra audience")]
+    UntrustedAudience,
+    #[error("names another client as its authorized party (azp)")]
+    WrongAuthorizedParty,
+    /// Seconds since the token expired, by our clock.
+    #[error("expired {0} s ago by this server's clock; if it was just issued, this server's clock is ahead of the provider's: check NTP on both")]
+    Expired(u64),
+    #[error("has no expiry (exp)")]
+    MissingExpiry,
+    /// Seconds the issue time lies ahead of our clock (the measured skew).
+    #[error("was issued {0} s in the future by this server's clock (more than the allowed leeway): the clocks differ by about that much, check NTP on both machines")]
+    IssuedInFuture(u64),
+    /// Seconds until the token becomes valid, by our clock.
+    #[error(
+        "is not valid for another {0} s (nbf) by this server's clock: check NTP on both machines"
+    )]
+    NotYetValid(u64),
+    #[error("has no issue time (iat)")]
+    MissingIssuedAt,
+}
+
+/// `later - earlier` in whole seconds, for messages (saturating, never negative).
+pub(crate) fn skew(later: f64, earlier: f64) -> u64 {
+    let d = (later - earlier).max(0.0);
+    if d >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        d as u64
+    }
+}
+
+/// Whether a token must carry `exp`: an ID token must (OpenID Connect Core 1.0 section 2), a
+/// logout token may (checked when present).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expiry {
+    Required,
+    WhenPresent,
+}
+
+/// Who must have issued the token, to whom, and when it is checked.
+#[derive(Debug)]
+pub(crate) struct Audience<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) client_id: &'a str,
+    pub(crate) trusted_audiences: &'a [String],
+    pub(crate) now: u64,
+    pub(crate) leeway: u64,
+}
+
+impl<'a> Audience<'a> {
+    /// What a token of `provider` must say, checked at `now` with `leeway`.
+    pub(crate) fn of(provider: &'a ProviderConfig, now: u64, leeway: Duration) -> Self {
+        Self {
+            issuer: provider.issuer.as_str(),
+            client_id: provider.client_id.as_str(),
+            trusted_audiences: &provider.trusted_audiences,
+            now,
+            leeway: leeway.as_secs(),
+        }
+    }
+}
+
+/// Reads the header and checks the algorithm against the allowlist (ours, narrowed to what the
+/// provider advertises when it advertises anything). A header with `crit` is refused whatever
+/// it lists: we understand no JWS extension, and RFC 7515 section 4.1.11 says a recipient that
+/// does not understand one must refuse the token.
+pub(crate) fn header(token: &str, advertised: &[Algorithm]) -> Result<Header, JwtError> {
+    let raw = raw_header(token);
+    if raw.as_ref().is_some_and(|h| h.contains_key("crit")) {
+        return Err(JwtError::CriticalHeader);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| {
+        // A header that parses as JSON with an `alg` we do not know (`none`, say) is refused
+        // for its algorithm; anything else is simply malformed.
+        if raw.is_some_and(|h| h.get("alg").is_some_and(Value::is_string)) {
+            JwtError::AlgorithmNotAllowed
+        } else {
+            JwtError::Malformed
+        }
+    })?;
+    let allowed = ASYMMETRIC.contains(&header.alg)
+        && (advertised.is_empty() || advertised.contains(&header.alg));
+    if !allowed {
+        return Err(JwtError::AlgorithmNotAllowed);
+    }
+    Ok(header)
+}
+
+/// The JOSE header as a JSON object, if it is one.
+fn raw_header(token: &str) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let (first, _) = token.split_once('.')?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(first)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
+/// Picks the key for `header`: by `kid`, else the single compatible key. `Err(UnknownKey)`
+/// means a refetch of the JWKS may help.
+pub(crate) fn select_key<'k>(
+    keys: &'k [VerifyKey],
+    header: &Header,
+) -> Result<&'k VerifyKey, JwtError> {
+    let compatible =
+        |k: &&VerifyKey| k.family == header.alg.family() && k.alg.is_none_or(|a| a == header.alg);
+    match &header.kid {
+        Some(kid) => keys
+            .iter()
+            .filter(compatible)
+            .find(|k| k.kid.as_deref() == Some(kid.as_str()))
+            .ok_or(JwtError::UnknownKey),
+        None => {
+            let mut candidates = keys.iter().filter(compatible);
+            match (candidates.next(), candidates.next()) {
+                (Some(only), None) => Ok(only),
+                (None, _) => Err(JwtError::UnknownKey),
+                (Some(_), Some(_)) => Err(JwtError::AmbiguousKey),
+            }
+        }
+    }
+}
+
+/// Verifies the signature and returns the claims, unchecked.
+pub(crate) fn verify_signature(
+    token: &str,
+    header: &Header,
+    key: &VerifyKey,
+) -> Result<Map<String, Value>, JwtError> {
+    if let Some(parsed) = key.rsa.as_ref().and_then(|rsa| rsa.parsed(header.alg)) {
+        return verify_with_parsed(token, parsed);
+    }
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims = HashSet::new();
+    jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature
+            | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+            | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey
+            | jsonwebtoken::errors::ErrorKind::InvalidEddsaKey
+            | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_)
+            | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat => JwtError::BadSignature,
+            _ => JwtError::Malformed,
+        })
+}
+
+/// The signature of a compact JWS checked with a key parsed beforehand (an RSA key of the
+/// cached JWKS), then its payload as the claims: what `jsonwebtoken::decode` does, without
+/// rebuilding the key at each verification. A payload that repeats one of the claims
+/// jsonwebtoken reads itself is refused as malformed here too ([`Registered`]).
+fn verify_with_parsed(
+    token: &str,
+    key: &aws_lc_rs::signature::ParsedPublicKey,
+) -> Result<Map<String, Value>, JwtError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (signed, signature) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
+    let (_, payload) = signed.split_once('.').ok_or(JwtError::Malformed)?;
+    if payload.contains('.') {
+        return Err(JwtError::Malformed);
+    }
+    let signature = b64.decode(signature).map_err(|_| JwtError::Malformed)?;
+    key.verify_sig(signed.as_bytes(), &signature)
+        .map_err(|_| JwtError::BadSignature)?;
+    let json = b64.decode(payload).map_err(|_| JwtError::Malformed)?;
+    serde_json::from_slice::<Registered>(&json).map_err(|_| JwtError::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| JwtError::Malformed)
+}
+
+/// The registered claims jsonwebtoken reads before it returns the claims; read here only so
+/// that a payload naming one of them twice is refused, whichever path verified the signature.
+#[derive(serde::Deserialize)]
+struct Registered {
+    #[serde(rename = "exp")]
+    _exp: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "nbf")]
+    _nbf: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "sub")]
+    _sub: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "iss")]
+    _iss: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "aud")]
+    _aud: Option<serde::de::IgnoredAny>,
+}
+
+/// The header and the claims (unchecked) of `token`, once its header passed the allowlist and
+/// its signature verified with one of `provider`'s keys ([`verified_claims`]). The outer `Err`
+/// is `Ok(refusal)` or `Err(provider failure)`.
+pub(crate) async fn verified(
+    provider: &Provider,
+    advertised: &[Algorithm],
+    token: &str,
+) -> Result<(Header, Map<String, Value>), Result<JwtError, ProviderError>> {
+    let header = header(token, advertised).map_err(Ok)?;
+    let claims = verified_claims(provider, token, &header).await?;
+    Ok((header, claims))
+}
+
+/// The claims (unchecked) of `token`, whose `header` passed [`header`], once its signature
+/// verified with one of `provider`'s keys. When its key is not among the cached ones (an
+/// unknown `kid`, or a signature that fails with the cached key of its `kid`), the keys are
+/// refetched once (single-flight, bounded by the refetch floor) and the token is tried again.
+/// The outer `Err` is `Ok(refusal)` or `Err(provider failure)`.
+pub(crate) async fn verified_claims(
+    provider: &Provider,
+    token: &str,
+    header: &Header,
+) -> Result<Map<String, Value>, Result<JwtError, ProviderError>> {
+    let keys = provider.keys().await.map_err(Err)?;
+    match signed_claims(&keys, token, header) {
+        Err(err @ (JwtError::UnknownKey | JwtError::BadSignature)) => {
+            // The provider may have rotated its keys, or restarted with a fresh key under the
+            // same `kid`: refetch (single-flight, bounded) and try once more.
+            let fresh = provider
+                .refetch_keys(&keys, header.kid.as_deref())
+                .await
+                .map_err(Err)?;
+            if Arc::ptr_eq(&fresh, &keys) {
+                return Err(Ok(err));
+            }
+            signed_claims(&fresh, token, header).map_err(Ok)
+        }
+        other => other.map_err(Ok),
+    }
+}
+
+/// The claims of `token` if one of `keys` fits its header and verifies its signature.
+fn signed_claims(
+    keys: &[VerifyKey],
+    token: &str,
+    header: &Header,
+) -> Result<Map<String, Value>, JwtError> {
+    let key = select_key(keys, header)?;
+    verify_signature(token, header, key)
+}
+
+/// Checks the claims every signed token of the provider carries, in this order: `iss` exactly,
+/// `aud` (our client id, and no audience that is neither ours nor trusted), `azp` when present,
+/// `exp` (with the leeway), `nbf` when present, `iat` (required, not in the future beyond the
+/// leeway). OpenID Connect Core 1.0 section 3.1.3.7; Back-Channel Logout 1.0 section 2.6.
+pub(crate) fn check_common(
+    claims: &Map<String, Value>,
+    want: &Audience<'_>,
+    expiry: Expiry,
+) -> Result<(), JwtError> {
+    if claims.get("iss").and_then(Value::as_str) != Some(want.issuer) {
+        return Err(JwtError::WrongIssuer);
+    }
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(list)) => {
+            let list: Option<Vec<&str>> = list.iter().map(Value::as_str).collect();
+            list.ok_or(JwtError::WrongAudience)?
+        }
+        _ => return Err(JwtError::WrongAudience),
+    };
+    if !audiences.contains(&want.client_id) {
+        return Err(JwtError::WrongAudience);
+    }
+    if audiences
+        .iter()
+        .any(|a| *a != want.client_id && !want.trusted_audiences.iter().any(|t| t == a))
+    {
+        return Err(JwtError::UntrustedAudience);
+    }
+    match claims.get("azp") {
+        None => {}
+        Some(Value::String(azp)) if azp == want.client_id => {}
+        Some(_) => return Err(JwtError::WrongAuthorizedParty),
+    }
+    times(claims, want.now, want.leeway, expiry)
+}
+
+/// `exp` (required or when present, with the leeway), `nbf` when present and `iat` (required,
+/// not in the future beyond the leeway) at `now`: every signed token's times, access tokens'
+/// too.
+pub(crate) fn times(
+    claims: &Map<String, Value>,
+    now: u64,
+    leeway: u64,
+    expiry: Expiry,
+) -> Result<(), JwtError> {
+    let exp = match (claims.get("exp"), expiry) {
+        (None, Expiry::WhenPresent) => None,
+        (exp, _) => Some(exp.and_then(Value::as_f64).ok_or(JwtError::MissingExpiry)?),
+    };
+    if let Some(exp) = exp {
+        if exp + (leeway as f64) <= now as f64 {
+            return Err(JwtError::Expired(skew(now as f64, exp)));
+        }
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_f64) {
+        if nbf > (now + leeway) as f64 {
+            return Err(JwtError::NotYetValid(skew(nbf, now as f64)));
+        }
+    }
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_f64)
+        .ok_or(JwtError::MissingIssuedAt)?;
+    if iat > (now + leeway) as f64 {
+        return Err(JwtError::IssuedInFuture(skew(iat, now as f64)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn want() -> Audience<'static> {
+        Audience {
+            issuer: "https://id.example.com",
+            client_id: "app",
+            trusted_audiences: &[],
+            now: 1_000_000,
+            leeway: 60,
+        }
+    }
+
+    fn claims(edit: impl FnOnce(&mut Map<String, Value>)) -> Map<String, Value> {
+        let mut c = json!({"iss": "https://id.example.com", "aud": "app", "iat": 999_990})
+            .as_object()
+            .unwrap()
+            .clone();
+        edit(&mut c);
+        c
+    }
+
+    #[test]
+    fn an_rsa_key_parsed_once_verifies_each_rsa_algorithm_and_refuses_a_tampered_token() {
+        use crate::provider::jwks::parse_jwks;
+        let pem = include_bytes!("../tests/fixtures/rsa1.pem");
+        let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(pem).unwrap();
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
+        let mut jwk = serde_json::to_value(jwk).unwrap();
+        jwk.as_object_mut().unwrap().remove("alg");
+        let keys = parse_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
+        assert!(keys[0].rsa.is_some());
+        for alg in [Algorithm::RS256, Algorithm::RS512, Algorithm::PS256] {
+            let header = Header::new(alg);
+            let claims = json!({"sub": "u1", "n": 7});
+            let token = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
+            let got = verify_signature(&token, &header, &keys[0]).unwrap();
+            assert_eq!(Value::Object(got), claims, "{alg:?}");
+            let (signed, sig) = token.rsplit_once('.').unwrap();
+            let flipped = if sig.starts_with('A') { "B" } else { "A" };
+            let tampered = format!("{signed}.{flipped}{}", &sig[1..]);
+            assert_eq!(
+                verify_signature(&tampered, &header, &keys[0]),
+                Err(JwtError::BadSignature),
+                "{alg:?}"
+            );
+            let (_, payload) = signed.split_once('.').unwrap();
+            let other = token.replacen(payload, "eyJzdWIiOiJ1MiJ9", 1);
+            assert_eq!(
+                verify_signature(&other, &header, &keys[0]),
+                Err(JwtError::BadSignature)
+            );
+            assert_eq!(
+                verify_signature(&format!("{token}.x"), &header, &keys[0]),
+                Err(JwtError::Malformed)
+            );
+        }
+    }
+
+    #[test]
+    fn expiry_is_required_or_checked_when_present() {
+        let w = want();
+        let none = claims(|_| {});
+        assert_eq!(
+            check_common(&none, &w, Expiry::Required),
+            Err(JwtError::MissingExpiry)
+        );
+        assert_eq!(check_common(&none, &w, Expiry::WhenPresent), Ok(()));
+        let expired = claims(|c| {
+            c.insert("exp".into(), json!(999_900));
+        });
+        assert_eq!(
+            check_common(&expired, &w, Expiry::WhenPresent),
+            Err(JwtError::Expired(100))
+        );
+        let text = claims(|c| {
+            c.insert("exp".into(), json!("soon"));
+        });
+        assert_eq!(
+            check_common(&text, &w, Expiry::WhenPresent),
+            Err(JwtError::MissingExpiry),
+            "an exp that is not a number is refused"
+        );
+    }
+
+    #[test]
+    fn header_refuses_none_and_hmac() {
+        // {"alg":"none"} . {} . ""
+        assert_eq!(
+            header("eyJhbGciOiJub25lIn0.e30.", &[]).unwrap_err(),
+            JwtError::AlgorithmNotAllowed
+        );
+        // {"alg":"HS256","typ":"JWT"}
+        let hs = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.c2ln";
+        assert_eq!(header(hs, &[]).unwrap_err(), JwtError::AlgorithmNotAllowed);
+        assert_eq!(header("garbage", &[]).unwrap_err(), JwtError::Malformed);
+        // {"alg":"RS256"} allowed unless the provider advertises only ES256
+        let rs = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
+        assert!(header(rs, &[]).is_ok());
+        for crit in [
+            r#"{"alg":"RS256","crit":["exp"],"exp":1}"#,
+            r#"{"alg":"RS256","crit":[]}"#,
+            r#"{"alg":"RS256","crit":null}"#,
+            r#"{"alg":"RS256","crit":"b64"}"#,
+            r#"{"alg":"none","crit":["b64"],"b64":false}"#,
+        ] {
+            use base64::Engine as _;
+            let h = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crit);
+            assert_eq!(
+                header(&format!("{h}.e30.c2ln"), &[]).unwrap_err(),
+                JwtError::CriticalHeader,
+                "{crit}"
+            );
+        }
+        assert_eq!(
+            header(rs, &[Algorithm::ES256]).unwrap_err(),
+            JwtError::AlgorithmNotAllowed
+        );
+    }
+}
