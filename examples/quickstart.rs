@@ -32,7 +32,8 @@
 //!   provider`; a script without a session gets 401, not a redirect);
 //! - `GET /public`: open to everyone, says whether you are signed in;
 //! - `POST /sign-out-everywhere`: ends every session of the signed-in user, in every browser
-//!   and replica (a server-side `OIDC_SESSION_STORE` only), then sends the browser to `/public`;
+//!   and replica (with the cookie store: in this process only), then sends the browser to
+//!   `/public`;
 //! - `GET /metrics`: the layer's metrics in the Prometheus text format (logins, failures,
 //!   logouts, provider calls, cached sessions), open, beside the layer: in production serve
 //!   them where only the scraper reaches;
@@ -52,7 +53,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{json, Value};
-use tower_oidc::{escape_html, Identity, OidcConfig, OidcLayer, SessionsError, TracingAuditSink};
+use tower_oidc::{escape_html, Identity, OidcConfig, OidcLayer, TracingAuditSink};
 use tower_oidc_dev_idp::{DevClient, DevIdp};
 use tracing_subscriber::EnvFilter;
 use url::Url;
@@ -329,7 +330,7 @@ async fn home(identity: Identity) -> Html<String> {
              <p><a href=\"/api/me\">/api/me</a> (the same as JSON) · <a href=\"/public\">/public</a> (open to everyone) · \
              <a href=\"/auth/logout\">Sign out</a></p>\
              <form method=\"post\" action=\"/sign-out-everywhere\"><button>Sign out everywhere</button> \
-             (every browser; needs a server-side <code>OIDC_SESSION_STORE</code>)</form>",
+             (every browser; every replica with a server-side <code>OIDC_SESSION_STORE</code>)</form>",
             who = escape_html(who),
         ),
     ))
@@ -377,9 +378,6 @@ async fn sign_out_everywhere(
         .await
     {
         Ok(_) => Redirect::to("/public").into_response(),
-        Err(err @ SessionsError::NeedsServerSideStore) => {
-            (StatusCode::NOT_IMPLEMENTED, err.to_string()).into_response()
-        }
         Err(err) => (StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response(),
     }
 }

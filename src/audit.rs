@@ -40,11 +40,16 @@ pub enum AuditKind {
     /// token, with the user when the token names one (a token may name the provider's session
     /// only).
     BackChannelSignOut,
+    /// The app signed a user out everywhere
+    /// ([`OidcLayer::end_sessions_of`](crate::OidcLayer::end_sessions_of)): one event per
+    /// call, with the user; no client address or user agent (the app's call, not a request).
+    SignOutEverywhere,
 }
 
 impl AuditKind {
     /// A stable name for the event column of a table: `sign_in`, `sign_in_failed`,
-    /// `sign_in_refused`, `sign_out`, `session_expired`, `back_channel_sign_out`.
+    /// `sign_in_refused`, `sign_out`, `session_expired`, `back_channel_sign_out`,
+    /// `sign_out_everywhere`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SignIn => "sign_in",
@@ -53,6 +58,7 @@ impl AuditKind {
             Self::SignOut => "sign_out",
             Self::SessionExpired => "session_expired",
             Self::BackChannelSignOut => "back_channel_sign_out",
+            Self::SignOutEverywhere => "sign_out_everywhere",
         }
     }
 }
@@ -128,7 +134,8 @@ impl AuditSink for TracingAuditSink {
             AuditKind::SignIn
             | AuditKind::SignOut
             | AuditKind::SessionExpired
-            | AuditKind::BackChannelSignOut => emit!(info),
+            | AuditKind::BackChannelSignOut
+            | AuditKind::SignOutEverywhere => emit!(info),
             _ => emit!(warn),
         }
     }

@@ -139,20 +139,20 @@ impl OidcLayer {
     /// cookies are refused from then on; the provider's own session is not touched (send the
     /// browser to the logout route for that).
     ///
-    /// Needs a server-side store (`OIDC_SESSION_STORE` `memory` or a Redis URL): with the
-    /// cookie store it answers [`SessionsError::NeedsServerSideStore`].
+    /// With the cookie store nothing is kept on the server, so this works **in this process
+    /// only**: every session of the user signed in until now is revoked here (a copy of such a
+    /// cookie is refused by every layer of this process), while other replicas keep accepting
+    /// them until they expire; the count is then the sessions this process had cached. Use
+    /// `OIDC_SESSION_STORE` `memory` or a Redis URL to reach every replica.
+    ///
+    /// Counted as `tower_oidc_logouts_total{cause="everywhere"}` and recorded as
+    /// [`AuditKind::SignOutEverywhere`](crate::AuditKind::SignOutEverywhere).
     pub async fn end_sessions_of(
         &self,
         issuer: &str,
         subject: &str,
     ) -> Result<usize, SessionsError> {
-        let server = self.server()?;
-        let ended = server.end_sessions_of(issuer, subject).await.map_err(|e| {
-            tracing::warn!(target: "tower_oidc", error = %e, "a user's sessions could not be ended");
-            SessionsError::Unavailable
-        })?;
-        tracing::info!(target: "tower_oidc", event = "sign_out_everywhere", issuer, subject, sessions = ended);
-        Ok(ended)
+        crate::flow::ending::everywhere(&self.shared, issuer, subject).await
     }
 
     /// The server-side sessions, or why there are none.

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `tower_oidc_logins_total` | counter | `provider` |
 //! | `tower_oidc_login_failures_total` | counter | `provider` (`unknown` before the login record is read), `kind` ([`AuthErrorKind`](crate::AuthErrorKind)'s name) |
-//! | `tower_oidc_logouts_total` | counter | `cause` (`user`; `expiry`: a request presented an expired session, counted at each such request; `back_channel`: a logout token from the provider) |
+//! | `tower_oidc_logouts_total` | counter | `cause` (`user`; `expiry`: a request presented an expired session, counted at each such request; `back_channel`: a logout token from the provider; `everywhere`: the app signed a user out everywhere, once per call) |
 //! | `tower_oidc_rate_limited_total` | counter | |
 //! | `tower_oidc_provider_requests_total` | counter | `provider`, `endpoint` (`discovery`, `jwks`, `token`, `userinfo`) |
 //! | `tower_oidc_provider_request_failures_total` | counter | `provider`, `endpoint` |
@@ -38,7 +38,7 @@ pub(crate) fn login_failure(provider: Option<&str>, kind: &'static str) {
 
 /// Sessions ended: `cause` is `user` for a logout, `expiry` for a request that presented an
 /// expired session, `back_channel` for each logout token the provider sent through back-channel
-/// logout.
+/// logout, `everywhere` for each "sign out everywhere" of the app.
 pub(crate) fn logout(cause: &'static str) {
     #[cfg(feature = "metrics")]
     metrics::counter!("tower_oidc_logouts_total", "cause" => cause).increment(1);

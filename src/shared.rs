@@ -52,12 +52,14 @@ impl Shared {
                     backchannel_logout_uri = %route.url,
                     "register this back-channel logout URI at the identity provider",
                 );
-                tracing::warn!(
-                    target: "tower_oidc",
-                    provider = p.slug.as_str(),
-                    "back-channel logout with the cookie session store ends sessions in this process only: \
-                     other replicas keep accepting them until they expire (the session lifetime)",
-                );
+                if config.session_store.kind == crate::config::StoreKind::Cookie {
+                    tracing::warn!(
+                        target: "tower_oidc",
+                        provider = p.slug.as_str(),
+                        "back-channel logout with the cookie session store ends sessions in this process only: \
+                         other replicas keep accepting them until they expire (the session lifetime)",
+                    );
+                }
             }
         }
         let bearer = TokenCache::new(if config.accepts_bearer {

@@ -180,6 +180,31 @@ async fn a_logout_token_for_the_user_ends_every_session_signed_in_before_it() {
 }
 
 #[tokio::test]
+async fn with_a_server_side_store_a_logout_token_ends_the_sessions_in_the_store() {
+    let s = MockApp::start(|b| b.with_backchannel_logout(true).with_session_store("memory")).await;
+    let by_sid = sign_in(&s, SID).await;
+    let mut other = sign_in(&s, "op-session-2").await;
+    let sessions = |s: &MockApp| {
+        let layer = s.layer.clone();
+        let issuer = s.idp.issuer.clone();
+        async move { layer.sessions_of(&issuer, "user-1").await.unwrap().len() }
+    };
+    assert_eq!(sessions(&s).await, 2);
+    let reply = send_token(&s.app, ROUTE, &sign(&logout_claims(&s.idp, &s.clock))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_ended(&s, &by_sid).await;
+    assert_works(&s, &mut other).await;
+    assert_eq!(sessions(&s).await, 1, "ended in the store, not only here");
+    let mut claims = logout_claims(&s.idp, &s.clock);
+    claims.as_object_mut().unwrap().remove("sid");
+    claims["sub"] = json!("user-1");
+    let reply = send_token(&s.app, ROUTE, &sign(&claims)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_ended(&s, &other).await;
+    assert_eq!(sessions(&s).await, 0);
+}
+
+#[tokio::test]
 async fn rejects_logout_token_with_bad_signature() {
     let (s, mut jar) = signed_in().await;
     // Signed by key-2's private key but claiming key-1's kid.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use axum::http::{header, Request, StatusCode};
 use support::*;
 use tower::ServiceExt;
-use tower_oidc::{OidcConfig, OidcLayer, SessionsError};
+use tower_oidc::{AuditEvent, AuditKind, OidcConfig, OidcLayer, SessionsError};
 
 // --- a Redis of the test's own -------------------------------------------------------------
 
@@ -273,12 +273,60 @@ async fn sign_out_everywhere_ends_every_browser_of_the_user_and_only_theirs() {
         0,
         "users are keyed by issuer and subject"
     );
+}
 
-    let cookie_store = OidcLayer::new(idp.config(&clock).build().unwrap());
-    assert_eq!(
-        cookie_store.end_sessions_of(&idp.issuer, "user-1").await,
-        Err(SessionsError::NeedsServerSideStore)
+#[tokio::test]
+async fn sign_out_everywhere_with_the_cookie_store_revokes_the_user_in_this_process() {
+    let idp = MockIdp::start().await;
+    let clock = TestClock::new();
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let config = idp
+        .config(&clock)
+        .with_audit_sink(move |e: &AuditEvent| sink.lock().unwrap().push(e.clone()))
+        .build()
+        .unwrap();
+    let layer = OidcLayer::new(config.clone());
+    // Two layers of one configuration: one process.
+    let (a, b) = (app(layer.clone()), app(OidcLayer::new(config)));
+    let laptop = signed_in(&a, &idp, &clock, "user-1").await;
+    let phone = signed_in(&b, &idp, &clock, "user-1").await;
+    let other = signed_in(&a, &idp, &clock, "user-2").await;
+    assert_eq!(status(&phone, &a, "/").await, StatusCode::OK);
+    assert_eq!(status(&laptop, &b, "/").await, StatusCode::OK);
+    assert!(
+        matches!(
+            layer.sessions_of(&idp.issuer, "user-1").await,
+            Err(SessionsError::NeedsServerSideStore)
+        ),
+        "the cookie store cannot list sessions"
     );
+    let ended = layer.end_sessions_of(&idp.issuer, "user-1").await.unwrap();
+    assert_eq!(
+        ended, 2,
+        "both sessions were cached in this process (they were used)"
+    );
+    for jar in [&laptop, &phone] {
+        assert_eq!(status(jar, &a, "/").await, StatusCode::FOUND);
+        assert_eq!(status(jar, &b, "/").await, StatusCode::FOUND);
+    }
+    assert_eq!(
+        status(&other, &b, "/").await,
+        StatusCode::OK,
+        "another user stays"
+    );
+    // A sign-in after the revocation is a new session.
+    clock.advance(Duration::from_secs(1));
+    let again = signed_in(&a, &idp, &clock, "user-1").await;
+    assert_eq!(status(&again, &b, "/").await, StatusCode::OK);
+    let events = events.lock().unwrap();
+    let everywhere: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == AuditKind::SignOutEverywhere)
+        .collect();
+    assert_eq!(everywhere.len(), 1);
+    assert_eq!(everywhere[0].subject.as_deref(), Some("user-1"));
+    assert_eq!(everywhere[0].issuer.as_deref(), Some(idp.issuer.as_str()));
 }
 
 #[tokio::test]

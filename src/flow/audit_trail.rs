@@ -35,6 +35,36 @@ pub(crate) fn record(
     subject: Option<&str>,
     error: Option<AuthErrorKind>,
 ) {
+    if shared.config.audit_sink.is_none() {
+        return;
+    }
+    let client = (
+        client_ip(&shared.config.trusted_proxies, parts),
+        user_agent(parts),
+    );
+    emit(shared, kind, provider, subject, error, client);
+}
+
+/// Records one event of the app's own doing, outside any request the layer saw (an app's
+/// "sign out everywhere"): no client address or user agent.
+pub(crate) fn record_without_request(
+    shared: &Shared,
+    kind: AuditKind,
+    provider: Option<&ProviderConfig>,
+    subject: Option<&str>,
+) {
+    emit(shared, kind, provider, subject, None, (None, None));
+}
+
+/// Hands the event to the app's sink, when it has one.
+fn emit(
+    shared: &Shared,
+    kind: AuditKind,
+    provider: Option<&ProviderConfig>,
+    subject: Option<&str>,
+    error: Option<AuthErrorKind>,
+    (client_ip, user_agent): (Option<std::net::IpAddr>, Option<String>),
+) {
     let Some(sink) = &shared.config.audit_sink else {
         return;
     };
@@ -45,8 +75,8 @@ pub(crate) fn record(
         issuer: provider.map(|p| p.issuer.as_str().to_owned()),
         subject: subject.map(str::to_owned),
         error,
-        client_ip: client_ip(&shared.config.trusted_proxies, parts),
-        user_agent: user_agent(parts),
+        client_ip,
+        user_agent,
     };
     sink.0.record(&event);
 }

@@ -1,7 +1,8 @@
 //! The back-channel logout route (OpenID Connect Back-Channel Logout 1.0): the provider POSTs a
 //! logout token, and once it passes every check ([`crate::jwt`], [`crate::logout_token`], its
-//! `jti` seen for the first time) the sessions it names end in this process's memories
-//! ([`crate::session::Memories::end_sessions`]). The answers follow section 2.8: 200 with an
+//! `jti` seen for the first time) the sessions it names end: in the server-side store, so on
+//! every replica, or with the cookie store in this process's memories
+//! ([`crate::session::Memories::end_sessions`]); see [`super::ending`]. The answers follow section 2.8: 200 with an
 //! empty body, 400 with an error JSON for a bad request or token, and 503 while the provider's
 //! discovery or keys cannot be fetched (the token may be fine: the provider may try again);
 //! always `Cache-Control: no-store`.
@@ -60,7 +61,7 @@ where
         Err(message) => Err(Refusal::Invalid(message.to_owned())),
     };
     match outcome {
-        Ok(token) => end(shared, provider, parts, &token),
+        Ok(token) => end(shared, provider, parts, &token).await,
         Err(Refusal::Invalid(reason)) => {
             tracing::warn!(
                 target: "tower_oidc",
@@ -189,8 +190,10 @@ async fn verify(shared: &Shared, provider: &Provider, token: &str) -> Result<Log
 }
 
 /// Ends the sessions `token` names: by `sid` when it has one (that session at the provider
-/// ended), else every session of its `sub` signed in until now; then 200.
-fn end(shared: &Shared, provider: &Provider, parts: &Parts, token: &LogoutToken) -> Page {
+/// ended), else every session of its `sub` signed in until now, in the server-side store
+/// (every replica) or this process's memories ([`super::ending::end`]); then 200, or 503 when
+/// the store cannot be reached.
+async fn end(shared: &Shared, provider: &Provider, parts: &Parts, token: &LogoutToken) -> Page {
     let issuer = provider.config.issuer.as_str().to_owned();
     let now = shared.config.clock.unix_seconds();
     let ending = match (&token.sid, &token.sub) {
@@ -205,7 +208,23 @@ fn end(shared: &Shared, provider: &Provider, parts: &Parts, token: &LogoutToken)
         },
         (None, None) => unreachable!("check_claims refuses a token without sid and sub"),
     };
-    let cached = shared.cookies.memories.end_sessions(&ending, now);
+    let ended = match super::ending::end(shared, &ending, now).await {
+        Ok(ended) => ended,
+        Err(e) => {
+            tracing::warn!(
+                target: "tower_oidc",
+                event = "backchannel_logout_unavailable",
+                provider = provider.config.slug.as_str(),
+                error = %e,
+                "the sessions of a logout token could not be ended: the session store cannot be reached",
+            );
+            return pages::backchannel_logout_refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the session store cannot be reached now; try again later",
+            );
+        }
+    };
     tracing::info!(
         target: "tower_oidc",
         event = "backchannel_logout",
@@ -213,7 +232,8 @@ fn end(shared: &Shared, provider: &Provider, parts: &Parts, token: &LogoutToken)
         issuer = provider.config.issuer.as_str(),
         subject = token.sub.as_deref(),
         by = if token.sid.is_some() { "sid" } else { "sub" },
-        cached_sessions_ended = cached,
+        sessions_ended = ended,
+        server_side = shared.server.is_some(),
     );
     crate::meter::logout("back_channel");
     super::audit_trail::record(

@@ -14,6 +14,7 @@ pub(crate) mod audit_trail;
 pub(crate) mod backchannel_logout;
 pub(crate) mod bearer;
 pub(crate) mod callback;
+pub(crate) mod ending;
 pub(crate) mod introspect;
 pub(crate) mod login;
 pub(crate) mod login_params;

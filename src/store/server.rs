@@ -222,7 +222,6 @@ impl ServerSessions {
 
     /// Ends every session the provider's session `sid` at `issuer` started; how many.
     // For the back-channel logout, which ends sessions by `sid`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) async fn end_sessions_by_sid(
         &self,
         issuer: &str,
