@@ -83,6 +83,7 @@ impl TokenCache {
     }
 
     /// How many tokens are cached.
+    #[cfg_attr(not(any(test, feature = "test-util")), allow(dead_code))]
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()

@@ -83,6 +83,8 @@ pub(crate) trait EndedFeed: Send + Sync + 'static {
     /// The feed was (re)connected: what was announced while it was down is unknown.
     fn reconnected(&self);
     /// The feed is down.
+    // Only the Redis store's feed can be lost.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn lost(&self);
 }
 
@@ -117,13 +119,15 @@ impl StoredSession {
         &self.identity.session_id
     }
 
-    /// The record's bytes (postcard).
+    /// The record's bytes (postcard), for a store that keeps bytes (Redis).
+    #[cfg_attr(not(any(test, feature = "redis")), allow(dead_code))]
     pub(crate) fn encode(&self) -> Vec<u8> {
         // Serializing plain strings and numbers into a Vec cannot fail.
         postcard::to_allocvec(self).expect("a session record always serializes")
     }
 
     /// A record from its bytes; `None` (logged) when they cannot be decoded.
+    #[cfg_attr(not(any(test, feature = "redis")), allow(dead_code))]
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
         let decoded = postcard::from_bytes(bytes).ok();
         if decoded.is_none() {
