@@ -176,7 +176,7 @@ async fn verify(shared: &Shared, provider: &Provider, token: &str) -> Result<Log
     let want = Audience::of(config, now, shared.config.leeway);
     let checked = logout_token::check_claims(&claims, &want)?;
     // Last, so that a token refused for anything else does not use up its `jti`.
-    let seen = format!("{}\n{}", config.issuer.as_str(), checked.jti);
+    let seen = seen_key(config.issuer.as_str(), &checked.jti);
     match shared
         .cookies
         .memories
@@ -187,6 +187,11 @@ async fn verify(shared: &Shared, provider: &Provider, token: &str) -> Result<Log
         Replay::Again => Err(LogoutTokenError::Replayed.into()),
         Replay::Unknown => Err(LogoutTokenError::ReplayUnknown.into()),
     }
+}
+
+/// The replay guard's key of a logout token: its `jti` at its issuer.
+fn seen_key(issuer: &str, jti: &str) -> String {
+    format!("{issuer}\n{jti}")
 }
 
 /// Ends the sessions `token` names: by `sid` when it has one (that session at the provider
@@ -211,6 +216,12 @@ async fn end(shared: &Shared, provider: &Provider, parts: &Parts, token: &Logout
     let ended = match super::ending::end(shared, &ending, now).await {
         Ok(ended) => ended,
         Err(e) => {
+            // Nothing ended: the provider's retry of this token must be accepted.
+            shared
+                .cookies
+                .memories
+                .logout_tokens
+                .release(&seen_key(provider.config.issuer.as_str(), &token.jti));
             tracing::warn!(
                 target: "tower_oidc",
                 event = "backchannel_logout_unavailable",

@@ -77,6 +77,19 @@ impl ReplayGuard {
             }
         }
     }
+
+    /// Gives back the use of `state` that [`consume`](Self::consume) granted, for work that
+    /// could not be completed (a logout token whose sessions the store could not end), so that
+    /// the sender's retry is accepted.
+    pub(crate) fn release(&self, state: &str) {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest::digest(&digest::SHA256, state.as_bytes()).as_ref());
+        self.used
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .map
+            .remove(&key);
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +107,15 @@ mod tests {
             Replay::First,
             "expired entries are forgotten"
         );
+    }
+
+    #[test]
+    fn a_released_use_is_granted_again() {
+        let g = ReplayGuard::new(10);
+        assert_eq!(g.consume("s1", 700, 100), Replay::First);
+        g.release("s1");
+        assert_eq!(g.consume("s1", 700, 100), Replay::First);
+        assert_eq!(g.consume("s1", 700, 100), Replay::Again);
     }
 
     #[test]
