@@ -95,24 +95,6 @@ pub(crate) fn check_claims(
     }
 }
 
-/// The `iss` of a JWS's payload, before any check: only to pick the provider whose keys and
-/// rules then decide. `None` when the token is not a JWS with a JSON payload.
-pub(crate) fn unverified_issuer(token: &str) -> Option<String> {
-    use base64::Engine as _;
-    let mut parts = token.split('.');
-    let (_, payload, _, None) = (parts.next()?, parts.next()?, parts.next()?, parts.next()) else {
-        return None;
-    };
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    #[derive(serde::Deserialize)]
-    struct Iss {
-        iss: String,
-    }
-    serde_json::from_slice::<Iss>(&json).ok().map(|c| c.iss)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,16 +187,5 @@ mod tests {
             check_type(&header(Some("logout+jwt")), &api(false)),
             Err(AccessTokenError::NotAccessToken)
         );
-    }
-
-    #[test]
-    fn the_issuer_is_read_only_from_a_jws_with_a_json_payload() {
-        use base64::Engine as _;
-        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        let token = format!("{}.{}.sig", b64("{}"), b64(r#"{"iss":"https://x"}"#));
-        assert_eq!(unverified_issuer(&token).as_deref(), Some("https://x"));
-        assert_eq!(unverified_issuer("opaque-token"), None);
-        assert_eq!(unverified_issuer(&format!("{token}.more")), None);
-        assert_eq!(unverified_issuer("a.!!!.c"), None);
     }
 }

@@ -3,9 +3,10 @@
 //! bounds of [`crate::provider::jwks`], for an unknown or changed key), and the claims they
 //! carry (`iss`, `aud`, `azp`, `exp`, `nbf`, `iat`), checked by our clock.
 //!
-//! An RSA key of the cached JWKS is parsed once (aws-lc-rs), so its signatures are checked
-//! without rebuilding the key; other keys go through jsonwebtoken, which checks the signature
-//! and the algorithm family of the key. Every claim check is done here so that time comes from
+//! Each RSA, P-256, P-384 and Ed25519 key of the cached JWKS is parsed once (aws-lc-rs,
+//! [`crate::provider::parsed_key`]), so its signatures are checked without rebuilding the key;
+//! a P-521 key goes through jsonwebtoken, which checks the signature and the algorithm family
+//! of the key. The header and the payload are each decoded and parsed once ([`payload`]). Every claim check is done here so that time comes from
 //! the injectable [`Clock`](crate::Clock) and each failure has its own reason. What is
 //! particular to one kind of token is in [`crate::id_token`], [`crate::logout_token`] and
 //! [`crate::access_token`].
@@ -14,11 +15,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lc_rs::signature::ParsedPublicKey;
 use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::config::ProviderConfig;
 use crate::provider::{Provider, ProviderError, VerifyKey};
+
+pub(crate) mod payload;
 
 /// Signature algorithms accepted: asymmetric ones only. `none` cannot even be parsed, and HMAC
 /// is never accepted, so a public key can never be used as an HMAC secret (RFC 8725 section
@@ -120,16 +125,22 @@ impl<'a> Audience<'a> {
 /// Reads the header and checks the algorithm against the allowlist (ours, narrowed to what the
 /// provider advertises when it advertises anything). A header with `crit` is refused whatever
 /// it lists: we understand no JWS extension, and RFC 7515 section 4.1.11 says a recipient that
-/// does not understand one must refuse the token.
+/// does not understand one must refuse the token. The header is decoded and parsed once.
 pub(crate) fn header(token: &str, advertised: &[Algorithm]) -> Result<Header, JwtError> {
-    let raw = raw_header(token);
-    if raw.as_ref().is_some_and(|h| h.contains_key("crit")) {
+    use base64::Engine as _;
+    let parts = Parts::of(token).ok_or(JwtError::Malformed)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts.header)
+        .map_err(|_| JwtError::Malformed)?;
+    let raw: Map<String, Value> = serde_json::from_slice(&json).map_err(|_| JwtError::Malformed)?;
+    if raw.contains_key("crit") {
         return Err(JwtError::CriticalHeader);
     }
-    let header = jsonwebtoken::decode_header(token).map_err(|_| {
-        // A header that parses as JSON with an `alg` we do not know (`none`, say) is refused
-        // for its algorithm; anything else is simply malformed.
-        if raw.is_some_and(|h| h.get("alg").is_some_and(Value::is_string)) {
+    // A header with an `alg` we do not know (`none`, say) is refused for its algorithm;
+    // anything else is simply malformed.
+    let alg_named = raw.get("alg").is_some_and(Value::is_string);
+    let header = Header::deserialize(Value::Object(raw)).map_err(|_| {
+        if alg_named {
             JwtError::AlgorithmNotAllowed
         } else {
             JwtError::Malformed
@@ -143,14 +154,31 @@ pub(crate) fn header(token: &str, advertised: &[Algorithm]) -> Result<Header, Jw
     Ok(header)
 }
 
-/// The JOSE header as a JSON object, if it is one.
-fn raw_header(token: &str) -> Option<Map<String, Value>> {
-    use base64::Engine as _;
-    let (first, _) = token.split_once('.')?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(first)
-        .ok()?;
-    serde_json::from_slice(&json).ok()
+/// The parts of a compact JWS (RFC 7515 section 7.1): exactly three, dot-separated.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts<'t> {
+    header: &'t str,
+    pub(crate) payload: &'t str,
+    /// The signing input, `header.payload`.
+    signed: &'t str,
+    signature: &'t str,
+}
+
+impl<'t> Parts<'t> {
+    /// `None` unless `token` has exactly three dot-separated parts.
+    pub(crate) fn of(token: &'t str) -> Option<Self> {
+        let (signed, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signed.split_once('.')?;
+        if payload.contains('.') {
+            return None;
+        }
+        Some(Self {
+            header,
+            payload,
+            signed,
+            signature,
+        })
+    }
 }
 
 /// Picks the key for `header`: by `kid`, else the single compatible key. `Err(UnknownKey)`
@@ -178,21 +206,67 @@ pub(crate) fn select_key<'k>(
     }
 }
 
-/// Verifies the signature and returns the claims, unchecked.
+/// Verifies the signature and returns the claims, unchecked (a payload that repeats `exp`,
+/// `nbf`, `sub`, `iss` or `aud` is malformed, [`payload`]).
 pub(crate) fn verify_signature(
     token: &str,
     header: &Header,
     key: &VerifyKey,
 ) -> Result<Map<String, Value>, JwtError> {
-    if let Some(parsed) = key.rsa.as_ref().and_then(|rsa| rsa.parsed(header.alg)) {
-        return verify_with_parsed(token, parsed);
+    match parsed_key(key, header) {
+        Some(parsed) => {
+            let parts = Parts::of(token).ok_or(JwtError::Malformed)?;
+            check_parsed(parts, parsed)?;
+            payload::decode(parts.payload).ok_or(JwtError::Malformed)
+        }
+        None => decode_with_jsonwebtoken::<Map<String, Value>>(token, header, key),
     }
+}
+
+/// Verifies the signature of a token whose claims were read beforehand
+/// ([`payload::decode`]).
+pub(crate) fn check_signature(
+    parts: Parts<'_>,
+    token: &str,
+    header: &Header,
+    key: &VerifyKey,
+) -> Result<(), JwtError> {
+    match parsed_key(key, header) {
+        Some(parsed) => check_parsed(parts, parsed),
+        None => decode_with_jsonwebtoken::<serde::de::IgnoredAny>(token, header, key).map(drop),
+    }
+}
+
+/// The key parsed beforehand for the header's algorithm (every RSA, P-256, P-384 and Ed25519
+/// key of the cached JWKS); `None` leaves the token to jsonwebtoken.
+fn parsed_key<'k>(key: &'k VerifyKey, header: &Header) -> Option<&'k ParsedPublicKey> {
+    key.parsed.as_ref()?.for_alg(header.alg)
+}
+
+/// The signature of a compact JWS checked with a key parsed beforehand: what
+/// `jsonwebtoken::decode` does, without rebuilding the key at each verification.
+fn check_parsed(parts: Parts<'_>, key: &ParsedPublicKey) -> Result<(), JwtError> {
+    use base64::Engine as _;
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts.signature)
+        .map_err(|_| JwtError::Malformed)?;
+    key.verify_sig(parts.signed.as_bytes(), &signature)
+        .map_err(|_| JwtError::BadSignature)
+}
+
+/// The signature checked by jsonwebtoken (a key with no parsed form, P-521), which checks the
+/// algorithm family of the key too, and the claims as `T`.
+fn decode_with_jsonwebtoken<T: serde::de::DeserializeOwned>(
+    token: &str,
+    header: &Header,
+    key: &VerifyKey,
+) -> Result<T, JwtError> {
     let mut validation = Validation::new(header.alg);
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims = HashSet::new();
-    jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+    jsonwebtoken::decode::<T>(token, &key.key, &validation)
         .map(|data| data.claims)
         .map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature
@@ -203,45 +277,6 @@ pub(crate) fn verify_signature(
             | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat => JwtError::BadSignature,
             _ => JwtError::Malformed,
         })
-}
-
-/// The signature of a compact JWS checked with a key parsed beforehand (an RSA key of the
-/// cached JWKS), then its payload as the claims: what `jsonwebtoken::decode` does, without
-/// rebuilding the key at each verification. A payload that repeats one of the claims
-/// jsonwebtoken reads itself is refused as malformed here too ([`Registered`]).
-fn verify_with_parsed(
-    token: &str,
-    key: &aws_lc_rs::signature::ParsedPublicKey,
-) -> Result<Map<String, Value>, JwtError> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let (signed, signature) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
-    let (_, payload) = signed.split_once('.').ok_or(JwtError::Malformed)?;
-    if payload.contains('.') {
-        return Err(JwtError::Malformed);
-    }
-    let signature = b64.decode(signature).map_err(|_| JwtError::Malformed)?;
-    key.verify_sig(signed.as_bytes(), &signature)
-        .map_err(|_| JwtError::BadSignature)?;
-    let json = b64.decode(payload).map_err(|_| JwtError::Malformed)?;
-    serde_json::from_slice::<Registered>(&json).map_err(|_| JwtError::Malformed)?;
-    serde_json::from_slice(&json).map_err(|_| JwtError::Malformed)
-}
-
-/// The registered claims jsonwebtoken reads before it returns the claims; read here only so
-/// that a payload naming one of them twice is refused, whichever path verified the signature.
-#[derive(serde::Deserialize)]
-struct Registered {
-    #[serde(rename = "exp")]
-    _exp: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "nbf")]
-    _nbf: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "sub")]
-    _sub: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "iss")]
-    _iss: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "aud")]
-    _aud: Option<serde::de::IgnoredAny>,
 }
 
 /// The header and the claims (unchecked) of `token`, once its header passed the allowlist and
@@ -258,17 +293,43 @@ pub(crate) async fn verified(
 }
 
 /// The claims (unchecked) of `token`, whose `header` passed [`header`], once its signature
-/// verified with one of `provider`'s keys. When its key is not among the cached ones (an
-/// unknown `kid`, or a signature that fails with the cached key of its `kid`), the keys are
-/// refetched once (single-flight, bounded by the refetch floor) and the token is tried again.
-/// The outer `Err` is `Ok(refusal)` or `Err(provider failure)`.
+/// verified with one of `provider`'s keys ([`with_keys`]). The outer `Err` is `Ok(refusal)`
+/// or `Err(provider failure)`.
 pub(crate) async fn verified_claims(
     provider: &Provider,
     token: &str,
     header: &Header,
 ) -> Result<Map<String, Value>, Result<JwtError, ProviderError>> {
+    with_keys(provider, header, |key| verify_signature(token, header, key)).await
+}
+
+/// Whether the signature of `token`, whose `header` passed [`header`] and whose claims were
+/// read beforehand from `parts` ([`payload::decode`]), verifies with one of `provider`'s keys
+/// ([`with_keys`]).
+pub(crate) async fn verified_signature(
+    provider: &Provider,
+    parts: Parts<'_>,
+    token: &str,
+    header: &Header,
+) -> Result<(), Result<JwtError, ProviderError>> {
+    with_keys(provider, header, |key| {
+        check_signature(parts, token, header, key)
+    })
+    .await
+}
+
+/// `verify` with the key of `provider` that fits `header`. When it is not among the cached
+/// keys (an unknown `kid`, or a signature that fails with the cached key of its `kid`), the
+/// keys are refetched once (single-flight, bounded by the refetch floor) and `verify` is tried
+/// again.
+async fn with_keys<T>(
+    provider: &Provider,
+    header: &Header,
+    verify: impl Fn(&VerifyKey) -> Result<T, JwtError>,
+) -> Result<T, Result<JwtError, ProviderError>> {
     let keys = provider.keys().await.map_err(Err)?;
-    match signed_claims(&keys, token, header) {
+    let attempt = |keys: &[VerifyKey]| select_key(keys, header).and_then(&verify);
+    match attempt(&keys) {
         Err(err @ (JwtError::UnknownKey | JwtError::BadSignature)) => {
             // The provider may have rotated its keys, or restarted with a fresh key under the
             // same `kid`: refetch (single-flight, bounded) and try once more.
@@ -279,20 +340,10 @@ pub(crate) async fn verified_claims(
             if Arc::ptr_eq(&fresh, &keys) {
                 return Err(Ok(err));
             }
-            signed_claims(&fresh, token, header).map_err(Ok)
+            attempt(&fresh).map_err(Ok)
         }
         other => other.map_err(Ok),
     }
-}
-
-/// The claims of `token` if one of `keys` fits its header and verifies its signature.
-fn signed_claims(
-    keys: &[VerifyKey],
-    token: &str,
-    header: &Header,
-) -> Result<Map<String, Value>, JwtError> {
-    let key = select_key(keys, header)?;
-    verify_signature(token, header, key)
 }
 
 /// Checks the claims every signed token of the provider carries, in this order: `iss` exactly,
@@ -398,7 +449,7 @@ mod tests {
         let mut jwk = serde_json::to_value(jwk).unwrap();
         jwk.as_object_mut().unwrap().remove("alg");
         let keys = parse_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
-        assert!(keys[0].rsa.is_some());
+        assert!(keys[0].parsed.is_some());
         for alg in [Algorithm::RS256, Algorithm::RS512, Algorithm::PS256] {
             let header = Header::new(alg);
             let claims = json!({"sub": "u1", "n": 7});
@@ -424,6 +475,79 @@ mod tests {
                 Err(JwtError::Malformed)
             );
         }
+    }
+
+    #[test]
+    fn an_ec_key_parsed_once_verifies_its_curves_algorithm_only() {
+        use crate::provider::jwks::parse_jwks;
+        use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair as _};
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        for (alg, signing, crv, other) in [
+            (
+                Algorithm::ES256,
+                &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                "P-256",
+                Algorithm::ES384,
+            ),
+            (
+                Algorithm::ES384,
+                &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
+                "P-384",
+                Algorithm::ES256,
+            ),
+        ] {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let der = EcdsaKeyPair::generate_pkcs8(signing, &rng).unwrap();
+            let pair = EcdsaKeyPair::from_pkcs8(signing, der.as_ref()).unwrap();
+            let point = pair.public_key().as_ref();
+            let half = (point.len() - 1) / 2;
+            let jwk = json!({"kty": "EC", "crv": crv, "x": b64.encode(&point[1..=half]),
+                             "y": b64.encode(&point[1 + half..])});
+            let keys = parse_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
+            let parsed = keys[0].parsed.as_ref().expect("an EC key is parsed");
+            assert!(parsed.for_alg(alg).is_some() && parsed.for_alg(other).is_none());
+            let encoding = jsonwebtoken::EncodingKey::from_ec_der(der.as_ref());
+            let header = Header::new(alg);
+            let claims = json!({"sub": "u1", "n": 7});
+            let token = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
+            let got = verify_signature(&token, &header, &keys[0]).unwrap();
+            assert_eq!(Value::Object(got), claims, "{alg:?}");
+            let (signed, _) = token.rsplit_once('.').unwrap();
+            let (_, payload) = signed.split_once('.').unwrap();
+            let other_claims = token.replacen(payload, "eyJzdWIiOiJ1MiJ9", 1);
+            assert_eq!(
+                verify_signature(&other_claims, &header, &keys[0]),
+                Err(JwtError::BadSignature),
+                "{alg:?}"
+            );
+            // Signed, but with `exp` twice: malformed, as jsonwebtoken has it.
+            let input = format!(
+                "{}.{}",
+                b64.encode(serde_json::to_vec(&header).unwrap()),
+                b64.encode(r#"{"sub":"u1","exp":1,"exp":2}"#)
+            );
+            let signature = pair.sign(&rng, input.as_bytes()).unwrap();
+            let repeated = format!("{input}.{}", b64.encode(signature.as_ref()));
+            assert_eq!(
+                verify_signature(&repeated, &header, &keys[0]),
+                Err(JwtError::Malformed),
+                "{alg:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_jws_has_exactly_three_parts() {
+        let parts = Parts::of("h.p.s").unwrap();
+        assert_eq!(
+            (parts.header, parts.payload, parts.signed, parts.signature),
+            ("h", "p", "h.p", "s")
+        );
+        for token in ["opaque-token", "h.p", "h.p.s.x", "h.p.s.x.y"] {
+            assert!(Parts::of(token).is_none(), "{token}");
+        }
+        assert_eq!(header("h.p", &[]).unwrap_err(), JwtError::Malformed);
     }
 
     #[test]

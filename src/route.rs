@@ -671,8 +671,12 @@ mod tests {
         let mut data = IdentityData::sample(1);
         data.expires_at = s.config.clock.unix_seconds() + 60;
         let until = data.expires_at;
-        s.bearer
-            .insert("eyJ.eyJ.sig", Identity::from_data(data), until, 0);
+        s.bearer.insert(
+            &crate::bearer::cache::TokenDigest::of(b"eyJ.eyJ.sig"),
+            Identity::from_data(data),
+            until,
+            0,
+        );
         // Seen: passes right here, synchronously, with its identity; the cookie is not read.
         let cookie = ("cookie", "oidc-session=forged");
         let Route::Pass {

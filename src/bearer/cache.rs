@@ -13,6 +13,18 @@ use crate::random::sha256;
 
 const SHARDS: usize = 16;
 
+/// A token's SHA-256: its key in the cache (the token itself is not kept), computed once per
+/// verification.
+#[derive(Clone, Copy)]
+pub(crate) struct TokenDigest(pub(crate) [u8; 32]);
+
+impl TokenDigest {
+    /// The digest of `token`, its bytes as sent.
+    pub(crate) fn of(token: &[u8]) -> Self {
+        Self(sha256(token))
+    }
+}
+
 /// One shard: a token's SHA-256 to its identity and the time (Unix seconds) the entry is used
 /// until.
 type Shard = HashMap<[u8; 32], (Identity, u64), BuildHasherDefault<FxHasher>>;
@@ -47,30 +59,33 @@ impl TokenCache {
         }
     }
 
-    fn key(token: &[u8]) -> ([u8; 32], usize) {
-        let key = sha256(token);
-        let shard = usize::from(key[0]) % SHARDS;
-        (key, shard)
+    fn shard(key: &TokenDigest) -> usize {
+        usize::from(key.0[0]) % SHARDS
     }
 
     /// The identity of `token` (its bytes as sent), if it was verified before and its entry
     /// is still good at `now`.
     pub(crate) fn get(&self, token: &[u8], now: u64) -> Option<Identity> {
-        let (key, shard) = Self::key(token);
-        let map = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
-        map.get(&key)
+        self.find(&TokenDigest::of(token), now)
+    }
+
+    /// [`get`](Self::get) for a token whose digest is known.
+    pub(crate) fn find(&self, key: &TokenDigest, now: u64) -> Option<Identity> {
+        let map = self.shards[Self::shard(key)]
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        map.get(&key.0)
             .filter(|(_, until)| *until > now)
             .map(|(identity, _)| identity.clone())
     }
 
     /// Remembers a verified token's identity until `until` (Unix seconds; nothing is kept when
     /// that is not after `now`).
-    pub(crate) fn insert(&self, token: &str, identity: Identity, until: u64, now: u64) {
+    pub(crate) fn insert(&self, key: &TokenDigest, identity: Identity, until: u64, now: u64) {
         if until <= now {
             return;
         }
-        let (key, shard) = Self::key(token.as_bytes());
-        let mut map = self.shards[shard]
+        let mut map = self.shards[Self::shard(key)]
             .write()
             .unwrap_or_else(|p| p.into_inner());
         if map.len() >= self.per_shard {
@@ -79,7 +94,7 @@ impl TokenCache {
                 return;
             }
         }
-        map.insert(key, (identity, until));
+        map.insert(key.0, (identity, until));
     }
 
     /// How many tokens are cached.
@@ -97,6 +112,10 @@ mod tests {
     use super::*;
     use crate::identity::IdentityData;
 
+    fn digest(token: &str) -> TokenDigest {
+        TokenDigest::of(token.as_bytes())
+    }
+
     fn identity(expires_at: u64) -> Identity {
         let mut data = IdentityData::sample(1);
         data.expires_at = expires_at;
@@ -106,16 +125,16 @@ mod tests {
     #[test]
     fn a_token_is_found_until_it_expires() {
         let cache = TokenCache::new(100);
-        cache.insert("token-a", identity(2_000), 2_000, 1_000);
+        cache.insert(&digest("token-a"), identity(2_000), 2_000, 1_000);
         assert!(cache.get(b"token-a", 1_999).is_some());
         assert!(cache.get(b"token-a", 2_000).is_none(), "never past exp");
         assert!(cache.get(b"token-b", 1_000).is_none());
         // An entry bound earlier than the identity's expiry (an introspected token's
         // maximum) ends then.
-        cache.insert("token-c", identity(2_000), 1_060, 1_000);
+        cache.insert(&digest("token-c"), identity(2_000), 1_060, 1_000);
         assert!(cache.get(b"token-c", 1_059).is_some());
         assert!(cache.get(b"token-c", 1_060).is_none());
-        cache.insert("token-d", identity(2_000), 1_000, 1_000);
+        cache.insert(&digest("token-d"), identity(2_000), 1_000, 1_000);
         assert_eq!(cache.len(), 2, "nothing is kept for no time");
     }
 
@@ -123,11 +142,16 @@ mod tests {
     fn the_cache_stays_bounded_and_makes_room_from_expired_entries() {
         let cache = TokenCache::new(32);
         for i in 0..10_000 {
-            cache.insert(&format!("token-{i}"), identity(2_000), 2_000, 1_000);
+            cache.insert(
+                &digest(&format!("token-{i}")),
+                identity(2_000),
+                2_000,
+                1_000,
+            );
         }
         assert!(cache.len() <= 32, "{}", cache.len());
         // Once they expired, new tokens take their place.
-        cache.insert("fresh", identity(5_000), 5_000, 3_000);
+        cache.insert(&digest("fresh"), identity(5_000), 5_000, 3_000);
         assert!(cache.get(b"fresh", 3_000).is_some());
     }
 }

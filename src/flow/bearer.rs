@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::callback::admission;
 use crate::access_token::{self, AccessTokenError};
+use crate::bearer::cache::TokenDigest;
 use crate::bearer::challenge;
 use crate::bearer::header::{credentials, Credentials};
 use crate::error::{AuthError, AuthErrorKind};
@@ -19,7 +20,6 @@ use crate::identity::{AccessGrant, Identity};
 use crate::jwt::{self, JwtError};
 use crate::pages::Page;
 use crate::provider::Provider;
-use crate::random::sha256_b64;
 use crate::route::TokenRoute;
 use crate::shared::Shared;
 
@@ -38,19 +38,20 @@ pub(crate) async fn authenticate(shared: &Shared, parts: &Parts) -> Result<Ident
         return Err(challenge::malformed());
     };
     let now = shared.config.clock.unix_seconds();
+    let digest = TokenDigest::of(token.as_bytes());
     // Another request with the same token may have verified it meanwhile.
-    if let Some(identity) = shared.bearer.get(token.as_bytes(), now) {
+    if let Some(identity) = shared.bearer.find(&digest, now) {
         return Ok(identity);
     }
     // The shape decides: three dot-separated parts are a JWS, checked here and never sent to
     // the provider; anything else is opaque, for introspection.
     let verified = if token.bytes().filter(|b| *b == b'.').count() == 2 {
-        verify(shared, token, now).await.map(|identity| {
+        verify(shared, token, &digest, now).await.map(|identity| {
             let exp = identity.expires_at();
             (identity, exp)
         })
     } else {
-        super::introspect::verify(shared, token, now).await
+        super::introspect::verify(shared, token, &digest, now).await
     };
     let (identity, until) = verified.map_err(|err| {
         tracing::debug!(
@@ -61,7 +62,7 @@ pub(crate) async fn authenticate(shared: &Shared, parts: &Parts) -> Result<Ident
         );
         challenge::refused(&err)
     })?;
-    shared.bearer.insert(token, identity.clone(), until, now);
+    shared.bearer.insert(&digest, identity.clone(), until, now);
     Ok(identity)
 }
 
@@ -71,10 +72,21 @@ pub(super) fn invalid(reason: impl std::fmt::Display) -> AuthError {
 }
 
 /// A JWT access token.
-async fn verify(shared: &Shared, token: &str, now: u64) -> Result<Identity, AuthError> {
-    let issuer = access_token::unverified_issuer(token)
-        .ok_or_else(|| invalid("the access token is not a well-formed JWT"))?;
-    let issuer = issuer.as_str();
+async fn verify(
+    shared: &Shared,
+    token: &str,
+    digest: &TokenDigest,
+    now: u64,
+) -> Result<Identity, AuthError> {
+    // The payload is read once, before the signature is checked: its `iss` picks the provider,
+    // and once the signature verified, its claims are the token's.
+    let malformed = || invalid("the access token is not a well-formed JWT");
+    let parts = jwt::Parts::of(token).ok_or_else(malformed)?;
+    let claims = jwt::payload::decode(parts.payload).ok_or_else(malformed)?;
+    let issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(malformed)?;
     // The issuer picks whose keys and rules decide; its checks follow.
     let (provider, api) = shared
         .providers
@@ -86,7 +98,7 @@ async fn verify(shared: &Shared, token: &str, now: u64) -> Result<Identity, Auth
         .ok_or_else(|| invalid("the access token was not issued by a provider this API accepts"))?;
     let header = jwt::header(token, &[]).map_err(|e| invalid(signature_reason(&e)))?;
     access_token::check_type(&header, api).map_err(invalid)?;
-    let claims = jwt::verified_claims(provider, token, &header)
+    jwt::verified_signature(provider, parts, token, &header)
         .await
         .map_err(|e| match e {
             Ok(err) => invalid(signature_reason(&err)),
@@ -96,7 +108,7 @@ async fn verify(shared: &Shared, token: &str, now: u64) -> Result<Identity, Auth
     access_token::check_claims(&claims, issuer, api, now, leeway).map_err(invalid)?;
     // `check_claims` proved `exp` is a number after `now`.
     let exp = claims.get("exp").and_then(Value::as_f64).unwrap_or(0.0) as u64;
-    admit(shared, provider, claims, token, exp, now).await
+    admit(shared, provider, claims, digest, exp, now).await
 }
 
 /// The signature and header failures, worded for an access token (the ID token's messages
@@ -116,12 +128,12 @@ fn signature_reason(err: &JwtError) -> &'static str {
 }
 
 /// The policy and the login hook on the token's claims, as at a login; the identity lives
-/// until `exp`, the token's.
+/// until `exp`, the token's, and its session id is the start of the token's `digest`.
 pub(super) async fn admit(
     shared: &Shared,
     provider: &Provider,
     claims: Map<String, Value>,
-    token: &str,
+    digest: &TokenDigest,
     exp: u64,
     now: u64,
 ) -> Result<Identity, AuthError> {
@@ -133,7 +145,11 @@ pub(super) async fn admit(
     let access = access_grant(&claims);
     let mut data = admission::admit(shared, provider, claims, grant, now).await?;
     data.expires_at = exp;
-    data.session_id = sha256_b64(token.as_bytes())[..22].to_owned();
+    data.session_id = {
+        use base64::Engine as _;
+        // 22 base64url characters: the first 132 bits of the digest.
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.0[..17])[..22].to_owned()
+    };
     data.access = Some(Box::new(access));
     Ok(Identity::from_data(data))
 }

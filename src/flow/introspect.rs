@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::bearer::{admit, invalid};
 use super::callback::userinfo;
+use crate::bearer::cache::TokenDigest;
 use crate::error::AuthError;
 use crate::identity::Identity;
 use crate::introspected_token;
@@ -21,6 +22,7 @@ use crate::shared::Shared;
 pub(super) async fn verify(
     shared: &Shared,
     token: &str,
+    digest: &TokenDigest,
     now: u64,
 ) -> Result<(Identity, u64), AuthError> {
     let mut found = None;
@@ -64,7 +66,7 @@ pub(super) async fn verify(
         shared,
         provider,
         claims,
-        token,
+        digest,
         checked.exp.unwrap_or(bound),
         now,
     )

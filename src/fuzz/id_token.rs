@@ -541,9 +541,9 @@ fn signed(s: Signed<'_>) {
             claims_pipeline(&claims);
         }
         Err(e) => {
-            // jsonwebtoken reads some claims itself, more strictly: it refuses duplicate claim
-            // names (as RFC 7519 4 allows) and an `exp`, `nbf`, `iss` or `aud` of a type it
-            // does not expect. It must never refuse a token our own checks would accept.
+            // A payload that repeats a registered claim is refused as malformed (as RFC 7519 4
+            // allows; `jwt::payload`). Nothing else may refuse a token our own checks would
+            // accept.
             if let (false, true, Some(claims)) = (tampered, well_formed, &signed_claims) {
                 assert!(
                     has_duplicates(s.claims) || id_token::check_claims(claims, &want()).is_err(),

@@ -22,7 +22,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use aws_lc_rs::signature::ParsedPublicKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
@@ -30,6 +29,7 @@ use serde_json::Value;
 
 use super::discovery::DISCOVERY_TTL;
 use super::error::ProviderError;
+use super::parsed_key::ParsedKey;
 use super::Provider;
 use crate::random::sha256;
 
@@ -44,8 +44,8 @@ pub(crate) struct VerifyKey {
     pub(crate) alg: Option<Algorithm>,
     pub(crate) family: AlgorithmFamily,
     pub(crate) key: DecodingKey,
-    /// An RSA key, parsed once per algorithm (`None` for other key types).
-    pub(crate) rsa: Option<Arc<RsaKey>>,
+    /// The key parsed once for aws-lc-rs (`None` for a P-521 key, left to `key`).
+    pub(crate) parsed: Option<Arc<ParsedKey>>,
     /// SHA-256 of the key's JWK as published (its members in sorted order), to tell whether a
     /// refetch brought anything new.
     pub(crate) thumbprint: [u8; 32],
@@ -223,16 +223,17 @@ pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<VerifyKey>, ProviderError> {
                 Some(a) => Some(signing_alg(a)?),
             };
             let key = DecodingKey::from_jwk(&jwk).ok()?;
-            let rsa = match &jwk.algorithm {
-                AlgorithmParameters::RSA(p) => Some(Arc::new(RsaKey::new(&p.n, &p.e)?)),
-                _ => None,
-            };
+            let parsed = ParsedKey::new(&jwk.algorithm).map(Arc::new);
+            if family == AlgorithmFamily::Rsa && parsed.is_none() {
+                // `n` or `e` is not base64url.
+                return None;
+            }
             Some(VerifyKey {
                 kid: jwk.common.key_id.clone(),
                 alg,
                 family,
                 key,
-                rsa,
+                parsed,
                 thumbprint,
             })
         })
@@ -243,53 +244,6 @@ pub(crate) fn parse_jwks(body: &[u8]) -> Result<Vec<VerifyKey>, ProviderError> {
         ));
     }
     Ok(keys)
-}
-
-/// An RSA public key as aws-lc-rs verifies with it, built once per algorithm and kept with the
-/// cached JWKS. (`jsonwebtoken` rebuilds the key from its modulus and exponent, with its
-/// Montgomery constants, at every verification: a third of a first-seen token's time.)
-pub(crate) struct RsaKey {
-    n: Vec<u8>,
-    e: Vec<u8>,
-    /// RS256, RS384, RS512, PS256, PS384, PS512, each parsed on first use.
-    parsed: [std::sync::OnceLock<Option<ParsedPublicKey>>; 6],
-}
-
-impl RsaKey {
-    /// From the JWK's base64url `n` and `e`; `None` when they are not base64url.
-    fn new(n: &str, e: &str) -> Option<Self> {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        Some(Self {
-            n: b64.decode(n.trim_end_matches('=')).ok()?,
-            e: b64.decode(e.trim_end_matches('=')).ok()?,
-            parsed: Default::default(),
-        })
-    }
-
-    /// The key parsed for `alg`; `None` for an algorithm that is not RSA or a key aws-lc-rs
-    /// rejects.
-    pub(crate) fn parsed(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
-        use aws_lc_rs::signature as sig;
-        let (i, params): (usize, &'static sig::RsaParameters) = match alg {
-            Algorithm::RS256 => (0, &sig::RSA_PKCS1_2048_8192_SHA256),
-            Algorithm::RS384 => (1, &sig::RSA_PKCS1_2048_8192_SHA384),
-            Algorithm::RS512 => (2, &sig::RSA_PKCS1_2048_8192_SHA512),
-            Algorithm::PS256 => (3, &sig::RSA_PSS_2048_8192_SHA256),
-            Algorithm::PS384 => (4, &sig::RSA_PSS_2048_8192_SHA384),
-            Algorithm::PS512 => (5, &sig::RSA_PSS_2048_8192_SHA512),
-            _ => return None,
-        };
-        self.parsed[i]
-            .get_or_init(|| {
-                let components = sig::RsaPublicKeyComponents {
-                    n: self.n.as_slice(),
-                    e: self.e.as_slice(),
-                };
-                components.to_parsed_public_key(params).ok()
-            })
-            .as_ref()
-    }
 }
 
 fn signing_alg(a: KeyAlgorithm) -> Option<Algorithm> {
