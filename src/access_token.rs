@@ -98,9 +98,8 @@ pub(crate) fn check_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwt::test_support::{self, claims, ISSUER, NOW};
     use serde_json::json;
-
-    const ISS: &str = "https://id.example.com";
 
     fn api(require_at_jwt: bool) -> ApiConfig {
         ApiConfig {
@@ -111,21 +110,18 @@ mod tests {
     }
 
     fn good() -> Map<String, Value> {
-        json!({"iss": ISS, "aud": ["https://api.example.com", "other"], "sub": "u1",
-               "exp": 1_000_300, "iat": 999_990, "client_id": "spa"})
-        .as_object()
-        .unwrap()
-        .clone()
+        claims(
+            json!({"iss": ISSUER, "aud": ["https://api.example.com", "other"], "sub": "u1",
+                      "exp": 1_000_300, "iat": 999_990, "client_id": "spa"}),
+        )
     }
 
     fn with(key: &str, value: Value) -> Map<String, Value> {
-        let mut c = good();
-        c.insert(key.into(), value);
-        c
+        test_support::with(good(), key, value)
     }
 
     fn check(c: &Map<String, Value>, api: &ApiConfig) -> Result<(), AccessTokenError> {
-        check_claims(c, ISS, api, 1_000_000, 60)
+        check_claims(c, ISSUER, api, NOW, 60)
     }
 
     #[test]
@@ -148,8 +144,7 @@ mod tests {
         ] {
             assert_eq!(check(&with(key, value), &a), Err(want), "{key}");
         }
-        let mut c = good();
-        c.remove("exp");
+        let c = test_support::without(good(), &["exp"]);
         assert_eq!(check(&c, &a), Err(E::MissingExpiry));
     }
 

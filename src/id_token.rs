@@ -120,17 +120,12 @@ fn check_auth_time(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwt::test_support::{self, audience, claims, CLIENT_ID, ISSUER};
     use serde_json::json;
 
     fn want() -> Expected<'static> {
         Expected {
-            audience: Audience {
-                issuer: "https://id.example.com",
-                client_id: "app",
-                trusted_audiences: &[],
-                now: 1_000_000,
-                leeway: 60,
-            },
+            audience: audience(),
             nonce: "n-0S6_WzA2Mj",
             max_age: None,
             acr: &[],
@@ -138,23 +133,18 @@ mod tests {
     }
 
     fn good() -> Map<String, Value> {
-        json!({"iss": "https://id.example.com", "aud": "app", "sub": "u1", "exp": 1_000_300,
-               "iat": 999_990, "nonce": "n-0S6_WzA2Mj"})
-        .as_object()
-        .unwrap()
-        .clone()
+        claims(
+            json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "u1", "exp": 1_000_300,
+                      "iat": 999_990, "nonce": "n-0S6_WzA2Mj"}),
+        )
     }
 
     fn with(key: &str, value: Value) -> Map<String, Value> {
-        let mut c = good();
-        c.insert(key.into(), value);
-        c
+        test_support::with(good(), key, value)
     }
 
     fn without(key: &str) -> Map<String, Value> {
-        let mut c = good();
-        c.remove(key);
-        c
+        test_support::without(good(), &[key])
     }
 
     #[test]

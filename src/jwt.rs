@@ -417,120 +417,83 @@ pub(crate) fn times(
 }
 
 #[cfg(test)]
+pub(crate) mod test_support;
+
+#[cfg(test)]
 mod tests {
+    use super::test_support::{audience, claims, with, TestKey, CLIENT_ID, ISSUER};
     use super::*;
     use serde_json::json;
 
-    fn want() -> Audience<'static> {
-        Audience {
-            issuer: "https://id.example.com",
-            client_id: "app",
-            trusted_audiences: &[],
-            now: 1_000_000,
-            leeway: 60,
-        }
+    /// Claims with what [`check_common`] reads and no `exp`.
+    fn common() -> Map<String, Value> {
+        claims(json!({"iss": ISSUER, "aud": CLIENT_ID, "iat": 999_990}))
     }
 
-    fn claims(edit: impl FnOnce(&mut Map<String, Value>)) -> Map<String, Value> {
-        let mut c = json!({"iss": "https://id.example.com", "aud": "app", "iat": 999_990})
-            .as_object()
-            .unwrap()
-            .clone();
-        edit(&mut c);
-        c
+    /// `key` verifies a token it signed under `header`, with the claims signed, and refuses
+    /// the token with its signature or its payload changed, and with a fourth part.
+    fn verifies_only_what_it_signed(key: &TestKey, header: &Header) {
+        let alg = header.alg;
+        let signed_claims = json!({"sub": "u1", "n": 7});
+        let token = key.sign(header, &signed_claims);
+        let got = verify_signature(&token, header, key.verify_key()).unwrap();
+        assert_eq!(Value::Object(got), signed_claims, "{alg:?}");
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        let (_, payload) = signed.split_once('.').unwrap();
+        for changed in [
+            format!("{signed}.{flipped}{}", &sig[1..]),
+            token.replacen(payload, "eyJzdWIiOiJ1MiJ9", 1),
+        ] {
+            assert_eq!(
+                verify_signature(&changed, header, key.verify_key()),
+                Err(JwtError::BadSignature),
+                "{alg:?}"
+            );
+        }
+        assert_eq!(
+            verify_signature(&format!("{token}.x"), header, key.verify_key()),
+            Err(JwtError::Malformed)
+        );
     }
 
     #[test]
     fn an_rsa_key_parsed_once_verifies_each_rsa_algorithm_and_refuses_a_tampered_token() {
-        use crate::provider::jwks::parse_jwks;
-        let pem = include_bytes!("../tests/fixtures/rsa1.pem");
-        let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(pem).unwrap();
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
-        let mut jwk = serde_json::to_value(jwk).unwrap();
-        jwk.as_object_mut().unwrap().remove("alg");
-        let keys = parse_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
-        assert!(keys[0].parsed.is_some());
+        let key = TestKey::rsa();
+        assert!(key.verify_key().parsed.is_some());
         for alg in [Algorithm::RS256, Algorithm::RS512, Algorithm::PS256] {
-            let header = Header::new(alg);
-            let claims = json!({"sub": "u1", "n": 7});
-            let token = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
-            let got = verify_signature(&token, &header, &keys[0]).unwrap();
-            assert_eq!(Value::Object(got), claims, "{alg:?}");
-            let (signed, sig) = token.rsplit_once('.').unwrap();
-            let flipped = if sig.starts_with('A') { "B" } else { "A" };
-            let tampered = format!("{signed}.{flipped}{}", &sig[1..]);
-            assert_eq!(
-                verify_signature(&tampered, &header, &keys[0]),
-                Err(JwtError::BadSignature),
-                "{alg:?}"
-            );
-            let (_, payload) = signed.split_once('.').unwrap();
-            let other = token.replacen(payload, "eyJzdWIiOiJ1MiJ9", 1);
-            assert_eq!(
-                verify_signature(&other, &header, &keys[0]),
-                Err(JwtError::BadSignature)
-            );
-            assert_eq!(
-                verify_signature(&format!("{token}.x"), &header, &keys[0]),
-                Err(JwtError::Malformed)
-            );
+            verifies_only_what_it_signed(&key, &Header::new(alg));
         }
     }
 
     #[test]
     fn an_ec_key_parsed_once_verifies_its_curves_algorithm_only() {
-        use crate::provider::jwks::parse_jwks;
-        use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair as _};
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        for (alg, signing, crv, other) in [
-            (
-                Algorithm::ES256,
-                &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
-                "P-256",
-                Algorithm::ES384,
-            ),
-            (
-                Algorithm::ES384,
-                &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
-                "P-384",
-                Algorithm::ES256,
-            ),
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for (alg, other) in [
+            (Algorithm::ES256, Algorithm::ES384),
+            (Algorithm::ES384, Algorithm::ES256),
         ] {
-            use base64::Engine as _;
-            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-            let der = EcdsaKeyPair::generate_pkcs8(signing, &rng).unwrap();
-            let pair = EcdsaKeyPair::from_pkcs8(signing, der.as_ref()).unwrap();
-            let point = pair.public_key().as_ref();
-            let half = (point.len() - 1) / 2;
-            let jwk = json!({"kty": "EC", "crv": crv, "x": b64.encode(&point[1..=half]),
-                             "y": b64.encode(&point[1 + half..])});
-            let keys = parse_jwks(json!({ "keys": [jwk] }).to_string().as_bytes()).unwrap();
-            let parsed = keys[0].parsed.as_ref().expect("an EC key is parsed");
+            let (key, pair) = TestKey::ec(alg);
+            let parsed = key
+                .verify_key()
+                .parsed
+                .as_ref()
+                .expect("an EC key is parsed");
             assert!(parsed.for_alg(alg).is_some() && parsed.for_alg(other).is_none());
-            let encoding = jsonwebtoken::EncodingKey::from_ec_der(der.as_ref());
             let header = Header::new(alg);
-            let claims = json!({"sub": "u1", "n": 7});
-            let token = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
-            let got = verify_signature(&token, &header, &keys[0]).unwrap();
-            assert_eq!(Value::Object(got), claims, "{alg:?}");
-            let (signed, _) = token.rsplit_once('.').unwrap();
-            let (_, payload) = signed.split_once('.').unwrap();
-            let other_claims = token.replacen(payload, "eyJzdWIiOiJ1MiJ9", 1);
-            assert_eq!(
-                verify_signature(&other_claims, &header, &keys[0]),
-                Err(JwtError::BadSignature),
-                "{alg:?}"
-            );
+            verifies_only_what_it_signed(&key, &header);
             // Signed, but with `exp` twice: malformed, as jsonwebtoken has it.
             let input = format!(
                 "{}.{}",
                 b64.encode(serde_json::to_vec(&header).unwrap()),
                 b64.encode(r#"{"sub":"u1","exp":1,"exp":2}"#)
             );
+            let rng = aws_lc_rs::rand::SystemRandom::new();
             let signature = pair.sign(&rng, input.as_bytes()).unwrap();
             let repeated = format!("{input}.{}", b64.encode(signature.as_ref()));
             assert_eq!(
-                verify_signature(&repeated, &header, &keys[0]),
+                verify_signature(&repeated, &header, key.verify_key()),
                 Err(JwtError::Malformed),
                 "{alg:?}"
             );
@@ -552,23 +515,19 @@ mod tests {
 
     #[test]
     fn expiry_is_required_or_checked_when_present() {
-        let w = want();
-        let none = claims(|_| {});
+        let w = audience();
+        let none = common();
         assert_eq!(
             check_common(&none, &w, Expiry::Required),
             Err(JwtError::MissingExpiry)
         );
         assert_eq!(check_common(&none, &w, Expiry::WhenPresent), Ok(()));
-        let expired = claims(|c| {
-            c.insert("exp".into(), json!(999_900));
-        });
+        let expired = with(common(), "exp", json!(999_900));
         assert_eq!(
             check_common(&expired, &w, Expiry::WhenPresent),
             Err(JwtError::Expired(100))
         );
-        let text = claims(|c| {
-            c.insert("exp".into(), json!("soon"));
-        });
+        let text = with(common(), "exp", json!("soon"));
         assert_eq!(
             check_common(&text, &w, Expiry::WhenPresent),
             Err(JwtError::MissingExpiry),

@@ -133,38 +133,22 @@ pub(crate) fn check_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwt::test_support::{self, audience as want, claims, CLIENT_ID, ISSUER};
     use serde_json::json;
 
-    fn want() -> Audience<'static> {
-        Audience {
-            issuer: "https://id.example.com",
-            client_id: "app",
-            trusted_audiences: &[],
-            now: 1_000_000,
-            leeway: 60,
-        }
-    }
-
     fn good() -> Map<String, Value> {
-        json!({"iss": "https://id.example.com", "aud": "app", "iat": 999_990, "jti": "j1",
-               "sid": "s1", "events": {BACKCHANNEL_LOGOUT_EVENT: {}}})
-        .as_object()
-        .unwrap()
-        .clone()
+        claims(
+            json!({"iss": ISSUER, "aud": CLIENT_ID, "iat": 999_990, "jti": "j1",
+                      "sid": "s1", "events": {BACKCHANNEL_LOGOUT_EVENT: {}}}),
+        )
     }
 
     fn with(key: &str, value: Value) -> Map<String, Value> {
-        let mut c = good();
-        c.insert(key.into(), value);
-        c
+        test_support::with(good(), key, value)
     }
 
     fn without(keys: &[&str]) -> Map<String, Value> {
-        let mut c = good();
-        for k in keys {
-            c.remove(*k);
-        }
-        c
+        test_support::without(good(), keys)
     }
 
     #[test]
@@ -176,12 +160,7 @@ mod tests {
             (Some("s1"), None, "j1")
         );
         assert_eq!(t.remember_until, 999_990 + 300 + 60);
-        let by_sub = with("sub", json!("u1"));
-        let by_sub = {
-            let mut c = by_sub;
-            c.remove("sid");
-            c
-        };
+        let by_sub = test_support::without(with("sub", json!("u1")), &["sid"]);
         assert_eq!(
             check_claims(&by_sub, &w).unwrap().sub.as_deref(),
             Some("u1")

@@ -21,7 +21,9 @@ impl ParsedKey {
     /// (P-521) and for members that are not base64url or a key aws-lc-rs rejects.
     pub(crate) fn new(params: &AlgorithmParameters) -> Option<Self> {
         match params {
-            AlgorithmParameters::RSA(p) => RsaKey::new(&p.n, &p.e).map(|rsa| Self::Rsa(Box::new(rsa))),
+            AlgorithmParameters::RSA(p) => {
+                RsaKey::new(&p.n, &p.e).map(|rsa| Self::Rsa(Box::new(rsa)))
+            }
             AlgorithmParameters::EllipticCurve(p) => {
                 let (alg, verify, len): (_, &'static sig::EcdsaVerificationAlgorithm, _) = match p
                     .curve
