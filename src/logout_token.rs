@@ -55,6 +55,9 @@ pub(crate) struct LogoutToken {
     pub(crate) sub: Option<String>,
     /// The token's id, remembered until [`remember_until`](Self::remember_until).
     pub(crate) jti: String,
+    /// When the provider issued it (`iat`, Unix seconds): a logout by `sub` ends the sessions
+    /// signed in until then (with the leeway).
+    pub(crate) issued_at: u64,
     /// When the token stops being accepted (its `iat` plus [`MAX_AGE`] and the leeway), so how
     /// long its `jti` must be remembered.
     pub(crate) remember_until: u64,
@@ -119,13 +122,15 @@ pub(crate) fn check_claims(
         return Err(LogoutTokenError::NoSession);
     }
     // `iat` is at most `now + leeway` here, and at least `now - MAX_AGE - leeway`.
-    let remember_until = (iat.max(0.0) as u64)
+    let issued_at = iat.max(0.0) as u64;
+    let remember_until = issued_at
         .saturating_add(MAX_AGE + want.leeway)
         .max(want.now);
     Ok(LogoutToken {
         sid,
         sub,
         jti,
+        issued_at,
         remember_until,
     })
 }
@@ -160,6 +165,7 @@ mod tests {
             (Some("s1"), None, "j1")
         );
         assert_eq!(t.remember_until, 999_990 + 300 + 60);
+        assert_eq!(t.issued_at, 999_990);
         let by_sub = test_support::without(with("sub", json!("u1")), &["sid"]);
         assert_eq!(
             check_claims(&by_sub, &w).unwrap().sub.as_deref(),

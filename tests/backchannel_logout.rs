@@ -204,6 +204,47 @@ async fn with_a_server_side_store_a_logout_token_ends_the_sessions_in_the_store(
     assert_eq!(sessions(&s).await, 0);
 }
 
+/// A logout by `sub` ends the sessions signed in until the token was issued (its `iat`, with
+/// the leeway), in the store too: a session the user signed in to after the logout, before
+/// the token arrived, is kept.
+#[tokio::test]
+async fn with_a_server_side_store_a_logout_by_sub_keeps_a_session_signed_in_after_it() {
+    let s = MockApp::start(|b| {
+        b.with_backchannel_logout(true)
+            .with_session_store("memory")
+            .with_clock_leeway(Duration::from_secs(5))
+    })
+    .await;
+    let before = sign_in(&s, "op-a").await;
+    let mut claims = logout_claims(&s.idp, &s.clock);
+    claims.as_object_mut().unwrap().remove("sid");
+    claims["sub"] = json!("user-1");
+    // Within the leeway of the logout: still ended.
+    s.clock.advance(Duration::from_secs(5));
+    let within = sign_in(&s, "op-b").await;
+    // Past it: a new session, which the logout does not end.
+    s.clock.advance(Duration::from_secs(1));
+    let mut after = sign_in(&s, "op-c").await;
+    let sessions = |s: &MockApp| {
+        let layer = s.layer.clone();
+        let issuer = s.idp.issuer.clone();
+        async move { layer.sessions_of(&issuer, "user-1").await.unwrap() }
+    };
+    assert_eq!(sessions(&s).await.len(), 3);
+    s.clock.advance(Duration::from_secs(30));
+    let reply = send_token(&s.app, ROUTE, &sign(&claims)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_ended(&s, &before).await;
+    assert_ended(&s, &within).await;
+    assert_works(&s, &mut after).await;
+    let left = sessions(&s).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        left[0].authenticated_at(),
+        claims["iat"].as_u64().unwrap() + 6
+    );
+}
+
 #[tokio::test]
 async fn rejects_logout_token_with_bad_signature() {
     let (s, mut jar) = signed_in().await;

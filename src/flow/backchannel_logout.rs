@@ -195,7 +195,7 @@ fn seen_key(issuer: &str, jti: &str) -> String {
 }
 
 /// Ends the sessions `token` names: by `sid` when it has one (that session at the provider
-/// ended), else every session of its `sub` signed in until now, in the server-side store
+/// ended), else every session of its `sub` signed in until the token was issued, in the server-side store
 /// (every replica) or this process's memories ([`super::ending::end`]); then 200, or 503 when
 /// the store cannot be reached.
 async fn end(shared: &Shared, provider: &Provider, parts: &Parts, token: &LogoutToken) -> Page {
@@ -206,10 +206,16 @@ async fn end(shared: &Shared, provider: &Provider, parts: &Parts, token: &Logout
             issuer,
             sid: sid.clone(),
         },
+        // Every session of the user signed in until the logout: by the token's `iat` (with
+        // the leeway, for the clocks' skew), so that a session signed in after it, before this
+        // token (or the provider's retry of it) arrived, is kept; never later than now.
         (None, Some(subject)) => Ending::Subject {
             issuer,
             subject: subject.clone(),
-            before: now,
+            before: token
+                .issued_at
+                .saturating_add(shared.config.leeway.as_secs())
+                .min(now),
         },
         (None, None) => unreachable!("check_claims refuses a token without sid and sub"),
     };

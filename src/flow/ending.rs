@@ -10,16 +10,18 @@ use crate::shared::Shared;
 use crate::store::{SessionsError, StoreError};
 
 /// Ends the sessions `ending` names; how many. With a server-side store: every session the
-/// store holds for that `sid`, or for that user (all of them began before now), on every
-/// replica. With the cookie store: revoked in this process (a later copy of such a cookie is
+/// store holds for that `sid`, or for that user signed in no later than the ending's cut-off
+/// (the record's sign-in time), on every replica. With the cookie store: revoked in this process (a later copy of such a cookie is
 /// refused here), the count being the sessions dropped from this process's cache.
 pub(crate) async fn end(shared: &Shared, ending: &Ending, now: u64) -> Result<usize, StoreError> {
     match &shared.server {
         Some(server) => match ending {
             Ending::Sid { issuer, sid } => server.end_sessions_by_sid(issuer, sid).await,
             Ending::Subject {
-                issuer, subject, ..
-            } => server.end_sessions_of(issuer, subject).await,
+                issuer,
+                subject,
+                before,
+            } => server.end_sessions_of(issuer, subject, *before).await,
         },
         None => Ok(shared.cookies.memories.end_sessions(ending, now)),
     }

@@ -206,18 +206,27 @@ impl ServerSessions {
         timed(self.store.end(id)).await
     }
 
-    /// Ends every session of `(issuer, subject)`; how many there were.
+    /// Ends every session of `(issuer, subject)` signed in no later than `before` (Unix
+    /// seconds, the record's `authenticated_at`); how many. A session signed in after it (the
+    /// user signed in again after the logout) is kept.
     pub(crate) async fn end_sessions_of(
         &self,
         issuer: &str,
         subject: &str,
+        before: u64,
     ) -> Result<usize, StoreError> {
         self.start();
         let ids = timed(self.store.sessions_of(issuer, subject)).await?;
+        let mut ended = 0;
         for id in &ids {
+            let record = timed(self.store.load(id)).await?;
+            if record.is_some_and(|r| r.identity.authenticated_at > before) {
+                continue;
+            }
             self.end(id).await?;
+            ended += 1;
         }
-        Ok(ids.len())
+        Ok(ended)
     }
 
     /// Ends every session the provider's session `sid` at `issuer` started; how many.
@@ -379,17 +388,21 @@ mod tests {
             "not stored"
         );
         s.create(&record("s1", "u1", None, 1_000)).await.unwrap();
+        // Signed in after the cut-off of the ending below: kept.
+        s.create(&record("s2", "u1", None, 1_001)).await.unwrap();
         assert!(s.load(&value, "s1", |_| true).await.unwrap().is_some());
         assert!(matches!(
             s.lookup(value.as_bytes(), 1_000, || None),
             Lookup::Found(_)
         ));
         assert_eq!(
-            s.end_sessions_of("https://id.example.com", "u1")
+            s.end_sessions_of("https://id.example.com", "u1", 1_000)
                 .await
                 .unwrap(),
             1
         );
+        let left = s.sessions_of("https://id.example.com", "u1").await.unwrap();
+        assert_eq!(left.iter().map(|r| r.id()).collect::<Vec<_>>(), ["s2"]);
         assert!(matches!(
             s.lookup(value.as_bytes(), 1_000, || None),
             Lookup::Missing
