@@ -557,6 +557,8 @@ async fn a_flood_of_sign_ins_and_sign_outs_never_brings_an_ended_session_back() 
 struct Replica {
     child: Child,
     addr: String,
+    /// The provider it signs in with.
+    issuer: String,
 }
 
 impl Drop for Replica {
@@ -569,7 +571,13 @@ impl Drop for Replica {
 const COOKIE_KEY: &str = "m2jDH6hq9ZcLq1sB+0ZbCw0zR2yM2mVvH2d0dW1rXz8=";
 
 impl Replica {
+    /// A replica of the provider `scripts/test.sh` started.
     fn start(redis: &str, port: u16) -> Self {
+        Self::start_with(redis, port, &real::env().issuer, &[])
+    }
+
+    /// A replica of the provider at `issuer`, with the extra variables `vars`.
+    fn start_with(redis: &str, port: u16, issuer: &str, vars: &[(&str, &str)]) -> Self {
         let env = real::env();
         let addr = format!("127.0.0.1:{port}");
         let mut cmd = Command::new(example_binary("quickstart"));
@@ -581,7 +589,7 @@ impl Replica {
         let child = cmd
             .env("BASE_URL", BASE_URL)
             .env("LISTEN_ADDR", &addr)
-            .env("OIDC_ISSUER_URL", &env.issuer)
+            .env("OIDC_ISSUER_URL", issuer)
             .env("OIDC_CLIENT_ID", &env.client_id)
             .env("OIDC_CLIENT_SECRET", &env.secret)
             .env("OIDC_COOKIE_KEY", COOKIE_KEY)
@@ -592,6 +600,7 @@ impl Replica {
                 concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart.toml"),
             )
             .env("RUST_LOG", "warn")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -604,7 +613,11 @@ impl Replica {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            issuer: issuer.to_owned(),
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -624,6 +637,11 @@ fn http() -> reqwest::Client {
 /// Signs in as `user` at `replica` through the real provider; the session cookie
 /// (`name=value`).
 async fn sign_in_at(replica: &Replica, user: &str) -> String {
+    sign_in_with(replica, &real::Browser::new(&replica.issuer), user).await
+}
+
+/// [`sign_in_at`] with `browser`, which keeps its session at the provider.
+async fn sign_in_with(replica: &Replica, browser: &real::Browser, user: &str) -> String {
     let http = http();
     let start = http
         .get(replica.url("/"))
@@ -639,7 +657,6 @@ async fn sign_in_at(replica: &Replica, user: &str) -> String {
         .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
         .collect::<Vec<_>>()
         .join("; ");
-    let browser = real::Browser::new(&real::env().issuer);
     let back = browser
         .authorize(start.headers()[header::LOCATION].to_str().unwrap(), user)
         .await;
@@ -745,6 +762,46 @@ async fn two_quickstart_replicas_share_sessions_end_them_together_and_survive_a_
         .await
         .unwrap();
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+}
+
+/// The real provider's back-channel logout, received by one replica, ends the session at
+/// both: the logout token names the provider's session (`sid`), the replica that received it
+/// ends that session in Redis, and the other learns of it from the feed of ended sessions.
+#[tokio::test]
+async fn the_providers_back_channel_logout_to_one_replica_ends_the_session_at_both() {
+    let redis = RedisServer::start();
+    let (port_a, port_b) = (free_port(), free_port());
+    // A provider of this test's own, which POSTs its logout tokens to replica A.
+    let uri = format!("http://127.0.0.1:{port_a}/auth/backchannel-logout");
+    let provider = real::RealProvider::start_with(0, &[("BACKCHANNEL_LOGOUT_URI", &uri)]);
+    let issuer = provider.issuer();
+    let on = [("OIDC_BACKCHANNEL_LOGOUT", "true")];
+    let a = Replica::start_with(&redis.url(), port_a, &issuer, &on);
+    let b = Replica::start_with(&redis.url(), port_b, &issuer, &on);
+
+    // Signed in at B; the cookie works at both (cached at each).
+    let browser = real::Browser::new(&issuer);
+    let cookie = sign_in_with(&b, &browser, "alice").await;
+    let other = sign_in_at(&a, "bob").await;
+    for replica in [&a, &b] {
+        let (status, me) = me_at(replica, &cookie).await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["subject"], "alice");
+        assert_eq!(me_at(replica, &other).await.0, StatusCode::OK);
+    }
+
+    // Signed out at the provider, not through the app: it POSTs the logout token to A before
+    // it answers.
+    browser.end_session(&format!("{issuer}/session/end")).await;
+    let at_a = refused_at(&a, &cookie).await;
+    let at_b = refused_at(&b, &cookie).await;
+    println!("after the provider's back-channel logout: refused at A after {at_a:?}, at B after {at_b:?} more");
+    // The other user's session is untouched, at both.
+    for replica in [&a, &b] {
+        assert_eq!(me_at(replica, &other).await.0, StatusCode::OK);
+    }
+    drop((a, b));
+    provider.stop();
 }
 
 // --- the memory of the local cache ---------------------------------------------------------
