@@ -69,6 +69,7 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         // `backchannel_logout::handle` with the body (`BackchannelLogout`); never here.
         Route::Unauthorized
         | Route::Pass { .. }
+        | Route::Renew { .. }
         | Route::Load { .. }
         | Route::BackchannelLogout(_) => pages::unauthorized_json(&shared.config.login_path),
     }
