@@ -1,0 +1,108 @@
+//! What a provider's configuration requires against what its discovery document offers
+//! (discovery decides what is possible, the configuration what is required): `form_post` among
+//! `response_modes_supported`, a pushed authorization request endpoint for `REQUIRE_PAR` (or
+//! for a provider that requires pushed requests), the client assertion's method and algorithm
+//! among the token endpoint's. Each mismatch names the setting to change; the ones no login can
+//! get past refuse the login, the others are warnings. Logged at the first discovery, refused at
+//! each login, and reported by the doctor.
+
+use super::discovery::Metadata;
+use crate::config::{ProviderConfig, ResponseMode, TokenAuthMethod};
+
+/// One thing the configuration asks for that the provider does not offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mismatch {
+    /// The setting to change (`OIDC_RESPONSE_MODE`, `OIDC_PROVIDER_2_REQUIRE_PAR`, ...).
+    pub(crate) key: String,
+    /// What is wrong, naming the discovery field.
+    pub(crate) message: String,
+    /// Whether no login can succeed so (else the provider may still accept it).
+    pub(crate) blocks_login: bool,
+}
+
+/// Every mismatch of `config` with `metadata`, the ones that block logins first.
+pub(crate) fn mismatches(config: &ProviderConfig, metadata: &Metadata) -> Vec<Mismatch> {
+    let key = |suffix: &str| config.keys.key(suffix);
+    let mut found = Vec::new();
+    let mut push = |key: String, blocks_login: bool, message: String| {
+        found.push(Mismatch {
+            key,
+            message,
+            blocks_login,
+        });
+    };
+    if config.response_mode == ResponseMode::FormPost {
+        if let Some(modes) = &metadata.response_modes {
+            if !modes.iter().any(|m| m == "form_post") {
+                push(
+                    key("RESPONSE_MODE"),
+                    true,
+                    "is form_post, which the provider's response_modes_supported does not list: set it to query, or enable the form post response mode at the provider".into(),
+                );
+            }
+        }
+    }
+    if metadata.par_endpoint.is_none() {
+        if config.require_par {
+            push(
+                key("REQUIRE_PAR"),
+                true,
+                "is on, but the provider's discovery document names no pushed_authorization_request_endpoint: turn it off, or enable pushed authorization requests (RFC 9126) at the provider".into(),
+            );
+        } else if metadata.par_required {
+            push(
+                key("ISSUER"),
+                true,
+                "names a provider that requires pushed authorization requests but names no pushed_authorization_request_endpoint".into(),
+            );
+        }
+    }
+    let method = match config.token_auth {
+        TokenAuthMethod::PrivateKeyJwt => Some("private_key_jwt"),
+        TokenAuthMethod::ClientSecretJwt => Some("client_secret_jwt"),
+        _ => None,
+    };
+    if let Some(method) = method {
+        if !metadata.token_auth_methods.iter().any(|m| m == method) {
+            push(
+                key("TOKEN_ENDPOINT_AUTH_METHOD"),
+                false,
+                format!(
+                    "is {method}, which the provider's token_endpoint_auth_methods_supported does not list ({})",
+                    metadata.token_auth_methods.join(", ")
+                ),
+            );
+        }
+        let alg = match (&config.client_assertion, config.token_auth) {
+            (_, TokenAuthMethod::ClientSecretJwt) => {
+                Some(("TOKEN_ENDPOINT_AUTH_METHOD", "HS256".to_owned()))
+            }
+            (Some(assertion), _) => {
+                Some(("CLIENT_ASSERTION_ALG", format!("{:?}", assertion.key.alg)))
+            }
+            (None, _) => None,
+        };
+        if let (Some((suffix, alg)), Some(algs)) = (alg, &metadata.token_auth_signing_algs) {
+            if !algs.contains(&alg) {
+                push(
+                    key(suffix),
+                    false,
+                    format!(
+                        "signs the client assertion with {alg}, which the provider's token_endpoint_auth_signing_alg_values_supported does not list ({})",
+                        algs.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    found.sort_by_key(|m| !m.blocks_login);
+    found
+}
+
+/// The first mismatch that blocks logins, as the sentence a page shows.
+pub(crate) fn blocking(config: &ProviderConfig, metadata: &Metadata) -> Option<String> {
+    mismatches(config, metadata)
+        .into_iter()
+        .find(|m| m.blocks_login)
+        .map(|m| format!("{} {}", m.key, m.message))
+}
