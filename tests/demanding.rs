@@ -75,26 +75,7 @@ async fn authorize_form_post(
             assert!(page.contains("method=\"post\""), "{page}");
             return (action, hidden_fields(&page));
         }
-        let form: Vec<(&str, &str)> = if page.contains("name=\"prompt\" value=\"login\"") {
-            vec![("prompt", "login"), ("login", user), ("password", "any")]
-        } else if page.contains("name=\"prompt\" value=\"consent\"") {
-            vec![("prompt", "consent")]
-        } else {
-            panic!("unknown provider page: {page}");
-        };
-        let res = browser
-            .http
-            .post(browser.absolute(&action))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            res.status().is_redirection(),
-            "form post answered {}",
-            res.status()
-        );
-        next = browser.absolute(res.headers()[header::LOCATION].to_str().unwrap());
+        next = browser.answer_page(&page, user).await;
     }
     panic!("too many redirects at the provider");
 }
@@ -162,53 +143,54 @@ async fn form_post_login_at_the_real_provider() {
     signed_in_as_alice(&app, &mut jar, &reply).await;
 }
 
-/// A provider with `CLIENT_JWKS` set to the public keys of `config`'s clients.
-fn provider_for(config: &OidcConfig, extra: &[(&str, &str)]) -> RealProvider {
-    let jwks = config.client_jwks().expect("a client key");
+/// A provider whose client `tower-oidc-test-pkjwt` has the public key of `key` (signing with
+/// `alg`), with server.mjs's `extra` settings; and that JWKS. The provider's issuer is known only
+/// once it runs, and it needs the key: a configuration for any issuer gives the public keys.
+fn pkjwt_provider(key: &str, alg: Option<&str>, extra: &[(&str, &str)]) -> (RealProvider, String) {
+    let mut keys = real_config("http://127.0.0.1:1", "tower-oidc-test-pkjwt")
+        .with_client_assertion_key_file(key);
+    if let Some(alg) = alg {
+        keys = keys.with_client_assertion_alg(alg);
+    }
+    let jwks = keys.build().unwrap().client_jwks().expect("a client key");
     let mut env = vec![("CLIENT_JWKS", jwks.as_str())];
     env.extend_from_slice(extra);
-    RealProvider::start_with(0, &env)
+    (RealProvider::start_with(0, &env), jwks)
 }
 
 #[tokio::test]
 async fn private_key_jwt_and_client_secret_jwt_logins_at_the_real_provider() {
     let key = rsa_key_file("pkjwt");
-    // The provider's issuer is known only once it runs, and it needs the key: a first
-    // configuration (any issuer) gives the public keys.
-    let keys = real_config("http://127.0.0.1:1", "tower-oidc-test-pkjwt")
-        .with_client_assertion_key_file(&key)
-        .build()
-        .unwrap();
-    let jwks: Value = serde_json::from_str(&keys.client_jwks().unwrap()).unwrap();
+    let (provider, jwks) = pkjwt_provider(&key, None, &[]);
+    let jwks: Value = serde_json::from_str(&jwks).unwrap();
     assert_eq!(jwks["keys"][0]["kty"], "RSA");
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
     assert!(
         jwks["keys"][0].get("d").is_none(),
         "public keys only: {jwks}"
     );
-    let provider = provider_for(&keys, &[]);
     let config = real_config(&provider.issuer(), "tower-oidc-test-pkjwt")
         .with_client_assertion_key_file(&key)
         .build()
         .unwrap();
-    let app = app(OidcLayer::new(config));
-    let mut jar = Jar::default();
-    let (reply, _) = real_login(&app, &mut jar, &provider.issuer(), false).await;
-    signed_in_as_alice(&app, &mut jar, &reply).await;
+    alice_signs_in(config, &provider.issuer(), false).await;
 
     let config = real_config(&provider.issuer(), "tower-oidc-test-secret-jwt")
         .with_client_secret(REAL_SECRET)
         .with_token_auth_method(TokenAuthMethod::ClientSecretJwt)
         .build()
         .unwrap();
-    let app = tower_oidc_app(config);
-    let mut jar = Jar::default();
-    let (reply, _) = real_login(&app, &mut jar, &provider.issuer(), false).await;
-    signed_in_as_alice(&app, &mut jar, &reply).await;
+    alice_signs_in(config, &provider.issuer(), false).await;
 }
 
-fn tower_oidc_app(config: OidcConfig) -> axum::Router {
-    app(OidcLayer::new(config))
+/// A full login of alice through an app for `config`, at the provider `issuer`; returns the
+/// authorization URL the app sent the browser to.
+async fn alice_signs_in(config: OidcConfig, issuer: &str, form_post: bool) -> String {
+    let app = app(OidcLayer::new(config));
+    let mut jar = Jar::default();
+    let (reply, authorize) = real_login(&app, &mut jar, issuer, form_post).await;
+    signed_in_as_alice(&app, &mut jar, &reply).await;
+    authorize
 }
 
 #[tokio::test]
@@ -219,9 +201,7 @@ async fn pushed_authorization_requests_at_the_real_provider() {
         .with_client_secret(REAL_SECRET)
         .build()
         .unwrap();
-    let app = tower_oidc_app(config);
-    let mut jar = Jar::default();
-    let (reply, authorize) = real_login(&app, &mut jar, &provider.issuer(), false).await;
+    let authorize = alice_signs_in(config, &provider.issuer(), false).await;
     let params = query(&authorize);
     assert_eq!(
         params.keys().collect::<Vec<_>>(),
@@ -229,7 +209,6 @@ async fn pushed_authorization_requests_at_the_real_provider() {
         "only the client and the request URI travel through the browser: {authorize}"
     );
     assert!(params["request_uri"].starts_with("urn:ietf:params:oauth:request_uri:"));
-    signed_in_as_alice(&app, &mut jar, &reply).await;
 
     // Asked for by the configuration, at a provider that only offers it.
     let provider = RealProvider::start_with(0, &[]);
@@ -239,12 +218,9 @@ async fn pushed_authorization_requests_at_the_real_provider() {
         .require_par(true)
         .build()
         .unwrap();
-    let app = tower_oidc_app(config);
-    let mut jar = Jar::default();
-    let (reply, authorize) = real_login(&app, &mut jar, &provider.issuer(), false).await;
+    let authorize = alice_signs_in(config, &provider.issuer(), false).await;
     assert!(query(&authorize).contains_key("request_uri"), "{authorize}");
     assert!(!query(&authorize).contains_key("state"), "{authorize}");
-    signed_in_as_alice(&app, &mut jar, &reply).await;
 }
 
 #[tokio::test]
@@ -256,21 +232,14 @@ async fn signed_userinfo_at_the_real_provider() {
         .with_client_secret(REAL_SECRET)
         .build()
         .unwrap();
-    let app = tower_oidc_app(config);
-    let mut jar = Jar::default();
-    let (reply, _) = real_login(&app, &mut jar, &provider.issuer(), false).await;
-    signed_in_as_alice(&app, &mut jar, &reply).await;
+    alice_signs_in(config, &provider.issuer(), false).await;
 }
 
 #[tokio::test]
 async fn every_demand_together_at_the_real_provider() {
     let key = rsa_key_file("together");
-    let keys = real_config("http://127.0.0.1:1", "tower-oidc-test-pkjwt")
-        .with_client_assertion_key_file(&key)
-        .with_client_assertion_alg("PS256")
-        .build()
-        .unwrap();
-    let provider = provider_for(&keys, &[("REQUIRE_PAR", "on"), ("JWT_USERINFO", "on")]);
+    let extra = [("REQUIRE_PAR", "on"), ("JWT_USERINFO", "on")];
+    let (provider, _) = pkjwt_provider(&key, Some("PS256"), &extra);
     let config = real_config(&provider.issuer(), "tower-oidc-test-pkjwt")
         .with_client_assertion_key_file(&key)
         .with_client_assertion_alg("PS256")
@@ -279,9 +248,9 @@ async fn every_demand_together_at_the_real_provider() {
         .with_jwks_path("/auth/jwks")
         .build()
         .unwrap();
-    let app = tower_oidc_app(config);
-    let mut jar = Jar::default();
-    let served = jar.get(&app, "/auth/jwks").await;
+    let served = Jar::default()
+        .get(&app(OidcLayer::new(config.clone())), "/auth/jwks")
+        .await;
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(
         served.headers[header::CONTENT_TYPE],
@@ -289,9 +258,8 @@ async fn every_demand_together_at_the_real_provider() {
     );
     assert_eq!(served.json()["keys"][0]["alg"], "PS256");
     assert!(served.json()["keys"][0].get("d").is_none());
-    let (reply, authorize) = real_login(&app, &mut jar, &provider.issuer(), true).await;
+    let authorize = alice_signs_in(config, &provider.issuer(), true).await;
     assert!(query(&authorize).contains_key("request_uri"), "{authorize}");
-    signed_in_as_alice(&app, &mut jar, &reply).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,4 +665,67 @@ fn misconfigured_demands_are_startup_errors_naming_the_variable() {
     ])
     .unwrap();
     assert!(ok.client_jwks().unwrap().contains("\"kty\":\"RSA\""));
+}
+
+#[tokio::test]
+async fn the_doctor_reports_what_the_provider_does_not_offer() {
+    let key = rsa_key_file("doctor");
+    let s = MockApp::start(|b| b.require_par(true).with_client_assertion_key_file(&key)).await;
+    let config = s
+        .idp
+        .config(&s.clock)
+        .require_par(true)
+        .with_client_assertion_key_file(&key);
+    let report = tower_oidc::diagnostics::check(&config.build().unwrap()).await;
+    let lines: Vec<_> = report
+        .checks()
+        .iter()
+        .filter(|c| c.topic() == "provider requirements")
+        .collect();
+    assert_eq!(lines.len(), 2, "{report}");
+    assert_eq!(lines[0].status(), tower_oidc::diagnostics::Status::Error);
+    assert!(
+        lines[0].message().starts_with("OIDC_REQUIRE_PAR is on"),
+        "{report}"
+    );
+    assert_eq!(lines[1].status(), tower_oidc::diagnostics::Status::Warning);
+    assert!(
+        lines[1]
+            .message()
+            .contains("OIDC_TOKEN_ENDPOINT_AUTH_METHOD is private_key_jwt"),
+        "{report}"
+    );
+    assert!(report.has_errors());
+
+    // A provider that offers it all: one good line.
+    let (provider, _) = pkjwt_provider(&key, None, &[("REQUIRE_PAR", "on")]);
+    let config = real_config(&provider.issuer(), "tower-oidc-test-pkjwt")
+        .with_client_assertion_key_file(&key)
+        .with_response_mode(ResponseMode::FormPost)
+        .build()
+        .unwrap();
+    let report = tower_oidc::diagnostics::check(&config).await;
+    let good: Vec<_> = report
+        .checks()
+        .iter()
+        .filter(|c| c.topic() == "provider requirements")
+        .collect();
+    assert_eq!(good.len(), 1, "{report}");
+    assert_eq!(
+        good[0].status(),
+        tower_oidc::diagnostics::Status::Ok,
+        "{report}"
+    );
+    assert!(good[0].message().contains("logins are pushed"), "{report}");
+    let auth: Vec<_> = report
+        .checks()
+        .iter()
+        .filter(|c| c.topic() == "token endpoint auth")
+        .collect();
+    assert_eq!(
+        auth[0].status(),
+        tower_oidc::diagnostics::Status::Ok,
+        "{report}"
+    );
+    assert!(auth[0].message().contains("private_key_jwt"), "{report}");
 }

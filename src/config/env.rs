@@ -115,6 +115,9 @@ impl OidcConfig {
     /// `OIDC_ADMIN_GROUP`, `OIDC_ADMIN_EMAILS`, `OIDC_ADMIN_EMAIL_DOMAINS`,
     /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, the login parameters
     /// `OIDC_PROMPT`, `OIDC_MAX_AGE`, `OIDC_ACR_VALUES`, `OIDC_REQUIRE_ACR`, `OIDC_UI_LOCALES`,
+    /// the demanding providers' `OIDC_RESPONSE_MODE`, `OIDC_REQUIRE_PAR`,
+    /// `OIDC_CLIENT_ASSERTION_KEY_FILE`, `OIDC_CLIENT_ASSERTION_ALG`,
+    /// `OIDC_CLIENT_ASSERTION_AUDIENCE`, `OIDC_JWKS_PATH`,
     /// `OIDC_COOKIE_KEY`,
     /// `OIDC_COOKIE_KEYS_OLD` (a comma-separated list), and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
     /// the file's value for the same setting.
