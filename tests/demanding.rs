@@ -570,10 +570,20 @@ async fn each_client_assertion_is_fresh_short_and_names_the_token_endpoint() {
 async fn a_par_failure_gets_the_provider_error_page() {
     // Required by the configuration, but the provider names no endpoint: the page names the
     // setting.
+    let logs = LogBuffer::default();
     let s = MockApp::start(|b| b.require_par(true)).await;
-    let reply = Jar::default().get(&s.app, "/").await;
+    let reply = {
+        let _logged = tracing::subscriber::set_default(logs.subscriber(tracing::Level::WARN));
+        Jar::default().get(&s.app, "/").await
+    };
     assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{reply:?}");
     assert!(reply.body.contains("OIDC_REQUIRE_PAR"), "{}", reply.body);
+    assert_eq!(s.idp.hits.token(), 0);
+    let text = logs.text();
+    assert!(
+        text.contains("OIDC_REQUIRE_PAR is on, but the provider's discovery document names no pushed_authorization_request_endpoint"),
+        "a warning at the first discovery: {text}"
+    );
 
     for (status, body, want) in [
         (

@@ -497,6 +497,47 @@ mod tests {
         assert!(problems(Some(&jwk), None)[0].1.contains("`kty`"));
     }
 
+    /// A fixture's path (`tests/fixtures/`).
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn each_key_format_gives_the_same_public_key_as_its_pem() {
+        let key = |name: &str, alg: Option<&str>| {
+            validate(Some(&fixture(name)), alg, None, true, |k, m| {
+                panic!("{name}: {k} {m}")
+            })
+            .unwrap()
+            .key
+        };
+        let pkcs8 = key("rsa1.pem", None);
+        let pkcs1 = key("rsa1-pkcs1.pem", None);
+        let jwk = key("rsa1.jwk", None);
+        assert_eq!(pkcs8.public_jwk["n"], pkcs1.public_jwk["n"]);
+        assert_eq!(pkcs8.public_jwk["n"], jwk.public_jwk["n"]);
+        assert_eq!(jwk.kid, "client-rsa1", "the JWK's own kid");
+        assert_eq!(pkcs8.kid, pkcs1.kid, "the thumbprint of one key");
+        assert_eq!(key("rsa1.pem", Some("PS256")).alg, Algorithm::PS256);
+        let sec1 = key("ec1-sec1.pem", None);
+        let ec_jwk = key("ec1.jwk", None);
+        assert_eq!(sec1.alg, Algorithm::ES256);
+        assert_eq!(sec1.public_jwk["x"], ec_jwk.public_jwk["x"]);
+        assert_eq!(sec1.kid, ec_jwk.kid);
+        for k in [&pkcs8, &jwk, &sec1] {
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                assert!(
+                    k.public_jwk.get(private).is_none(),
+                    "{private} in {}",
+                    k.public_jwk
+                );
+            }
+        }
+        let two = jwks([&*pkcs8, &*pkcs1, &*sec1].into_iter());
+        let two: Value = serde_json::from_str(&two).unwrap();
+        assert_eq!(two["keys"].as_array().unwrap().len(), 2, "each key once");
+    }
+
     #[test]
     fn pkcs1_is_found_inside_pkcs8() {
         assert_eq!(pkcs1_from_pkcs8(&[0x30, 0x03, 0x02, 0x01, 0x00]), None);

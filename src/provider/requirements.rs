@@ -106,3 +106,74 @@ pub(crate) fn blocking(config: &ProviderConfig, metadata: &Metadata) -> Option<S
         .find(|m| m.blocks_login)
         .map(|m| format!("{} {}", m.key, m.message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::test_support::shared_with;
+
+    fn metadata(edit: impl FnOnce(&mut Metadata)) -> Metadata {
+        let url = |p: &str| url::Url::parse(&format!("https://id.example.com/{p}")).unwrap();
+        let mut m = Metadata {
+            authorization_endpoint: url("authorize"),
+            token_endpoint: url("token"),
+            userinfo_endpoint: None,
+            jwks_uri: url("jwks"),
+            end_session_endpoint: None,
+            introspection_endpoint: None,
+            token_auth_methods: vec!["client_secret_basic".into(), "client_secret_jwt".into()],
+            iss_parameter_supported: true,
+            signing_algs: vec![],
+            response_modes: Some(vec!["query".into(), "fragment".into()]),
+            token_auth_signing_algs: Some(vec!["RS256".into()]),
+            par_endpoint: None,
+            par_required: false,
+            userinfo_signing_algs: vec![],
+        };
+        edit(&mut m);
+        m
+    }
+
+    #[test]
+    fn form_post_and_par_block_logins_an_algorithm_only_warns() {
+        let s = shared_with(|b| {
+            b.with_response_mode(ResponseMode::FormPost)
+                .require_par(true)
+                .with_token_auth_method(TokenAuthMethod::ClientSecretJwt)
+        });
+        let config = &s.providers[0].config;
+        let found = mismatches(config, &metadata(|_| {}));
+        let keys: Vec<(&str, bool)> = found
+            .iter()
+            .map(|m| (m.key.as_str(), m.blocks_login))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("OIDC_RESPONSE_MODE", true),
+                ("OIDC_REQUIRE_PAR", true),
+                ("OIDC_TOKEN_ENDPOINT_AUTH_METHOD", false),
+            ]
+        );
+        assert!(found[2].message.contains("HS256"), "{:?}", found[2]);
+        let blocked = blocking(config, &metadata(|_| {})).unwrap();
+        assert!(
+            blocked.starts_with("OIDC_RESPONSE_MODE is form_post"),
+            "{blocked}"
+        );
+
+        let offered = metadata(|m| {
+            m.response_modes = None;
+            m.par_endpoint = Some(url::Url::parse("https://id.example.com/par").unwrap());
+            m.token_auth_signing_algs = Some(vec!["HS256".into()]);
+        });
+        assert_eq!(mismatches(config, &offered), []);
+
+        let plain = shared_with(|b| b);
+        let required = metadata(|m| m.par_required = true);
+        let found = mismatches(&plain.providers[0].config, &required);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "OIDC_ISSUER_URL");
+        assert!(found[0].blocks_login);
+    }
+}
