@@ -564,6 +564,26 @@ async fn each_client_assertion_is_fresh_short_and_names_the_token_endpoint() {
         "a fresh jti per assertion"
     );
     assert!(claims[0]["jti"].as_str().unwrap().len() >= 22);
+
+    // Addressed to the issuer when the provider asks for it.
+    let s = MockApp::start(|b| {
+        b.with_client_assertion_key_file(&key)
+            .with_client_assertion_audience(tower_oidc::AssertionAudience::Issuer)
+    })
+    .await;
+    let mut jar = Jar::default();
+    let reply = login_with(
+        &mut jar,
+        &s.app,
+        &s.idp,
+        &SigningKey::first(),
+        |c| c,
+        &s.clock,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    let (_, form) = s.idp.with(|st| st.token_requests[0].clone());
+    assert_eq!(payload(&form["client_assertion"])["aud"], s.idp.issuer);
 }
 
 #[tokio::test]

@@ -110,7 +110,23 @@ pub(crate) fn blocking(config: &ProviderConfig, metadata: &Metadata) -> Option<S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::test_support::shared_with;
+    use crate::config::OidcConfig;
+
+    /// The one provider of a configuration `edit` completes.
+    fn provider(
+        edit: impl FnOnce(crate::OidcConfigBuilder) -> crate::OidcConfigBuilder,
+    ) -> ProviderConfig {
+        let builder = OidcConfig::builder()
+            .with_issuer("https://id.example.com")
+            .with_client_id("app")
+            .with_client_secret("secret")
+            .with_base_url("http://127.0.0.1:3000");
+        edit(builder)
+            .build()
+            .expect("a valid test configuration")
+            .providers[0]
+            .clone()
+    }
 
     fn metadata(edit: impl FnOnce(&mut Metadata)) -> Metadata {
         let url = |p: &str| url::Url::parse(&format!("https://id.example.com/{p}")).unwrap();
@@ -136,12 +152,11 @@ mod tests {
 
     #[test]
     fn form_post_and_par_block_logins_an_algorithm_only_warns() {
-        let s = shared_with(|b| {
+        let config = &provider(|b| {
             b.with_response_mode(ResponseMode::FormPost)
                 .require_par(true)
                 .with_token_auth_method(TokenAuthMethod::ClientSecretJwt)
         });
-        let config = &s.providers[0].config;
         let found = mismatches(config, &metadata(|_| {}));
         let keys: Vec<(&str, bool)> = found
             .iter()
@@ -169,9 +184,8 @@ mod tests {
         });
         assert_eq!(mismatches(config, &offered), []);
 
-        let plain = shared_with(|b| b);
         let required = metadata(|m| m.par_required = true);
-        let found = mismatches(&plain.providers[0].config, &required);
+        let found = mismatches(&provider(|b| b), &required);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, "OIDC_ISSUER_URL");
         assert!(found[0].blocks_login);
