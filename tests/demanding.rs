@@ -175,6 +175,28 @@ async fn private_key_jwt_and_client_secret_jwt_logins_at_the_real_provider() {
         .unwrap();
     alice_signs_in(config, &provider.issuer(), false).await;
 
+    // Another key than the one registered: the page names the key file, not a secret.
+    let other = rsa_key_file("unregistered");
+    let config = real_config(&provider.issuer(), "tower-oidc-test-pkjwt")
+        .with_client_assertion_key_file(&other)
+        .build()
+        .unwrap();
+    let app = app(OidcLayer::new(config));
+    let mut jar = Jar::default();
+    let (refused, _) = real_login(&app, &mut jar, &provider.issuer(), false).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{refused:?}"
+    );
+    assert_eq!(refused.kind(), AuthErrorKind::ClientRejected.as_str());
+    assert!(
+        refused.body.contains("OIDC_CLIENT_ASSERTION_KEY_FILE"),
+        "{}",
+        refused.body
+    );
+    assert!(jar.session().is_none());
+
     let config = real_config(&provider.issuer(), "tower-oidc-test-secret-jwt")
         .with_client_secret(REAL_SECRET)
         .with_token_auth_method(TokenAuthMethod::ClientSecretJwt)
