@@ -32,12 +32,7 @@ pub(crate) async fn start(
     }
     let metadata = match provider.metadata().await {
         Ok(m) => m,
-        Err(err) => {
-            let err = err.to_auth_error();
-            tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
-            crate::meter::login_failure(Some(provider.config.slug.as_str()), err.kind().as_str());
-            return pages::error_page(&err, &shared.config);
-        }
+        Err(err) => return failed(shared, provider, &err.to_auth_error()),
     };
     super::origin::warn_if_foreign(
         &shared.config.base_url,
@@ -65,9 +60,7 @@ pub(crate) async fn start(
             AuthErrorKind::BadProviderResponse,
             format!("The identity provider cannot sign you in as this application is configured: {mismatch}."),
         );
-        tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
-        crate::meter::login_failure(Some(provider.config.slug.as_str()), err.kind().as_str());
-        return pages::error_page(&err, &shared.config);
+        return failed(shared, provider, &err);
     }
 
     // The parameters that never change are encoded once, at startup; state, nonce and
@@ -104,15 +97,7 @@ pub(crate) async fn start(
                     .append_pair("request_uri", &request_uri);
                 url.push_str(&tail.finish());
             }
-            Err(err) => {
-                let err = err.to_auth_error();
-                tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
-                crate::meter::login_failure(
-                    Some(provider.config.slug.as_str()),
-                    err.kind().as_str(),
-                );
-                return pages::error_page(&err, &shared.config);
-            }
+            Err(err) => return failed(shared, provider, &err.to_auth_error()),
         },
         None => url.push_str(&query),
     }
@@ -132,6 +117,13 @@ pub(crate) async fn start(
     };
     headers.append(header::SET_COOKIE, cookie);
     page
+}
+
+/// A login that could not start: logged, counted, and its error page.
+fn failed(shared: &Shared, provider: &Provider, err: &AuthError) -> Page {
+    tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
+    crate::meter::login_failure(Some(provider.config.slug.as_str()), err.kind().as_str());
+    pages::error_page(err, &shared.config)
 }
 
 /// The login cookies to expire so that, with the new one, at most [`MAX_PENDING_LOGINS`]
