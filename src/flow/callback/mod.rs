@@ -35,6 +35,9 @@ pub(crate) mod query;
 pub(crate) mod userinfo;
 pub(crate) mod verify;
 
+/// Why a form_post provider's response in the query is refused.
+const NOT_IN_THE_ADDRESS: &str = "This identity provider sends its sign-in responses as a form (response_mode=form_post); a response in the address was not sent by it.";
+
 /// The largest form_post body read: a code, a state, an issuer and perhaps an error
 /// description fit in far less.
 pub(crate) const MAX_FORM_POST: usize = 16 * 1024;
@@ -85,7 +88,7 @@ fn wrong_method(shared: &Shared, parts: &Parts) -> Option<Page> {
         return None;
     }
     let (allow, reason) = if form_post {
-        ("POST", "This identity provider sends its sign-in responses as a form (response_mode=form_post); a response in the address was not sent by it.")
+        ("POST", NOT_IN_THE_ADDRESS)
     } else {
         ("GET", "This identity provider sends its sign-in responses in the address (response_mode=query), not as a form.")
     };
@@ -186,7 +189,7 @@ async fn run<'s>(
         // callback path beside numbered providers): not sent by the provider.
         return Err(AuthError::new(
             crate::error::AuthErrorKind::MalformedCallback,
-            "This identity provider sends its sign-in responses as a form (response_mode=form_post); a response in the address was not sent by it.",
+            NOT_IN_THE_ADDRESS,
         ));
     }
     let code = issuer::check(shared, provider, &metadata, query)?;
