@@ -544,22 +544,20 @@ fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
+/// A whole login at the in-process provider with a good ID token, which must succeed.
+async fn good_login(s: &MockApp) {
+    let mut jar = Jar::default();
+    let key = SigningKey::first();
+    let reply = login_with(&mut jar, &s.app, &s.idp, &key, |c| c, &s.clock).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+}
+
 #[tokio::test]
 async fn each_client_assertion_is_fresh_short_and_names_the_token_endpoint() {
     let key = rsa_key_file("mock");
     let s = MockApp::start(|b| b.with_client_assertion_key_file(&key)).await;
     for _ in 0..2 {
-        let mut jar = Jar::default();
-        let reply = login_with(
-            &mut jar,
-            &s.app,
-            &s.idp,
-            &SigningKey::first(),
-            |c| c,
-            &s.clock,
-        )
-        .await;
-        assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+        good_login(&s).await;
     }
     let requests = s.idp.with(|st| st.token_requests.clone());
     let claims: Vec<Value> = requests
@@ -593,17 +591,7 @@ async fn each_client_assertion_is_fresh_short_and_names_the_token_endpoint() {
             .with_client_assertion_audience(tower_oidc::AssertionAudience::Issuer)
     })
     .await;
-    let mut jar = Jar::default();
-    let reply = login_with(
-        &mut jar,
-        &s.app,
-        &s.idp,
-        &SigningKey::first(),
-        |c| c,
-        &s.clock,
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    good_login(&s).await;
     let (_, form) = s.idp.with(|st| st.token_requests[0].clone());
     assert_eq!(payload(&form["client_assertion"])["aud"], s.idp.issuer);
 }
