@@ -37,6 +37,7 @@ mod service;
 mod session;
 mod shared;
 mod store;
+mod userinfo_token;
 
 pub use audit::{AuditEvent, AuditKind, AuditSink, TracingAuditSink};
 pub use body::ResponseBody;
@@ -44,9 +45,9 @@ pub use body::ResponseBody;
 pub use clock::TestClock;
 pub use clock::{Clock, SystemClock};
 pub use config::{
-    AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider, ForwardedHeader, IssuerUrl,
-    OidcConfig, OidcConfigBuilder, ProviderBuilder, ProviderSlug, TokenAuthMethod, UnusedVariable,
-    UserinfoPolicy, DEFAULT_SCOPE, MAX_LEEWAY,
+    AssertionAudience, AuthMethod, ClaimNames, ClientId, ClientSecret, ConfiguredProvider,
+    ForwardedHeader, IssuerUrl, OidcConfig, OidcConfigBuilder, ProviderBuilder, ProviderSlug,
+    ResponseMode, TokenAuthMethod, UnusedVariable, UserinfoPolicy, DEFAULT_SCOPE, MAX_LEEWAY,
 };
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigProblem};
 pub use extract::IdentityRejection;

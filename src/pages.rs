@@ -332,6 +332,23 @@ pub(crate) fn providers_json(config: &OidcConfig) -> Page {
     )
 }
 
+/// The public keys of the client assertions (`OIDC_JWKS_PATH`): a JWK Set (RFC 7517 section
+/// 5), `application/jwk-set+json`, cacheable for an hour.
+pub(crate) fn client_jwks(config: &OidcConfig) -> Page {
+    let mut page = base(
+        StatusCode::OK,
+        "application/jwk-set+json",
+        config
+            .client_jwks()
+            .unwrap_or_else(|| r#"{"keys":[]}"#.to_owned()),
+    );
+    page.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("public, max-age=3600"),
+    );
+    page
+}
+
 /// `/auth/login/{slug}` for a slug no provider has: 404, listing the valid ones.
 pub(crate) fn unknown_provider(config: &OidcConfig, path: &str) -> Page {
     let providers: Vec<PageLink> = config

@@ -37,6 +37,8 @@ pub(crate) enum Route {
     UnknownProvider,
     /// The providers as JSON.
     Providers,
+    /// The public keys of the client assertions (`OIDC_JWKS_PATH`).
+    ClientJwks,
     /// The redirect URI.
     Callback,
     /// The logout route.
@@ -123,6 +125,9 @@ pub(crate) fn decide(
     }
     if path == config.providers_path {
         return Route::Providers;
+    }
+    if config.jwks_path.as_deref() == Some(path) {
+        return Route::ClientJwks;
     }
     if let Some(rest) = path.strip_prefix(config.login_path.as_str()) {
         if rest.is_empty() {

@@ -116,6 +116,13 @@ where
                     Ok(future)
                 })
             }
+            Route::Callback if parts.method == http::Method::POST => {
+                // A form_post authorization response: the callback reads the body.
+                let shared = Arc::clone(shared);
+                ResponseFuture::own(async move {
+                    flow::callback::handle_form_post(&shared, &parts, body).await
+                })
+            }
             Route::BackchannelLogout(index) => {
                 let shared = Arc::clone(shared);
                 ResponseFuture::own(async move {

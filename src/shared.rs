@@ -37,6 +37,13 @@ impl Shared {
             .map(|p| Provider::new(p, &config))
             .collect();
         let cookies = Cookies::new(&config);
+        if let Some(jwks) = config.client_jwks() {
+            tracing::info!(
+                target: "tower_oidc",
+                jwks = %jwks,
+                "the client's public keys for private_key_jwt (register them at the provider as its jwks, or serve them at OIDC_JWKS_PATH): {jwks}"
+            );
+        }
         for p in &config.providers {
             tracing::info!(
                 target: "tower_oidc",

@@ -64,6 +64,8 @@ pub struct OidcConfigBuilder {
     /// The session store, its staleness and the idle timeout (`session_store.rs`).
     pub(super) session_store: super::session_store::SessionStoreDraft,
     pub(super) audit_sink: Option<Sink>,
+    /// `OIDC_JWKS_PATH` (`client_assertion.rs`).
+    pub(super) jwks_path: Option<String>,
 }
 
 /// How many entries each in-process memory holds by default (see
@@ -108,6 +110,7 @@ impl Default for OidcConfigBuilder {
             client_network: Default::default(),
             session_store: Default::default(),
             audit_sink: None,
+            jwks_path: None,
         }
     }
 }
@@ -497,6 +500,9 @@ impl OidcConfigBuilder {
         }
         if let Some(paths) = file.public_paths {
             self.public_paths.extend(paths);
+        }
+        if let Some(path) = file.jwks_path {
+            self.jwks_path = Some(path);
         }
         super::session_store::read_file(
             &mut self,

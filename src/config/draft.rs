@@ -95,6 +95,15 @@ pub(crate) struct ProviderDraft {
     pub(crate) require_acr: Option<Result<bool, String>>,
     /// `UI_LOCALES`, space-separated.
     pub(crate) ui_locales: Option<String>,
+    /// `RESPONSE_MODE` (`response_mode.rs`); `Err` holds a value that is not a mode.
+    pub(crate) response_mode: Option<Result<super::ResponseMode, String>>,
+    /// `CLIENT_ASSERTION_KEY_FILE`, `CLIENT_ASSERTION_ALG`, `CLIENT_ASSERTION_AUDIENCE`
+    /// (`client_assertion.rs`).
+    pub(crate) client_assertion_key_file: Option<String>,
+    pub(crate) client_assertion_alg: Option<String>,
+    pub(crate) client_assertion_audience: Option<String>,
+    /// `REQUIRE_PAR` (`par.rs`); `Err` holds a value that is not a boolean.
+    pub(crate) require_par: Option<Result<bool, String>>,
 }
 
 impl ProviderDraft {
@@ -148,6 +157,11 @@ impl ProviderDraft {
             acr_values,
             require_acr,
             ui_locales,
+            response_mode,
+            client_assertion_key_file,
+            client_assertion_alg,
+            client_assertion_audience,
+            require_par,
         } = defaults;
         or(&mut self.scope, scope);
         or(&mut self.username_claim, username_claim);
@@ -172,6 +186,17 @@ impl ProviderDraft {
         or(&mut self.acr_values, acr_values);
         or(&mut self.require_acr, require_acr);
         or(&mut self.ui_locales, ui_locales);
+        or(&mut self.response_mode, response_mode);
+        or(
+            &mut self.client_assertion_key_file,
+            client_assertion_key_file,
+        );
+        or(&mut self.client_assertion_alg, client_assertion_alg);
+        or(
+            &mut self.client_assertion_audience,
+            client_assertion_audience,
+        );
+        or(&mut self.require_par, require_par);
         self
     }
 }

@@ -79,6 +79,19 @@ const VARIABLES: &[(&str, Fill)] = &[
     ("BACKCHANNEL_LOGOUT", |d, v| {
         d.backchannel_logout = Some(parse_bool(&v))
     }),
+    ("RESPONSE_MODE", |d, v| {
+        d.response_mode = Some(super::ResponseMode::parse(&v))
+    }),
+    ("CLIENT_ASSERTION_KEY_FILE", |d, v| {
+        d.client_assertion_key_file = Some(v)
+    }),
+    ("CLIENT_ASSERTION_ALG", |d, v| {
+        d.client_assertion_alg = Some(v)
+    }),
+    ("CLIENT_ASSERTION_AUDIENCE", |d, v| {
+        d.client_assertion_audience = Some(v)
+    }),
+    ("REQUIRE_PAR", |d, v| d.require_par = Some(parse_bool(&v))),
 ];
 
 /// Writes a variable's value into its draft field.
@@ -102,6 +115,9 @@ impl OidcConfig {
     /// `OIDC_ADMIN_GROUP`, `OIDC_ADMIN_EMAILS`, `OIDC_ADMIN_EMAIL_DOMAINS`,
     /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, the login parameters
     /// `OIDC_PROMPT`, `OIDC_MAX_AGE`, `OIDC_ACR_VALUES`, `OIDC_REQUIRE_ACR`, `OIDC_UI_LOCALES`,
+    /// the demanding providers' `OIDC_RESPONSE_MODE`, `OIDC_REQUIRE_PAR`,
+    /// `OIDC_CLIENT_ASSERTION_KEY_FILE`, `OIDC_CLIENT_ASSERTION_ALG`,
+    /// `OIDC_CLIENT_ASSERTION_AUDIENCE`, `OIDC_JWKS_PATH`,
     /// `OIDC_COOKIE_KEY`,
     /// `OIDC_COOKIE_KEYS_OLD` (a comma-separated list), and the file named by `OIDC_CONFIG_FILE`. A variable set to a non-empty value wins over
     /// the file's value for the same setting.
@@ -173,6 +189,9 @@ impl OidcConfig {
         if let Some(v) = get("OIDC_COOKIE_KEYS_OLD") {
             // Every entry is kept, empty ones too, so that a problem names its position.
             b.old_cookie_keys = v.split(',').map(str::to_owned).collect();
+        }
+        if let Some(v) = get("OIDC_JWKS_PATH") {
+            b.jwks_path = Some(v);
         }
         super::client_network::read_env(&mut b.client_network, get);
         super::session_store::read_env(&mut b, get);

@@ -19,6 +19,12 @@
 //! require_acr = true           # OIDC_REQUIRE_ACR
 //! ui_locales = "de-CH fr"
 //! backchannel_logout = true    # OIDC_BACKCHANNEL_LOGOUT
+//! response_mode = "form_post"  # OIDC_RESPONSE_MODE (default "query")
+//! require_par = true           # OIDC_REQUIRE_PAR: pushed authorization requests
+//! client_assertion_key_file = "/run/secrets/client-key.pem"  # private_key_jwt
+//! client_assertion_alg = "PS256"                  # OIDC_CLIENT_ASSERTION_ALG
+//! client_assertion_audience = "issuer"            # OIDC_CLIENT_ASSERTION_AUDIENCE
+//! jwks_path = "/auth/jwks"     # OIDC_JWKS_PATH: serve the client's public keys
 //! public_paths = ["/healthz", "/static/"]
 //!
 //! # Or several providers instead of issuer_url/client_id/client_secret (OIDC_PROVIDER_N_*):
@@ -99,6 +105,13 @@ pub(crate) struct FileConfig {
     pub(crate) require_acr: Option<bool>,
     pub(crate) ui_locales: Option<String>,
     pub(crate) backchannel_logout: Option<bool>,
+    pub(crate) response_mode: Option<String>,
+    pub(crate) client_assertion_key_file: Option<String>,
+    pub(crate) client_assertion_alg: Option<String>,
+    pub(crate) client_assertion_audience: Option<String>,
+    pub(crate) require_par: Option<bool>,
+    /// `OIDC_JWKS_PATH` (app-wide).
+    pub(crate) jwks_path: Option<String>,
     pub(crate) public_paths: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) providers: Vec<FileProvider>,
@@ -137,6 +150,11 @@ pub(crate) struct FileProvider {
     pub(crate) require_acr: Option<bool>,
     pub(crate) ui_locales: Option<String>,
     pub(crate) backchannel_logout: Option<bool>,
+    pub(crate) response_mode: Option<String>,
+    pub(crate) client_assertion_key_file: Option<String>,
+    pub(crate) client_assertion_alg: Option<String>,
+    pub(crate) client_assertion_audience: Option<String>,
+    pub(crate) require_par: Option<bool>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -207,6 +225,11 @@ impl FileConfig {
             require_acr: self.require_acr.take(),
             ui_locales: self.ui_locales.take(),
             backchannel_logout: self.backchannel_logout.take(),
+            response_mode: self.response_mode.take(),
+            client_assertion_key_file: self.client_assertion_key_file.take(),
+            client_assertion_alg: self.client_assertion_alg.take(),
+            client_assertion_audience: self.client_assertion_audience.take(),
+            require_par: self.require_par.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -254,6 +277,20 @@ impl FileProvider {
             &mut draft.backchannel_logout,
             self.backchannel_logout.map(Ok),
         );
+        set(
+            &mut draft.response_mode,
+            self.response_mode.map(|m| super::ResponseMode::parse(&m)),
+        );
+        set(
+            &mut draft.client_assertion_key_file,
+            self.client_assertion_key_file,
+        );
+        set(&mut draft.client_assertion_alg, self.client_assertion_alg);
+        set(
+            &mut draft.client_assertion_audience,
+            self.client_assertion_audience,
+        );
+        set(&mut draft.require_par, self.require_par.map(Ok));
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

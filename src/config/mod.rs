@@ -72,6 +72,7 @@ use crate::policy::Policy;
 use crate::policy::RoleMap;
 
 mod builder;
+pub(crate) mod client_assertion;
 mod client_network;
 mod cookie_key;
 mod draft;
@@ -79,18 +80,22 @@ mod env;
 pub(crate) mod file;
 pub(crate) mod login_params;
 mod network;
+mod par;
+mod response_mode;
 mod session_store;
 mod types;
 mod unknown;
 mod validate;
 
 pub use builder::OidcConfigBuilder;
+pub use client_assertion::AssertionAudience;
 pub use client_network::ForwardedHeader;
 pub(crate) use client_network::{LoginRateLimit, TrustedProxies};
 pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
 pub(crate) use network::Network;
+pub use response_mode::ResponseMode;
 #[cfg(feature = "redis")]
 pub(crate) use session_store::RedisUrl;
 pub(crate) use session_store::{SessionStoreConfig, StoreKind};
@@ -132,6 +137,12 @@ pub(crate) struct ProviderConfig {
     pub(crate) callback_path: String,
     /// `{BASE_URL}{callback_path}`: register it at the provider.
     pub(crate) redirect_uri: String,
+    /// How the provider returns the authorization response (`RESPONSE_MODE`).
+    pub(crate) response_mode: ResponseMode,
+    /// `private_key_jwt`'s key and audience (`CLIENT_ASSERTION_*`), when configured.
+    pub(crate) client_assertion: Option<client_assertion::ClientAssertion>,
+    /// Whether every login pushes its parameters first (`REQUIRE_PAR`, RFC 9126).
+    pub(crate) require_par: bool,
     /// With back-channel logout on: this provider's back-channel logout route (the path, plus
     /// `/{slug}` when there are several) and `{BASE_URL}{path}`, to register at the provider.
     pub(crate) backchannel_logout: Option<ProviderRoute>,
@@ -290,6 +301,8 @@ pub struct OidcConfig {
     pub(crate) session_store: SessionStoreConfig,
     /// Where the audit trail goes, if anywhere.
     pub(crate) audit_sink: Option<crate::audit::Sink>,
+    /// `OIDC_JWKS_PATH`: where the client assertions' public keys are served, if anywhere.
+    pub(crate) jwks_path: Option<String>,
 }
 
 /// The identity of one built [`OidcConfig`], shared by its clones: a number no other `build`
@@ -333,6 +346,7 @@ impl fmt::Debug for OidcConfig {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_rate_limit", &self.login_rate_limit)
             .field("session_store", &self.session_store)
+            .field("jwks_path", &self.jwks_path)
             .finish_non_exhaustive()
     }
 }
@@ -341,6 +355,21 @@ impl OidcConfig {
     /// Starts a builder with the defaults.
     pub fn builder() -> OidcConfigBuilder {
         OidcConfigBuilder::default()
+    }
+
+    /// The public keys of the providers' `private_key_jwt` clients, as a JWK Set (RFC 7517
+    /// section 5) to register at the providers (or to serve at
+    /// [`with_jwks_path`](OidcConfigBuilder::with_jwks_path)); `None` when no provider signs
+    /// client assertions with a key. Only public keys: the JSON holds no private part.
+    pub fn client_jwks(&self) -> Option<String> {
+        let mut keys = self
+            .providers
+            .iter()
+            .filter_map(|p| p.client_assertion.as_ref())
+            .map(|a| &*a.key)
+            .peekable();
+        keys.peek()?;
+        Some(client_assertion::jwks(keys))
     }
 
     /// The provider used when there is no choice to make: the first one configured (the

@@ -164,6 +164,14 @@ pub enum TokenAuthMethod {
     ClientSecretBasic,
     /// The client id and secret in the form body.
     ClientSecretPost,
+    /// A JWT signed with the client's own private key (RFC 7523 section 2.2, OpenID Connect
+    /// Core 1.0 section 9): no shared secret; see
+    /// [`OidcConfigBuilder::with_client_assertion_key_file`](crate::OidcConfigBuilder::with_client_assertion_key_file).
+    /// `Auto` becomes this when a key file is configured.
+    PrivateKeyJwt,
+    /// A JWT signed (HS256) with the client secret (OpenID Connect Core 1.0 section 9): the
+    /// secret itself never travels.
+    ClientSecretJwt,
 }
 
 impl TokenAuthMethod {
@@ -172,6 +180,8 @@ impl TokenAuthMethod {
             "auto" => Some(Self::Auto),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
+            "client_secret_jwt" => Some(Self::ClientSecretJwt),
             _ => None,
         }
     }

@@ -40,6 +40,7 @@ pub(super) async fn check(config: &OidcConfig, provider: &ProviderConfig, report
     };
     p.keys(&metadata, report).await;
     p.token_auth(&metadata, report);
+    p.requirements(&metadata, report);
     p.scopes(&raw, report);
     p.groups_claim(&raw, report);
     p.logout(&metadata, &raw, report);
@@ -294,6 +295,10 @@ impl Checker<'_> {
             .join(", ");
         let ours = ["client_secret_basic", "client_secret_post"];
         let (used, ok) = match (&self.provider.client_secret, self.provider.token_auth) {
+            (_, TokenAuthMethod::PrivateKeyJwt) => ("private_key_jwt", has("private_key_jwt")),
+            (Some(_), TokenAuthMethod::ClientSecretJwt) => {
+                ("client_secret_jwt", has("client_secret_jwt"))
+            }
             (None, _) => ("none", has("none")),
             (Some(_), TokenAuthMethod::ClientSecretBasic) => {
                 ("client_secret_basic", has("client_secret_basic"))
@@ -339,6 +344,43 @@ impl Checker<'_> {
             )
             .with_fix(fix),
         );
+    }
+
+    /// What the configuration requires of the provider (form_post, pushed authorization
+    /// requests, the client assertion's algorithm) against what its discovery offers.
+    fn requirements(&self, metadata: &Metadata, report: &mut Report) {
+        let topic = "provider requirements";
+        let mismatches = crate::provider::requirements::mismatches(self.provider, metadata);
+        for m in &mismatches {
+            let status = if m.blocks_login {
+                Status::Error
+            } else {
+                Status::Warning
+            };
+            report.push(
+                self.check(status, topic, format!("{} {}", m.key, m.message))
+                    .with_fix(format!("change {} or the provider's settings", m.key)),
+            );
+        }
+        let demanding = self.provider.response_mode != crate::config::ResponseMode::Query
+            || self.provider.require_par
+            || metadata.par_required
+            || self.provider.client_assertion.is_some();
+        if mismatches.is_empty() && demanding {
+            let pushed = if self.provider.require_par || metadata.par_required {
+                ", logins are pushed (RFC 9126)"
+            } else {
+                ""
+            };
+            report.push(self.check(
+                Status::Ok,
+                topic,
+                format!(
+                    "the provider offers what the configuration requires (response_mode={}{pushed})",
+                    self.provider.response_mode.as_str()
+                ),
+            ));
+        }
     }
 
     /// Every configured scope among the provider's `scopes_supported`, when it lists them.

@@ -7,11 +7,9 @@
 //! discovery or keys cannot be fetched (the token may be fine: the provider may try again);
 //! always `Cache-Control: no-store`.
 
-use bytes::Buf;
 use http::request::Parts;
 use http::{header, HeaderValue, Method, StatusCode};
 use http_body::Body;
-use http_body_util::BodyExt;
 
 use crate::audit::AuditKind;
 use crate::jwt::{self, Audience};
@@ -99,52 +97,20 @@ where
     B: Body + Send,
     B::Data: Send,
 {
-    let form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form {
-        return Err(invalid(
-            "the body must be application/x-www-form-urlencoded (Back-Channel Logout 1.0 section 2.5)",
-        ));
-    }
-    let too_large = || {
-        let mut page = invalid("the body is larger than 16 KiB");
-        *page.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-        page
-    };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    let mut body = std::pin::pin!(body);
-    let mut bytes = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return Err(invalid("the body could not be read"));
-        };
-        if let Ok(mut data) = frame.into_data() {
-            if bytes.len() + data.remaining() > MAX_BODY {
-                return Err(too_large());
+    use super::form_body::FormBodyError;
+    super::form_body::read(parts, body, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            FormBodyError::NotForm => invalid(
+                "the body must be application/x-www-form-urlencoded (Back-Channel Logout 1.0 section 2.5)",
+            ),
+            FormBodyError::TooLarge => {
+                let mut page = invalid("the body is larger than 16 KiB");
+                *page.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                page
             }
-            while data.has_remaining() {
-                let chunk = data.chunk();
-                bytes.extend_from_slice(chunk);
-                let n = chunk.len();
-                data.advance(n);
-            }
-        }
-    }
-    Ok(bytes)
+            FormBodyError::Unreadable => invalid("the body could not be read"),
+        })
 }
 
 /// The one `logout_token` parameter of the form.

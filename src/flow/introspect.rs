@@ -56,7 +56,8 @@ pub(super) async fn verify(
         .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
     let claims = if checked.has_user && has_openid {
         // The token's user, described as at a login: the token itself opens userinfo.
-        userinfo::merge(provider, &metadata, Some(token), checked.claims).await?
+        let audience = crate::jwt::Audience::of(&provider.config, now, shared.config.leeway);
+        userinfo::merge(provider, &metadata, Some(token), checked.claims, &audience).await?
     } else {
         checked.claims
     };

@@ -4,6 +4,8 @@
 use http::header;
 use http::request::Parts;
 
+use crate::config::ResponseMode;
+use crate::error::{AuthError, AuthErrorKind};
 use crate::pages::{self, Page};
 use crate::provider::Provider;
 use crate::random::{login_secrets, sha256_b64};
@@ -30,12 +32,7 @@ pub(crate) async fn start(
     }
     let metadata = match provider.metadata().await {
         Ok(m) => m,
-        Err(err) => {
-            let err = err.to_auth_error();
-            tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
-            crate::meter::login_failure(Some(provider.config.slug.as_str()), err.kind().as_str());
-            return pages::error_page(&err, &shared.config);
-        }
+        Err(err) => return failed(shared, provider, &err.to_auth_error()),
     };
     super::origin::warn_if_foreign(
         &shared.config.base_url,
@@ -58,30 +55,52 @@ pub(crate) async fn start(
         acr,
     };
     let challenge = sha256_b64(record.verifier.as_bytes());
+    if let Some(mismatch) = crate::provider::requirements::blocking(&provider.config, &metadata) {
+        let err = AuthError::new(
+            AuthErrorKind::BadProviderResponse,
+            format!("The identity provider cannot sign you in as this application is configured: {mismatch}."),
+        );
+        return failed(shared, provider, &err);
+    }
 
     // The parameters that never change are encoded once, at startup; state, nonce and
     // challenge are base64url, which needs no percent-encoding.
-    let endpoint = metadata.authorization_endpoint.as_str();
-    let mut url = String::with_capacity(endpoint.len() + provider.static_auth_query.len() + 200);
-    url.push_str(endpoint);
-    url.push(if metadata.authorization_endpoint.query().is_some() {
-        '&'
-    } else {
-        '?'
-    });
-    url.push_str(&provider.static_auth_query);
+    let mut query = String::with_capacity(provider.static_auth_query.len() + 200);
+    query.push_str(&provider.static_auth_query);
     for (key, value) in [
         ("state", &record.state),
         ("nonce", &record.nonce),
         ("code_challenge", &challenge),
     ] {
-        url.push('&');
-        url.push_str(key);
-        url.push('=');
-        url.push_str(value);
+        query.push('&');
+        query.push_str(key);
+        query.push('=');
+        query.push_str(value);
     }
-    url.push_str("&code_challenge_method=S256");
-    super::login_params::append(&mut url, &params);
+    query.push_str("&code_challenge_method=S256");
+    super::login_params::append(&mut query, &params);
+
+    let endpoint = &metadata.authorization_endpoint;
+    let mut url = String::with_capacity(endpoint.as_str().len() + query.len() + 1);
+    url.push_str(endpoint.as_str());
+    url.push(if endpoint.query().is_some() { '&' } else { '?' });
+    match metadata
+        .par_endpoint
+        .as_ref()
+        .filter(|_| provider.pushes(&metadata))
+    {
+        // RFC 9126 section 4: the browser carries only the client id and the request URI.
+        Some(par) => match provider.push_authorization(&metadata, par, &query).await {
+            Ok(request_uri) => {
+                let mut tail = url::form_urlencoded::Serializer::new(String::new());
+                tail.append_pair("client_id", provider.config.client_id.as_str())
+                    .append_pair("request_uri", &request_uri);
+                url.push_str(&tail.finish());
+            }
+            Err(err) => return failed(shared, provider, &err.to_auth_error()),
+        },
+        None => url.push_str(&query),
+    }
 
     let names = &shared.cookies.names;
     let name = names.login(&record.state);
@@ -91,8 +110,20 @@ pub(crate) async fn start(
     for stale in stale_logins(shared, parts, now) {
         headers.append(header::SET_COOKIE, names.remove(&stale));
     }
-    headers.append(header::SET_COOKIE, names.set(&name, &value, LOGIN_TTL_SECS));
+    // A form_post response is a cross-site POST, which a SameSite=Lax cookie does not reach.
+    let cookie = match provider.config.response_mode {
+        ResponseMode::FormPost => names.set_cross_site(&name, &value, LOGIN_TTL_SECS),
+        _ => names.set(&name, &value, LOGIN_TTL_SECS),
+    };
+    headers.append(header::SET_COOKIE, cookie);
     page
+}
+
+/// A login that could not start: logged, counted, and its error page.
+fn failed(shared: &Shared, provider: &Provider, err: &AuthError) -> Page {
+    tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
+    crate::meter::login_failure(Some(provider.config.slug.as_str()), err.kind().as_str());
+    pages::error_page(err, &shared.config)
 }
 
 /// The login cookies to expire so that, with the new one, at most [`MAX_PENDING_LOGINS`]

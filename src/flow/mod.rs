@@ -15,6 +15,7 @@ pub(crate) mod backchannel_logout;
 pub(crate) mod bearer;
 pub(crate) mod callback;
 pub(crate) mod ending;
+pub(crate) mod form_body;
 pub(crate) mod introspect;
 pub(crate) mod login;
 pub(crate) mod login_params;
@@ -39,6 +40,7 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         }
         Route::Logout => logout::handle(shared, &parts).await,
         Route::Providers => pages::providers_json(config),
+        Route::ClientJwks => pages::client_jwks(config),
         Route::UnknownProvider => {
             pages::unknown_provider(config, crate::route::app_uri(&parts).path())
         }

@@ -32,6 +32,16 @@ pub(crate) struct Metadata {
     pub(crate) token_auth_methods: Vec<String>,
     pub(crate) iss_parameter_supported: bool,
     pub(crate) signing_algs: Vec<Algorithm>,
+    /// `response_modes_supported`; `None` when not listed (then `query` and `fragment`).
+    pub(crate) response_modes: Option<Vec<String>>,
+    /// `token_endpoint_auth_signing_alg_values_supported`: the client assertion's algorithms.
+    pub(crate) token_auth_signing_algs: Option<Vec<String>>,
+    /// Pushed authorization requests (RFC 9126 section 5): the endpoint, and whether the
+    /// provider takes no other authorization request.
+    pub(crate) par_endpoint: Option<Url>,
+    pub(crate) par_required: bool,
+    /// `userinfo_signing_alg_values_supported`: a signed userinfo's algorithms.
+    pub(crate) userinfo_signing_algs: Vec<Algorithm>,
 }
 
 #[derive(Deserialize)]
@@ -52,6 +62,16 @@ struct RawMetadata {
     authorization_response_iss_parameter_supported: Option<bool>,
     #[serde(default)]
     id_token_signing_alg_values_supported: Option<Vec<String>>,
+    #[serde(default)]
+    response_modes_supported: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    require_pushed_authorization_requests: Option<bool>,
+    #[serde(default)]
+    userinfo_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 impl Provider {
@@ -100,6 +120,19 @@ impl Provider {
                          logout ends the session in this app only, and users stay signed in at the provider. \
                          Enable RP-initiated logout at the provider if it offers it",
                     );
+                }
+                if first {
+                    for mismatch in super::requirements::mismatches(&self.config, &m) {
+                        tracing::warn!(
+                            target: "tower_oidc",
+                            provider = self.config.slug.as_str(),
+                            setting = mismatch.key.as_str(),
+                            blocks_login = mismatch.blocks_login,
+                            "{} {}",
+                            mismatch.key,
+                            mismatch.message,
+                        );
+                    }
                 }
                 Ok(m)
             }
@@ -159,12 +192,13 @@ pub(crate) fn parse_metadata(
         }
     };
     let optional = |name: &str, raw: Option<String>| raw.map(|r| endpoint(name, &r)).transpose();
-    let signing_algs = raw
-        .id_token_signing_alg_values_supported
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|a| a.parse::<Algorithm>().ok())
-        .collect();
+    let algorithms = |list: Option<Vec<String>>| {
+        list.unwrap_or_default()
+            .iter()
+            .filter_map(|a| a.parse::<Algorithm>().ok())
+            .collect()
+    };
+    let signing_algs = algorithms(raw.id_token_signing_alg_values_supported);
     Ok(Metadata {
         authorization_endpoint: endpoint("authorization_endpoint", &raw.authorization_endpoint)?,
         token_endpoint: endpoint("token_endpoint", &raw.token_endpoint)?,
@@ -179,6 +213,14 @@ pub(crate) fn parse_metadata(
             .authorization_response_iss_parameter_supported
             .unwrap_or(false),
         signing_algs,
+        response_modes: raw.response_modes_supported,
+        token_auth_signing_algs: raw.token_endpoint_auth_signing_alg_values_supported,
+        par_endpoint: optional(
+            "pushed_authorization_request_endpoint",
+            raw.pushed_authorization_request_endpoint,
+        )?,
+        par_required: raw.require_pushed_authorization_requests.unwrap_or(false),
+        userinfo_signing_algs: algorithms(raw.userinfo_signing_alg_values_supported),
     })
 }
 

@@ -6,6 +6,8 @@
 //! - [`jwks`]: the signing keys, cached, refetched (bounded) for an unknown `kid` or a failed
 //!   signature;
 //! - [`token`]: the code exchange and userinfo;
+//! - [`par`]: pushed authorization requests (RFC 9126);
+//! - [`requirements`]: what the configuration requires against what discovery offers;
 //! - [`client_auth`]: the client's authentication at the token and introspection endpoints;
 //! - [`introspection`]: token introspection (RFC 7662), for opaque access tokens;
 //! - [`token_refusal`]: the token endpoint's error answers, read into the fix they call for;
@@ -25,14 +27,16 @@ pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod introspection;
 pub(crate) mod jwks;
+pub(crate) mod par;
 pub(crate) mod parsed_key;
+pub(crate) mod requirements;
 pub(crate) mod token;
 pub(crate) mod token_refusal;
 
 pub(crate) use discovery::Metadata;
 pub(crate) use error::ProviderError;
 pub(crate) use jwks::VerifyKey;
-pub(crate) use token::TokenResponse;
+pub(crate) use token::{TokenResponse, Userinfo};
 
 use self::http::HttpClient;
 
@@ -80,6 +84,9 @@ impl Provider {
             .append_pair("client_id", config.client_id.as_str())
             .append_pair("redirect_uri", &config.redirect_uri)
             .append_pair("scope", &config.scope);
+        if config.response_mode != crate::config::ResponseMode::Query {
+            query.append_pair("response_mode", config.response_mode.as_str());
+        }
         if let Some(resource) = &config.resource {
             query.append_pair("resource", resource);
         }

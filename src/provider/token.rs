@@ -93,17 +93,18 @@ impl Provider {
             .map_err(|_| ProviderError::BadResponse("the token response is not valid JSON".into()))
     }
 
-    /// Fetches the userinfo claims (OpenID Connect Core 5.3) with the access token.
+    /// Fetches the userinfo claims (OpenID Connect Core 5.3) with the access token: a JSON
+    /// object, or a signed JWT (`application/jwt`, section 5.3.2) for the caller to verify.
     pub(crate) async fn userinfo(
         &self,
         endpoint: &Url,
         access_token: &str,
-    ) -> Result<Map<String, Value>, ProviderError> {
+    ) -> Result<Userinfo, ProviderError> {
         let request = self
             .http
             .get_request(endpoint.as_str())
             .bearer_auth(access_token)
-            .header(http::header::ACCEPT, "application/json");
+            .header(http::header::ACCEPT, "application/json, application/jwt");
         let response = self.http.send(request, "userinfo endpoint").await?;
         let status = response.status();
         let is_jwt = response
@@ -116,14 +117,31 @@ impl Provider {
             return Err(status_error("userinfo endpoint", status));
         }
         if is_jwt {
-            return Err(ProviderError::BadResponse(
-                "signed userinfo responses (application/jwt) are not supported; configure the client for JSON userinfo".into(),
-            ));
+            let token = std::str::from_utf8(&bytes)
+                .ok()
+                .map(str::trim)
+                .filter(|t| t.split('.').count() == 3)
+                .ok_or_else(|| {
+                    ProviderError::BadResponse(
+                        "the userinfo response is application/jwt but not a signed JWT (an encrypted userinfo cannot be read: configure the client for signed or plain userinfo)".into(),
+                    )
+                })?;
+            return Ok(Userinfo::Signed(token.to_owned()));
         }
-        serde_json::from_slice(&bytes).map_err(|_| {
-            ProviderError::BadResponse("the userinfo response is not a JSON object".into())
-        })
+        serde_json::from_slice(&bytes)
+            .map(Userinfo::Claims)
+            .map_err(|_| {
+                ProviderError::BadResponse("the userinfo response is not a JSON object".into())
+            })
     }
+}
+
+/// What the userinfo endpoint answered.
+pub(crate) enum Userinfo {
+    /// A JSON object of claims (`application/json`).
+    Claims(Map<String, Value>),
+    /// A signed JWT (`application/jwt`), not yet verified.
+    Signed(String),
 }
 
 #[cfg(test)]

@@ -99,6 +99,20 @@ impl TokenRefusal {
         }
         let invalid_client = self.code.as_deref() == Some("invalid_client")
             || (self.code.is_none() && self.status == 401);
+        if invalid_client && config.token_auth == crate::config::TokenAuthMethod::PrivateKeyJwt {
+            // The client signs an assertion: its key, not a secret, is what the provider refused.
+            return AuthError::new(
+                AuthErrorKind::ClientRejected,
+                format!(
+                    "The identity provider did not accept this application's client assertion \
+                     ({code}). Check that client `{client}` is registered for private_key_jwt \
+                     with the public key of {file} (logged at startup), and {alg} and {aud}.",
+                    file = key("CLIENT_ASSERTION_KEY_FILE"),
+                    alg = key("CLIENT_ASSERTION_ALG"),
+                    aud = key("CLIENT_ASSERTION_AUDIENCE"),
+                ),
+            );
+        }
         if invalid_client {
             let mut reason = format!(
                 "The identity provider did not accept this application's client credentials \

@@ -38,15 +38,39 @@ impl CookieNames {
     /// Written directly rather than through `cookie::Cookie`'s `Display`: the names are ours and
     /// the values base64url, so nothing needs quoting or encoding, and this runs at every login.
     pub(crate) fn set(&self, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+        self.set_with(
+            name,
+            value,
+            max_age_secs,
+            "; HttpOnly; SameSite=Lax; Path=/; Max-Age=",
+        )
+    }
+
+    /// A `Set-Cookie` value for a cookie that must reach a cross-site POST (the login cookie of
+    /// a `response_mode=form_post` provider, whose response the browser POSTs from the
+    /// provider's site): `SameSite=None; Secure` on https. On an http `BASE_URL` (loopback
+    /// only) `Secure` is impossible, and browsers refuse `SameSite=None` without it, so the
+    /// cookie goes without a `SameSite` attribute: Chromium then sends it on a top-level
+    /// cross-site POST within two minutes of setting it, the others treat it as `None`.
+    pub(crate) fn set_cross_site(&self, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+        let attributes = if self.secure {
+            "; HttpOnly; SameSite=None; Path=/; Max-Age="
+        } else {
+            "; HttpOnly; Path=/; Max-Age="
+        };
+        self.set_with(name, value, max_age_secs, attributes)
+    }
+
+    fn set_with(
+        &self,
+        name: &str,
+        value: &str,
+        max_age_secs: u64,
+        attributes: &str,
+    ) -> HeaderValue {
         let max_age = max_age_secs.to_string();
         let mut s = String::with_capacity(name.len() + value.len() + 64);
-        for part in [
-            name,
-            "=",
-            value,
-            "; HttpOnly; SameSite=Lax; Path=/; Max-Age=",
-            &max_age,
-        ] {
+        for part in [name, "=", value, attributes, &max_age] {
             s.push_str(part);
         }
         if self.secure {

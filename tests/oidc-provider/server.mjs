@@ -37,6 +37,15 @@
 //   TOKEN_AUTH_METHODS  comma-separated token endpoint auth methods the provider supports
 //                   and advertises (default: oidc-provider's own list); clients registered
 //                   for another method are left out (for the doctor's tests)
+//   CLIENT_JWKS     a JWK Set (JSON) of a client's public keys: registers the clients
+//                   tower-oidc-test-pkjwt (private_key_jwt with these keys) and
+//                   tower-oidc-test-secret-jwt (client_secret_jwt, the common secret)
+//                   (for tests/demanding.rs; unset, neither exists)
+//   REQUIRE_PAR     "on": pushed authorization requests are required of every client
+//                   (discovery says require_pushed_authorization_requests; default off,
+//                   though PAR stays available as oidc-provider enables it by default)
+//   JWT_USERINFO    "on": userinfo answers with a signed JWT (application/jwt, RS256) for
+//                   every client (features.jwtUserinfo; default off)
 //
 // Once listening, prints exactly one line to stdout:
 //   ISSUER=http://127.0.0.1:<port>
@@ -68,6 +77,9 @@ const appOrigins = APP_ORIGINS.map((o) => o.replace(/\/$/, ''));
 const RP_INITIATED_LOGOUT = (process.env.RP_INITIATED_LOGOUT ?? 'on') !== 'off';
 const API_AUDIENCE = process.env.API_AUDIENCE ?? '';
 const BACKCHANNEL_LOGOUT_URI = process.env.BACKCHANNEL_LOGOUT_URI || undefined;
+const CLIENT_JWKS = process.env.CLIENT_JWKS ? JSON.parse(process.env.CLIENT_JWKS) : undefined;
+const REQUIRE_PAR = process.env.REQUIRE_PAR === 'on';
+const JWT_USERINFO = process.env.JWT_USERINFO === 'on';
 const TOKEN_AUTH_METHODS = (process.env.TOKEN_AUTH_METHODS ?? '').split(',').map((m) => m.trim()).filter(Boolean);
 
 // oidc-provider writes its "development-only" warnings with console.warn /
@@ -148,6 +160,7 @@ const commonClient = {
     ...appOrigins.flatMap((o) => [`${o}/public`, `${o}/signed-out`]),
   ],
   id_token_signed_response_alg: 'RS256',
+  ...(JWT_USERINFO ? { userinfo_signed_response_alg: 'RS256' } : {}),
   ...(BACKCHANNEL_LOGOUT_URI ? {
     backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI,
     backchannel_logout_session_required: true,
@@ -155,6 +168,7 @@ const commonClient = {
 };
 // A secret with the characters RFC 6749 2.3.1 form-encodes in HTTP Basic credentials (`+`, `/`,
 // `=`, as in a base64 secret).
+const { client_secret: _secret, ...withoutSecret } = commonClient;
 const ENCODED_SECRET = 'tower+oidc/test=secret==0123456789abcdef';
 const clients = [
   { ...commonClient, client_id: 'tower-oidc-test', token_endpoint_auth_method: 'client_secret_basic' },
@@ -168,6 +182,16 @@ const clients = [
     client_secret: ENCODED_SECRET,
     token_endpoint_auth_method: 'client_secret_basic',
   },
+  // Clients that authenticate with a signed assertion, only with CLIENT_JWKS.
+  ...(CLIENT_JWKS ? [
+    {
+      ...withoutSecret,
+      client_id: 'tower-oidc-test-pkjwt',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: CLIENT_JWKS,
+    },
+    { ...commonClient, client_id: 'tower-oidc-test-secret-jwt', token_endpoint_auth_method: 'client_secret_jwt' },
+  ] : []),
   // A service calling the API for itself (client credentials), only with API_AUDIENCE.
   ...(API_AUDIENCE ? [{
     client_id: 'tower-oidc-api-client',
@@ -245,6 +269,8 @@ function configuration() {
         },
       } : {}),
       backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: REQUIRE_PAR },
+      jwtUserinfo: { enabled: JWT_USERINFO },
       // RFC 9207: oidc-provider 9.x always adds `iss` to authorization
       // responses (there is no feature flag any more) and advertises
       // authorization_response_iss_parameter_supported=true.

@@ -233,6 +233,23 @@ impl Jar {
         .await
     }
 
+    /// POSTs `body` as a form to `path`, with this jar's cookies (a form_post callback).
+    pub async fn post_form(&mut self, app: &Router, path: &str, body: impl Into<Body>) -> Reply {
+        let mut builder =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if !self.0.is_empty() {
+            builder = builder.header(header::COOKIE, self.header());
+        }
+        let res = app
+            .clone()
+            .oneshot(builder.body(body.into()).unwrap())
+            .await
+            .unwrap();
+        let reply = read(res).await;
+        self.absorb(&reply);
+        reply
+    }
+
     pub async fn send(&mut self, app: &Router, builder: axum::http::request::Builder) -> Reply {
         let builder = if self.0.is_empty() {
             builder
@@ -315,6 +332,12 @@ pub struct MockState {
     pub token_status: StatusCode,
     pub token_body: Option<String>,
     pub userinfo: Value,
+    /// When set, userinfo answers this signed JWT (`application/jwt`) instead.
+    pub userinfo_jwt: Option<String>,
+    /// When set, discovery names a pushed authorization request endpoint (`/par`), which
+    /// answers this status and body; its requests are recorded in `par_requests`.
+    pub par: Option<(StatusCode, String)>,
+    pub par_requests: Vec<(Option<String>, BTreeMap<String, String>)>,
     pub token_requests: Vec<(Option<String>, BTreeMap<String, String>)>,
     /// Token introspection (RFC 7662): `None`, discovery names no introspection endpoint;
     /// else the answer for each token, the one under `"*"` for any other, `{"active": false}`
@@ -483,12 +506,14 @@ async fn discovery(State((s, _)): State<Mock>) -> Response<Body> {
             .into_response();
     }
     let iss = &s.issuer;
+    let par = s.par.as_ref().map(|_| format!("{iss}/par"));
     let introspection = s
         .introspection
         .as_ref()
         .map(|_| format!("{iss}/introspect"));
     Json(json!({
         "introspection_endpoint": introspection,
+        "pushed_authorization_request_endpoint": par,
         "issuer": s.discovery_issuer.clone().unwrap_or_else(|| iss.clone()),
         "authorization_endpoint": format!("{iss}/authorize"),
         "token_endpoint": format!("{iss}/token"),
@@ -573,7 +598,26 @@ async fn userinfo(State((s, _)): State<Mock>, headers: HeaderMap) -> Response<Bo
     if !known {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    Json(s.lock().unwrap().userinfo.clone()).into_response()
+    let s = s.lock().unwrap();
+    if let Some(jwt) = &s.userinfo_jwt {
+        return ([(header::CONTENT_TYPE, "application/jwt")], jwt.clone()).into_response();
+    }
+    Json(s.userinfo.clone()).into_response()
+}
+
+async fn par(
+    State((s, _)): State<Mock>,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response<Body> {
+    let mut s = s.lock().unwrap();
+    let auth = authorization(&headers);
+    s.par_requests.push((auth, form));
+    let (status, body) = s
+        .par
+        .clone()
+        .unwrap_or((StatusCode::NOT_FOUND, String::new()));
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 impl MockIdp {
@@ -592,6 +636,9 @@ impl MockIdp {
             token_status: StatusCode::OK,
             token_body: None,
             userinfo: json!({}),
+            userinfo_jwt: None,
+            par: None,
+            par_requests: Vec::new(),
             token_requests: Vec::new(),
             introspection: None,
             introspection_requests: Vec::new(),
@@ -604,6 +651,7 @@ impl MockIdp {
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
             .route("/introspect", post(introspect))
+            .route("/par", post(par))
             .layer(axum::middleware::from_fn_with_state(
                 (state.clone(), hits.clone()),
                 inject_faults,

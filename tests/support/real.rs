@@ -83,30 +83,36 @@ impl Browser {
             }
             let page = res.text().await.unwrap();
             assert_eq!(status, StatusCode::OK, "unexpected provider page: {page}");
-            let action = between(&page, "action=\"", "\"").expect("a form on the provider's page");
-            let form: Vec<(&str, &str)> = if page.contains("name=\"prompt\" value=\"login\"") {
-                vec![("prompt", "login"), ("login", user), ("password", "any")]
-            } else if page.contains("name=\"prompt\" value=\"consent\"") {
-                vec![("prompt", "consent")]
-            } else {
-                panic!("unknown provider page: {page}");
-            };
-            pages.push(page.clone());
-            let res = self
-                .http
-                .post(self.absolute(&action))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            assert!(
-                res.status().is_redirection(),
-                "form post answered {}",
-                res.status()
-            );
-            next = self.absolute(res.headers()[header::LOCATION].to_str().unwrap());
+            next = self.answer_page(&page, user).await;
+            pages.push(page);
         }
         panic!("too many redirects at the provider");
+    }
+
+    /// Answers one of the provider's pages, its login form (as `user`) or its consent form;
+    /// returns where the provider sends the browser next.
+    pub async fn answer_page(&self, page: &str, user: &str) -> String {
+        let action = between(page, "action=\"", "\"").expect("a form on the provider's page");
+        let form: Vec<(&str, &str)> = if page.contains("name=\"prompt\" value=\"login\"") {
+            vec![("prompt", "login"), ("login", user), ("password", "any")]
+        } else if page.contains("name=\"prompt\" value=\"consent\"") {
+            vec![("prompt", "consent")]
+        } else {
+            panic!("unknown provider page: {page}");
+        };
+        let res = self
+            .http
+            .post(self.absolute(&action))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_redirection(),
+            "form post answered {}",
+            res.status()
+        );
+        self.absolute(res.headers()[header::LOCATION].to_str().unwrap())
     }
 }
 

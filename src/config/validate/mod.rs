@@ -66,6 +66,9 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     let (trusted_proxies, login_rate_limit) =
         super::client_network::validate(&b.client_network, &mut problems.0);
     let session_store = super::session_store::validate(&b.session_store, &mut problems.0);
+    let jwks_path = super::client_assertion::jwks_path(b.jwks_path.as_deref(), |m| {
+        problems.push("OIDC_JWKS_PATH", m)
+    });
     let post_logout_redirect_uri =
         post_logout_redirect_uri(b.post_logout_redirect_uri.as_deref(), problems);
     let auth_method = auth_method(&b, problems);
@@ -149,6 +152,7 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         login_rate_limit,
         session_store,
         audit_sink: b.audit_sink,
+        jwks_path,
     })
 }
 

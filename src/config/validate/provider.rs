@@ -64,11 +64,28 @@ pub(super) fn provider(
         acr_values,
         require_acr,
         ui_locales,
+        response_mode,
+        client_assertion_key_file,
+        client_assertion_alg,
+        client_assertion_audience,
+        require_par,
     } = draft;
 
     let issuer = self::issuer(issuer, place.insecure_http_issuer, &key("ISSUER"), problems);
     let client_id = self::client_id(client_id, &key("CLIENT_ID"), problems);
     let (client_secret, token_auth) = client_auth(client_secret, token_auth, keys, problems);
+    let client_assertion = crate::config::client_assertion::validate(
+        client_assertion_key_file.as_deref(),
+        client_assertion_alg.as_deref(),
+        client_assertion_audience.as_deref(),
+        token_auth == TokenAuthMethod::PrivateKeyJwt,
+        |suffix, message| problems.push(&key(suffix), message),
+    );
+    let token_auth = crate::config::client_assertion::method(token_auth, client_assertion.as_ref());
+    let response_mode = crate::config::response_mode::validate(response_mode, |m| {
+        problems.push(&key("RESPONSE_MODE"), m)
+    });
+    let require_par = boolean(require_par, false, &key("REQUIRE_PAR"), problems);
     let auto_provision = boolean(auto_provision, true, &key("AUTO_PROVISION"), problems);
     let backchannel_logout = boolean(
         backchannel_logout,
@@ -145,6 +162,9 @@ pub(super) fn provider(
         callback_path: place.callback_path,
         redirect_uri: place.redirect_uri?,
         backchannel_logout: place.backchannel_logout.filter(|_| backchannel_logout),
+        response_mode,
+        client_assertion,
+        require_par,
     })
 }
 
@@ -191,12 +211,16 @@ fn client_auth(
         Err(raw) => {
             problems.push(
                 &keys.key("TOKEN_ENDPOINT_AUTH_METHOD"),
-                format!("`{raw}` is not one of auto, client_secret_basic, client_secret_post"),
+                format!("`{raw}` is not one of auto, client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt"),
             );
             TokenAuthMethod::Auto
         }
     };
-    if method != TokenAuthMethod::Auto && secret.is_none() {
+    let keyed = matches!(
+        method,
+        TokenAuthMethod::Auto | TokenAuthMethod::PrivateKeyJwt
+    );
+    if !keyed && secret.is_none() {
         problems.push(
             &keys.key("CLIENT_SECRET"),
             "is required by the configured token endpoint auth method",

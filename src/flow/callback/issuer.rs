@@ -76,6 +76,11 @@ mod tests {
             token_auth_methods: vec![],
             iss_parameter_supported: iss_supported,
             signing_algs: vec![],
+            response_modes: None,
+            token_auth_signing_algs: None,
+            par_endpoint: None,
+            par_required: false,
+            userinfo_signing_algs: vec![],
         }
     }
 

@@ -11,6 +11,10 @@
 //!
 //! After any failed check nothing else is called: no token request after a bad `state` or
 //! `iss`, no userinfo request after a bad ID token.
+//!
+//! The response comes in the query (`response_mode=query`, a GET) or as a form the browser
+//! POSTs (`response_mode=form_post`, [`handle_form_post`]); a provider's callback route takes
+//! only its own mode's method, and both go through the same steps.
 
 use http::header;
 use http::request::Parts;
@@ -31,13 +35,87 @@ pub(crate) mod query;
 pub(crate) mod userinfo;
 pub(crate) mod verify;
 
+/// Why a form_post provider's response in the query is refused.
+const NOT_IN_THE_ADDRESS: &str = "This identity provider sends its sign-in responses as a form (response_mode=form_post); a response in the address was not sent by it.";
+
+/// The largest form_post body read: a code, a state, an issuer and perhaps an error
+/// description fit in far less.
+pub(crate) const MAX_FORM_POST: usize = 16 * 1024;
+
+/// A callback in the query (a GET, or a HEAD).
 pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
+    if let Some(page) = wrong_method(shared, parts) {
+        return page;
+    }
+    respond(shared, parts, query::parse(parts.uri.query())).await
+}
+
+/// A callback POSTed as a form (`response_mode=form_post`): its body read, capped at
+/// [`MAX_FORM_POST`], then the same steps as [`handle`].
+pub(crate) async fn handle_form_post<B>(shared: &Shared, parts: &Parts, body: B) -> Page
+where
+    B: http_body::Body + Send,
+    B::Data: Send,
+{
+    if let Some(page) = super::throttle::refuse(shared, parts) {
+        return page;
+    }
+    if let Some(page) = wrong_method(shared, parts) {
+        return page;
+    }
+    let params = match super::form_body::read(parts, body, MAX_FORM_POST).await {
+        Ok(form) => query::parse_form(&form),
+        Err(_) => Err(crate::error::AuthError::new(
+            crate::error::AuthErrorKind::MalformedCallback,
+            "The sign-in response could not be read (a form of at most 16 KiB was expected).",
+        )),
+    };
+    respond(shared, parts, params).await
+}
+
+/// 405 when the callback route's provider sends its responses the other way: a form_post
+/// provider's route takes POST only (a response in a URL did not come from it), a query
+/// provider's GET only. The login is left untouched.
+fn wrong_method(shared: &Shared, parts: &Parts) -> Option<Page> {
+    let path = crate::route::app_uri(parts).path();
+    let provider = shared
+        .providers
+        .iter()
+        .find(|p| p.config.callback_path == path)?;
+    let form_post = provider.config.response_mode == crate::config::ResponseMode::FormPost;
+    let posted = parts.method == http::Method::POST;
+    if form_post == posted {
+        return None;
+    }
+    let (allow, reason) = if form_post {
+        ("POST", NOT_IN_THE_ADDRESS)
+    } else {
+        ("GET", "This identity provider sends its sign-in responses in the address (response_mode=query), not as a form.")
+    };
+    let err = AuthError::new(crate::error::AuthErrorKind::MalformedCallback, reason);
+    tracing::warn!(target: "tower_oidc", event = "login_failed", kind = err.kind().as_str(), reason = %err.reason());
+    let mut page = pages::error_page(&err, &shared.config);
+    *page.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+    page.headers_mut()
+        .insert(header::ALLOW, http::HeaderValue::from_static(allow));
+    Some(page)
+}
+
+/// The steps for the response's parameters, and the page they come to.
+async fn respond(
+    shared: &Shared,
+    parts: &Parts,
+    params: Result<query::CallbackQuery, AuthError>,
+) -> Page {
     let names = &shared.cookies.names;
     // The login cookie found for this callback, removed in every outcome.
     let mut used_cookie: Option<String> = None;
     // Who the callback turned out to be about, for the audit trail.
     let mut seen = Seen::default();
-    let result = run(shared, parts, &mut used_cookie, &mut seen).await;
+    let result = match params {
+        Ok(params) => run(shared, parts, &params, &mut used_cookie, &mut seen).await,
+        Err(err) => Err(err),
+    };
     let (kind, error) = match &result {
         Ok(_) => (AuditKind::SignIn, None),
         Err(e) if pages::is_refusal(e.kind()) => (AuditKind::SignInRefused, Some(e.kind())),
@@ -95,16 +173,26 @@ struct Seen<'s> {
 async fn run<'s>(
     shared: &'s Shared,
     parts: &Parts,
+    query: &query::CallbackQuery,
     used_cookie: &mut Option<String>,
     seen: &mut Seen<'s>,
 ) -> Result<Page, AuthError> {
     let now = shared.config.clock.unix_seconds();
-    let query = query::parse(parts.uri.query())?;
-    let login = login_record::open(shared, parts, &query, now, used_cookie)?;
+    let login = login_record::open(shared, parts, query, now, used_cookie)?;
     let provider = login.provider;
     seen.provider = Some(provider);
     let metadata = provider.metadata().await.map_err(|e| e.to_auth_error())?;
-    let code = issuer::check(shared, provider, &metadata, &query)?;
+    if provider.config.response_mode == crate::config::ResponseMode::FormPost
+        && parts.method != http::Method::POST
+    {
+        // A login of a form_post provider answered on a route of no provider's (the plain
+        // callback path beside numbered providers): not sent by the provider.
+        return Err(AuthError::new(
+            crate::error::AuthErrorKind::MalformedCallback,
+            NOT_IN_THE_ADDRESS,
+        ));
+    }
+    let code = issuer::check(shared, provider, &metadata, query)?;
     let tokens = exchange::redeem(provider, &metadata, code, &login.record).await?;
     let claims = verify::validate(
         shared,
@@ -119,8 +207,15 @@ async fn run<'s>(
         .get("sub")
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned);
-    let claims =
-        userinfo::merge(provider, &metadata, tokens.access_token.as_deref(), claims).await?;
+    let audience = crate::jwt::Audience::of(&provider.config, now, shared.config.leeway);
+    let claims = userinfo::merge(
+        provider,
+        &metadata,
+        tokens.access_token.as_deref(),
+        claims,
+        &audience,
+    )
+    .await?;
     let grant = admission::evaluate(provider, &claims)?;
     let data = admission::admit(shared, provider, claims, grant, now).await?;
     let return_to = &login.record.return_to;

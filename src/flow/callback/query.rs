@@ -18,13 +18,25 @@ pub(crate) struct CallbackQuery {
 pub(crate) fn parse(query: Option<&str>) -> Result<CallbackQuery, AuthError> {
     match query {
         None => Ok(CallbackQuery::default()),
-        Some(q) => serde_urlencoded::from_str(q).map_err(|_| {
-            AuthError::new(
-                AuthErrorKind::MalformedCallback,
-                "The sign-in response could not be read.",
-            )
-        }),
+        Some(q) => serde_urlencoded::from_str(q).map_err(|_| malformed()),
     }
+}
+
+/// Reads a form_post response's body (OAuth 2.0 Form Post Response Mode section 2): the same
+/// parameters as a query, in a form.
+pub(crate) fn parse_form(form: &[u8]) -> Result<CallbackQuery, AuthError> {
+    match std::str::from_utf8(form) {
+        Ok(text) if !text.is_empty() => parse(Some(text)),
+        Ok(_) => Ok(CallbackQuery::default()),
+        Err(_) => Err(malformed()),
+    }
+}
+
+fn malformed() -> AuthError {
+    AuthError::new(
+        AuthErrorKind::MalformedCallback,
+        "The sign-in response could not be read.",
+    )
 }
 
 /// The refusal for an error response from the provider: its `error` code is echoed only when
@@ -70,6 +82,18 @@ mod tests {
             .err()
             .expect("a repeated parameter");
         assert_eq!(err.kind(), AuthErrorKind::MalformedCallback);
+    }
+
+    #[test]
+    fn reads_a_posted_form_and_refuses_a_malformed_one() {
+        let q = parse_form(b"code=c1&state=s1&iss=https%3A%2F%2Fid.example.com").unwrap();
+        assert_eq!(q.code.as_deref(), Some("c1"));
+        assert_eq!(q.iss.as_deref(), Some("https://id.example.com"));
+        assert!(parse_form(b"").unwrap().state.is_none());
+        for bad in [&b"state=a&state=b"[..], b"\xff\xfe=1"] {
+            let err = parse_form(bad).err().expect("refused");
+            assert_eq!(err.kind(), AuthErrorKind::MalformedCallback);
+        }
     }
 
     #[test]

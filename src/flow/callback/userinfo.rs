@@ -8,15 +8,18 @@ use serde_json::{Map, Value};
 
 use crate::config::{ProviderConfig, UserinfoPolicy};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::jwt::Audience;
 use crate::policy::ClaimPath;
-use crate::provider::{Metadata, Provider};
+use crate::provider::{Metadata, Provider, Userinfo};
 
-/// The claims, with userinfo's merged in where the policy asks for it.
+/// The claims, with userinfo's merged in where the policy asks for it; a signed userinfo
+/// response is checked first ([`crate::userinfo_token`]) against `audience`.
 pub(crate) async fn merge(
     provider: &Provider,
     metadata: &Metadata,
     access_token: Option<&str>,
     claims: Map<String, Value>,
+    audience: &Audience<'_>,
 ) -> Result<Map<String, Value>, AuthError> {
     let (Some(endpoint), Some(access_token)) = (&metadata.userinfo_endpoint, access_token) else {
         return Ok(claims);
@@ -28,6 +31,20 @@ pub(crate) async fn merge(
     let info = crate::meter::provider_call(provider.config.slug.as_str(), "userinfo", call)
         .await
         .map_err(|e| e.to_auth_error())?;
+    let info = match info {
+        Userinfo::Claims(info) => info,
+        Userinfo::Signed(token) => {
+            crate::userinfo_token::verify(provider, metadata, &token, audience)
+                .await
+                .map_err(|e| match e {
+                    Ok(refusal) => AuthError::new(
+                        AuthErrorKind::InvalidUserinfo,
+                        format!("The signed userinfo response {refusal}."),
+                    ),
+                    Err(provider_err) => provider_err.to_auth_error(),
+                })?
+        }
+    };
     merge_claims(claims, info)
 }
 
