@@ -467,7 +467,7 @@ fn an_unparsable_store_is_a_startup_error_naming_the_variable_without_its_passwo
     let err = OidcConfig::from_vars(
         vars.iter()
             .copied()
-            .chain([("OIDC_SESSION_IDLE_TIMEOUT", "900")]),
+            .chain([("OIDC_SESSION_IDLE_TIMEOUT", "60")]),
     )
     .unwrap_err();
     assert!(
