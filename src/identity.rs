@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::policy::PgRole;
+use crate::secret::ProviderToken;
 
 /// The signed-in user of a request, inserted into request extensions by the layer.
 ///
@@ -50,6 +51,10 @@ pub(crate) struct IdentityData {
     /// cookie).
     #[serde(skip)]
     pub(crate) access: Option<Box<AccessGrant>>,
+    /// The session's access token at the provider, for the app's calls on the user's behalf
+    /// (server-side stores only; never in a cookie).
+    #[serde(skip)]
+    pub(crate) provider_token: Option<ProviderToken>,
 }
 
 /// What a bearer access token grants, beyond the user it names.
@@ -237,6 +242,7 @@ impl IdentityData {
             sid: d.sid.clone(),
             claims: OnceLock::new(),
             access: d.access.clone(),
+            provider_token: d.provider_token.clone(),
         }
     }
 }
@@ -266,6 +272,7 @@ impl IdentityData {
             sid: None,
             claims: Default::default(),
             access: None,
+            provider_token: None,
         }
     }
 }
@@ -295,6 +302,7 @@ impl Identity {
             sid: None,
             claims: OnceLock::new(),
             access: None,
+            provider_token: None,
         })
     }
 }

@@ -33,6 +33,7 @@ mod random;
 mod rate_limit;
 mod route;
 mod scope;
+mod secret;
 mod service;
 mod session;
 mod shared;

@@ -176,6 +176,7 @@ impl OidcConfig {
         }
         super::client_network::read_env(&mut b.client_network, get);
         super::session_store::read_env(&mut b, get);
+        super::refresh::read_env(&mut b, get);
         read_numbered_providers(&mut b, &get);
         b
     }

@@ -79,6 +79,7 @@ mod env;
 pub(crate) mod file;
 pub(crate) mod login_params;
 mod network;
+mod refresh;
 mod session_store;
 mod types;
 mod unknown;
@@ -91,6 +92,7 @@ pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
 pub(crate) use network::Network;
+pub(crate) use refresh::RefreshConfig;
 #[cfg(feature = "redis")]
 pub(crate) use session_store::RedisUrl;
 pub(crate) use session_store::{SessionStoreConfig, StoreKind};
@@ -288,6 +290,8 @@ pub struct OidcConfig {
     pub(crate) login_rate_limit: Option<LoginRateLimit>,
     /// `OIDC_SESSION_STORE`, its staleness and the idle timeout.
     pub(crate) session_store: SessionStoreConfig,
+    /// `OIDC_REFRESH`, its margin and grace.
+    pub(crate) refresh: RefreshConfig,
     /// Where the audit trail goes, if anywhere.
     pub(crate) audit_sink: Option<crate::audit::Sink>,
 }
@@ -333,6 +337,7 @@ impl fmt::Debug for OidcConfig {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_rate_limit", &self.login_rate_limit)
             .field("session_store", &self.session_store)
+            .field("refresh", &self.refresh)
             .finish_non_exhaustive()
     }
 }

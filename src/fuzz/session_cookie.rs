@@ -82,6 +82,7 @@ impl Fields {
             sid: self.sid,
             claims: OnceLock::new(),
             access: None,
+            provider_token: None,
         }
     }
 }

@@ -24,6 +24,23 @@ pub(crate) struct TokenResponse {
     /// `Bearer` (any case) is the only type we can use (RFC 6750); not a secret.
     #[serde(default)]
     pub(crate) token_type: Option<String>,
+    #[serde(default)]
+    pub(crate) refresh_token: Option<String>,
+    /// Seconds the access token lasts (RFC 6749 section 5.1): a number, or a numeric string as
+    /// some providers send; anything else is as if absent.
+    #[serde(default)]
+    expires_in: Option<Value>,
+}
+
+impl TokenResponse {
+    /// `expires_in` in seconds, when the provider sent a usable one.
+    pub(crate) fn expires_in(&self) -> Option<u64> {
+        match self.expires_in.as_ref()? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for TokenResponse {
@@ -34,7 +51,12 @@ impl fmt::Debug for TokenResponse {
                 &self.access_token.as_ref().map(|_| "[redacted]"),
             )
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in())
             .finish()
     }
 }
@@ -133,9 +155,10 @@ mod tests {
     #[test]
     fn token_response_debug_redacts_the_tokens() {
         let r: TokenResponse =
-            serde_json::from_str(r#"{"access_token":"AT-secret","id_token":"ID-secret"}"#).unwrap();
+            serde_json::from_str(r#"{"access_token":"AT-secret","id_token":"ID-secret","refresh_token":"RT-secret","expires_in":"30"}"#).unwrap();
         let shown = format!("{r:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");
+        assert_eq!(r.expires_in(), Some(30));
     }
 }

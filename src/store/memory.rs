@@ -112,6 +112,7 @@ fn copy(s: &StoredSession) -> StoredSession {
         id_token: s.id_token.clone(),
         seen_at: s.seen_at,
         idle_secs: s.idle_secs,
+        tokens: s.tokens.clone(),
     }
 }
 

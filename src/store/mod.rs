@@ -20,9 +20,11 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod server;
+mod tokens;
 mod user_sessions;
 
 pub(crate) use server::{Lookup, ServerSessions};
+pub(crate) use tokens::StoredTokens;
 pub use user_sessions::{SessionsError, UserSession};
 
 /// What a store call returns, boxed so that the trait stays object-safe.
@@ -99,6 +101,8 @@ pub(crate) struct StoredSession {
     pub(crate) seen_at: u64,
     /// `OIDC_SESSION_IDLE_TIMEOUT` in seconds when it was created; 0 for none.
     pub(crate) idle_secs: u64,
+    /// The access token, its expiry and the refresh token (redacted in `Debug`).
+    pub(crate) tokens: StoredTokens,
 }
 
 impl fmt::Debug for StoredSession {
@@ -175,6 +179,7 @@ pub(crate) mod tests {
             id_token: "a.b.c".into(),
             seen_at: now,
             idle_secs: 0,
+            tokens: StoredTokens::default(),
         }
     }
 

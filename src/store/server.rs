@@ -185,7 +185,9 @@ impl ServerSessions {
             );
             seen = now;
         }
-        let identity = Identity::from_data(record.identity);
+        let mut data = record.identity;
+        data.provider_token = record.tokens.provider_token();
+        let identity = Identity::from_data(data);
         self.local.insert(value, identity.clone(), seen);
         Ok(Some(identity))
     }

@@ -101,6 +101,7 @@ pub(crate) fn identity_from_claims(
         sid,
         claims: std::sync::OnceLock::new(),
         access: None,
+        provider_token: None,
     }
 }
 
