@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::policy::PgRole;
-use crate::secret::ProviderToken;
+use crate::secret::AccessToken;
 
 /// The signed-in user of a request, inserted into request extensions by the layer.
 ///
@@ -54,7 +54,7 @@ pub(crate) struct IdentityData {
     /// The session's access token at the provider, for the app's calls on the user's behalf
     /// (server-side stores only; never in a cookie).
     #[serde(skip)]
-    pub(crate) provider_token: Option<ProviderToken>,
+    pub(crate) provider_token: Option<AccessToken>,
 }
 
 /// What a bearer access token grants, beyond the user it names.
@@ -91,6 +91,13 @@ impl Identity {
 
     pub(crate) fn clone_data(&self) -> IdentityData {
         self.0.duplicate()
+    }
+
+    /// The session's current access token at the provider, for calls on the user's behalf
+    /// (see [`AccessToken`]); `None` with the cookie store, for a bearer token's identity, or
+    /// when the provider issued none.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.0.provider_token.as_ref()
     }
 
     /// The `sub` claim: the provider's stable identifier for the user.

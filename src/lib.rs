@@ -63,5 +63,6 @@ pub use policy::{
     RoleRule, MAX_ROLE_NAME_BYTES,
 };
 pub use scope::{InsufficientScope, Scope, ScopeRejection, Scoped};
+pub use secret::AccessToken;
 pub use service::Oidc;
 pub use store::{SessionsError, UserSession};

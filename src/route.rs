@@ -44,6 +44,12 @@ pub(crate) enum Route {
     Unauthorized,
     /// A server-side session not cached here: load it (this id) from the store, then decide.
     Load { id: String },
+    /// A server-side session whose tokens are due: refresh them, then decide.
+    Refresh { identity: Identity },
+    /// A session whose refresh cannot reach the provider, past the grace: 503.
+    ProviderUnavailable,
+    /// A session whose refresh was refused with this page, for a navigation.
+    RefreshRefused(crate::error::AuthError),
     /// A session whose store cannot be reached: 503.
     StoreUnavailable,
     /// An API path, judged by its bearer token alone.
@@ -59,6 +65,10 @@ pub(crate) enum Loaded {
     None,
     /// One the store cannot tell about now.
     Unavailable,
+    /// One whose refresh cannot reach the provider, past the grace.
+    ProviderUnavailable,
+    /// One whose refresh ended it, with the page a navigation gets.
+    Refused(crate::error::AuthError),
 }
 
 /// What a request on an API path needs when its token is not in the cache.
@@ -148,6 +158,7 @@ pub(crate) fn decide(
             match server.lookup(value, now, || stored_session_id(shared, value)) {
                 Lookup::Found(identity) => Loaded::Session(identity),
                 Lookup::Load(id) => return Route::Load { id },
+                Lookup::Refresh(identity) => return Route::Refresh { identity },
                 Lookup::Unavailable => Loaded::Unavailable,
                 Lookup::Missing => Loaded::None,
             }
@@ -165,8 +176,12 @@ pub(crate) fn after_load(shared: &Shared, parts: &Parts, loaded: Loaded) -> Rout
     let identity = match loaded {
         Loaded::Session(identity) => Some(identity),
         Loaded::None => None,
-        Loaded::Unavailable if public => None,
+        Loaded::Unavailable | Loaded::ProviderUnavailable if public => None,
         Loaded::Unavailable => return Route::StoreUnavailable,
+        Loaded::ProviderUnavailable => return Route::ProviderUnavailable,
+        Loaded::Refused(_) if public || !config.require_session => None,
+        Loaded::Refused(err) if is_navigation(parts) => return Route::RefreshRefused(err),
+        Loaded::Refused(_) => return Route::Unauthorized,
     };
     match identity {
         Some(identity) => Route::Pass {

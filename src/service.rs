@@ -93,6 +93,15 @@ where
                 let load = crate::route::load(Arc::clone(&shared), &parts, id);
                 ResponseFuture::load(load, shared, ready, parts, body)
             }
+            Route::Refresh { identity } => {
+                let shared = Arc::clone(shared);
+                // As for `Load`: the ready instance is taken out before the async refresh
+                // (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                let refresh = flow::refresh::session(Arc::clone(&shared), &parts, identity);
+                ResponseFuture::load(refresh, shared, ready, parts, body)
+            }
             Route::Token(TokenRoute::Verify) => {
                 // The token is verified asynchronously (a key may have to be fetched), so the
                 // ready instance is taken out before the async work and a clone left in its

@@ -25,6 +25,7 @@ pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod introspection;
 pub(crate) mod jwks;
+pub(crate) mod revocation;
 pub(crate) mod token;
 pub(crate) mod token_refusal;
 

@@ -79,6 +79,36 @@ impl Provider {
         if let Some(resource) = &self.config.resource {
             form.push(("resource", resource.as_str()));
         }
+        self.token_request(metadata, form, &[code, verifier], "code exchange")
+            .await
+    }
+
+    /// Redeems a refresh token (RFC 6749 section 6) for new tokens.
+    pub(crate) async fn refresh_tokens(
+        &self,
+        metadata: &Metadata,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, ProviderError> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(resource) = &self.config.resource {
+            form.push(("resource", resource.as_str()));
+        }
+        self.token_request(metadata, form, &[refresh_token], "refresh")
+            .await
+    }
+
+    /// A form POST to the token endpoint, authenticated as the client; a refusal is read (its
+    /// description cleaned of `hide` and the secret) and logged as refusing `what`.
+    async fn token_request(
+        &self,
+        metadata: &Metadata,
+        form: Vec<(&str, &str)>,
+        hide: &[&str],
+        what: &str,
+    ) -> Result<TokenResponse, ProviderError> {
         let request = self.http.post(metadata.token_endpoint.clone());
         let authenticated = self.authenticate_client(metadata, request, form);
         let basic_with_encoded_secret = authenticated.basic_with_encoded_secret;
@@ -92,19 +122,17 @@ impl Provider {
                 .client_secret
                 .as_ref()
                 .map_or("", |s| s.expose());
-            let refusal = TokenRefusal::read(
-                status.as_u16(),
-                &bytes,
-                &[code, verifier, secret],
-                basic_with_encoded_secret,
-            );
+            let mut hidden = hide.to_vec();
+            hidden.push(secret);
+            let refusal =
+                TokenRefusal::read(status.as_u16(), &bytes, &hidden, basic_with_encoded_secret);
             tracing::warn!(
                 target: "tower_oidc",
                 event = "token_refused",
                 provider = self.config.slug.as_str(),
                 error = refusal.shown_code().as_str(),
                 error_description = refusal.description.as_deref().unwrap_or(""),
-                "the token endpoint refused the code exchange",
+                "the token endpoint refused the {what}",
             );
             return Err(ProviderError::Rejected(Box::new(refusal)));
         }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::{ProviderToken, Secret};
+use crate::secret::{AccessToken, Secret};
 
 /// How long an access token without `expires_in` is taken to last (seconds): RFC 6749
 /// section 5.1 only recommends the field; an hour is the common default.
@@ -52,8 +52,8 @@ impl StoredTokens {
     }
 
     /// The access token handed to the app, with its expiry.
-    pub(crate) fn provider_token(&self) -> Option<ProviderToken> {
-        self.access_token.as_ref().map(|t| ProviderToken {
+    pub(crate) fn provider_token(&self) -> Option<AccessToken> {
+        self.access_token.as_ref().map(|t| AccessToken {
             token: t.clone(),
             expires_at: self.access_expires_at,
         })
