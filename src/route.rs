@@ -63,6 +63,9 @@ pub(crate) enum Loaded {
     Session(Identity),
     /// None, or none that is valid.
     None,
+    /// A valid session just loaded whose tokens are due: refreshed before the route is
+    /// decided (a route that sees one serves it as it is).
+    Due(Identity),
     /// One the store cannot tell about now.
     Unavailable,
     /// One whose refresh cannot reach the provider, past the grace.
@@ -174,7 +177,7 @@ pub(crate) fn after_load(shared: &Shared, parts: &Parts, loaded: Loaded) -> Rout
     let path = app_uri(parts).path();
     let public = is_public(config, path);
     let identity = match loaded {
-        Loaded::Session(identity) => Some(identity),
+        Loaded::Session(identity) | Loaded::Due(identity) => Some(identity),
         Loaded::None => None,
         Loaded::Unavailable | Loaded::ProviderUnavailable if public => None,
         Loaded::Unavailable => return Route::StoreUnavailable,
@@ -354,7 +357,8 @@ pub(crate) fn load(
             shared.provider_for(&d.provider, &d.issuer).is_some()
         };
         match server.load(&value, &id, known).await {
-            Ok(Some(identity)) => Loaded::Session(identity),
+            Ok(Some((identity, false))) => Loaded::Session(identity),
+            Ok(Some((identity, true))) => Loaded::Due(identity),
             Ok(None) => Loaded::None,
             Err(e) => {
                 tracing::warn!(target: "tower_oidc", event = "session_store_unreachable", error = %e, "a session could not be loaded: 503");

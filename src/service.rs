@@ -91,6 +91,8 @@ where
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 let load = crate::route::load(Arc::clone(&shared), &parts, id);
+                // Refreshed first when its tokens are due.
+                let load = flow::refresh::after_load(Arc::clone(&shared), &parts, load);
                 ResponseFuture::load(load, shared, ready, parts, body)
             }
             Route::Refresh { identity } => {

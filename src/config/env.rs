@@ -279,7 +279,7 @@ pub(crate) fn unknown_numbered_variables(
 }
 
 /// `true` or `false` (also `1`/`0`, `yes`/`no`), ignoring case.
-fn parse_bool(raw: &str) -> Result<bool, String> {
+pub(super) fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::builder::OidcConfigBuilder;
-use super::session_store::StoreKind;
+use super::session_store::{read_secs, StoreKind};
 use super::ProviderConfig;
 use crate::error::ConfigProblem;
 
@@ -90,34 +90,10 @@ impl OidcConfigBuilder {
 /// Reads the variables of this file through `get` into the builder.
 pub(crate) fn read_env(b: &mut OidcConfigBuilder, get: impl Fn(&str) -> Option<String>) {
     if let Some(v) = get(REFRESH) {
-        b.refresh.on = Some(boolean(&v));
+        b.refresh.on = Some(super::env::parse_bool(&v));
     }
-    for (key, slot) in [(MARGIN, 0), (GRACE, 1)] {
-        let Some(raw) = get(key) else {
-            continue;
-        };
-        let t = raw.trim();
-        match t.strip_suffix('s').unwrap_or(t).parse::<u64>() {
-            Ok(secs) if slot == 0 => b.refresh.margin = Some(Duration::from_secs(secs)),
-            Ok(secs) => b.refresh.grace = Some(Duration::from_secs(secs)),
-            Err(_) => b.problems.push(ConfigProblem {
-                key: key.to_owned(),
-                message: format!(
-                    "`{}` is not a number of seconds (such as `60`)",
-                    t.chars().take(32).collect::<String>()
-                ),
-            }),
-        }
-    }
-}
-
-/// `true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`), ignoring case.
-fn boolean(raw: &str) -> Result<bool, String> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(raw.trim().chars().take(32).collect()),
-    }
+    read_secs(b, MARGIN, get(MARGIN), |b, d| b.refresh.margin = Some(d));
+    read_secs(b, GRACE, get(GRACE), |b, d| b.refresh.grace = Some(d));
 }
 
 /// The config file's keys of this file: `refresh`, `refresh_margin` and `refresh_grace`
@@ -159,6 +135,7 @@ pub(crate) fn validate(
     let asked = match &draft.on {
         Some(Ok(on)) => Some(*on),
         Some(Err(bad)) => {
+            let bad: String = bad.chars().take(32).collect();
             push(
                 REFRESH,
                 format!("`{bad}` is not a boolean: use `true` or `false`"),

@@ -171,13 +171,13 @@ impl ServerSessions {
     }
 
     /// Loads the session `id` (cookie `value`) from the store into the cache; `None` when the
-    /// store has no such live session.
+    /// store has no such live session. With it, whether its tokens are due for a refresh.
     pub(crate) async fn load(
         &self,
         value: &str,
         id: &str,
         accept: impl Fn(&IdentityData) -> bool,
-    ) -> Result<Option<Identity>, StoreError> {
+    ) -> Result<Option<(Identity, bool)>, StoreError> {
         self.ready().await?;
         let found = timed(self.store.load(id)).await?;
         self.local.answered();
@@ -202,7 +202,7 @@ impl ServerSessions {
         data.provider_token = record.tokens.provider_token();
         let identity = Identity::from_data(data);
         self.local.insert(value, identity.clone(), seen, refresh_at);
-        Ok(Some(identity))
+        Ok(Some((identity, refresh_at <= now)))
     }
 
     /// When the session of `record` is due for a refresh (`u64::MAX`: never).

@@ -43,7 +43,27 @@ pub(crate) fn session(
     identity: Identity,
 ) -> impl Future<Output = Loaded> + Send + 'static {
     let value = request_cookie(&parts.headers, &shared.cookies.names.session).map(str::to_owned);
+    refreshed(shared, value, identity)
+}
+
+/// A session loaded from the store (`load`), refreshed first when it is due.
+pub(crate) fn after_load(
+    shared: Arc<Shared>,
+    parts: &Parts,
+    load: impl Future<Output = Loaded> + Send + 'static,
+) -> impl Future<Output = Loaded> + Send + 'static {
+    let value = request_cookie(&parts.headers, &shared.cookies.names.session).map(str::to_owned);
     async move {
+        match load.await {
+            Loaded::Due(identity) => refreshed(shared, value, identity).await,
+            loaded => loaded,
+        }
+    }
+}
+
+/// The refresh of the session `identity` whose cookie is `value`.
+async fn refreshed(shared: Arc<Shared>, value: Option<String>, identity: Identity) -> Loaded {
+    {
         let (Some(server), Some(value)) = (shared.server.clone(), value) else {
             return Loaded::None;
         };
@@ -102,33 +122,37 @@ async fn refresh(
     identity: &Identity,
 ) -> Refreshed {
     let id = identity.session_id();
+    let expires = identity
+        .data()
+        .provider_token
+        .as_ref()
+        .map_or(0, |t| t.expires_at);
+    let fail = Fail {
+        value,
+        grace_ends: expires.saturating_add(shared.config.refresh.grace),
+    };
     for attempt in 0..=POLLS {
         if attempt > 0 {
             tokio::time::sleep(POLL).await;
         }
         match server.lock_refresh(id, LOCK_TTL).await {
             Ok(true) => {
-                let outcome = refresh_locked(shared, server, value, id).await;
+                let outcome = refresh_locked(shared, server, &fail, id).await;
                 server.unlock_refresh(id).await;
                 return outcome;
             }
             Ok(false) => {}
-            Err(e) => return unreachable(shared, server, value, &e.to_string()),
+            Err(e) => return fail.unreachable(shared, server, &e.to_string()),
         }
         // Another replica is refreshing: its result is in the record once it is done.
         match server.record(id).await {
             Ok(None) => return Refreshed::Ended(None),
             Ok(Some(record)) if !due(shared, &record) => return adopt(server, value, record),
             Ok(Some(_)) => {}
-            Err(e) => return unreachable(shared, server, value, &e.to_string()),
+            Err(e) => return fail.unreachable(shared, server, &e.to_string()),
         }
     }
-    unreachable(
-        shared,
-        server,
-        value,
-        "another replica's refresh did not finish",
-    )
+    fail.unreachable(shared, server, "another replica's refresh did not finish")
 }
 
 /// Whether the record's tokens are (still) due.
@@ -141,13 +165,14 @@ fn due(shared: &Shared, record: &StoredSession) -> bool {
 async fn refresh_locked(
     shared: &Shared,
     server: &ServerSessions,
-    value: &str,
+    fail: &Fail<'_>,
     id: &str,
 ) -> Refreshed {
+    let value = fail.value;
     let record = match server.record(id).await {
         Ok(Some(record)) => record,
         Ok(None) => return Refreshed::Ended(None),
-        Err(e) => return unreachable(shared, server, value, &e.to_string()),
+        Err(e) => return fail.unreachable(shared, server, &e.to_string()),
     };
     // Another replica refreshed while this one waited for the lock.
     if !due(shared, &record) {
@@ -162,7 +187,7 @@ async fn refresh_locked(
     };
     let metadata = match provider.metadata().await {
         Ok(m) => m,
-        Err(e) => return unreachable(shared, server, value, &e.to_string()),
+        Err(e) => return fail.unreachable(shared, server, &e.to_string()),
     };
     let call = provider.refresh_tokens(&metadata, refresh_token.expose());
     let answer = crate::meter::provider_call(provider.config.slug.as_str(), "refresh", call).await;
@@ -178,12 +203,12 @@ async fn refresh_locked(
             let why = e.to_string();
             return end(server, id, Some(e.to_auth_error()), &why).await;
         }
-        Err(e) => return unreachable(shared, server, value, &e.to_string()),
+        Err(e) => return fail.unreachable(shared, server, &e.to_string()),
     };
     let now = shared.config.clock.unix_seconds();
     let fresh = match renewed::check(shared, provider, &metadata, record, response, now).await {
         Ok(fresh) => fresh,
-        Err(renewed::Failure::Unreachable(why)) => return unreachable(shared, server, value, &why),
+        Err(renewed::Failure::Unreachable(why)) => return fail.unreachable(shared, server, &why),
         Err(renewed::Failure::Refused(err)) => {
             let why = err.reason().to_string();
             return end(server, id, Some(err), &why).await;
@@ -202,7 +227,7 @@ async fn refresh_locked(
             Refreshed::Session(identity)
         }
         Ok(false) => Refreshed::Ended(None),
-        Err(e) => unreachable(shared, server, value, &e.to_string()),
+        Err(e) => fail.unreachable(shared, server, &e.to_string()),
     }
 }
 
@@ -229,15 +254,26 @@ async fn end(server: &ServerSessions, id: &str, shown: Option<AuthError>, why: &
     Refreshed::Ended(shown)
 }
 
-/// The provider (or the store) could not be reached: the next try in a moment.
-fn unreachable(shared: &Shared, server: &ServerSessions, value: &str, why: &str) -> Refreshed {
-    tracing::warn!(
-        target: "tower_oidc",
-        event = "session_refresh_unreachable",
-        reason = why,
-        "a session's refresh could not be made: served within OIDC_REFRESH_GRACE, then 503",
-    );
-    let now = shared.config.clock.unix_seconds();
-    server.postpone_refresh(value, now.saturating_add(RETRY_SECS));
-    Refreshed::Unreachable
+/// What a refresh that could not be made needs: the session's cookie value, and when its
+/// grace ends (its access token's expiry plus `OIDC_REFRESH_GRACE`).
+struct Fail<'a> {
+    value: &'a str,
+    grace_ends: u64,
+}
+
+impl Fail<'_> {
+    /// The provider (or the store) could not be reached: the next try in a moment, but never
+    /// later than the grace's end (past it, the hot path must not serve the session).
+    fn unreachable(&self, shared: &Shared, server: &ServerSessions, why: &str) -> Refreshed {
+        tracing::warn!(
+            target: "tower_oidc",
+            event = "session_refresh_unreachable",
+            reason = why,
+            "a session's refresh could not be made: served within OIDC_REFRESH_GRACE, then 503",
+        );
+        let now = shared.config.clock.unix_seconds();
+        let next = now.saturating_add(RETRY_SECS).min(self.grace_ends);
+        server.postpone_refresh(self.value, next);
+        Refreshed::Unreachable
+    }
 }
