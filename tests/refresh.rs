@@ -425,3 +425,224 @@ async fn the_access_token_extractor_needs_a_session_and_redacts_its_debug() {
     assert!(!shown.contains("access-token-1"), "{shown}");
     assert!(shown.contains("[redacted]"), "{shown}");
 }
+
+// --- against the real oidc-provider --------------------------------------------------------
+//
+// A provider of each test's own (tests/oidc-provider/server.mjs): access tokens of 4 s (so the
+// refresh is due after 2 s: half their life, the default margin being longer), rotated refresh
+// tokens, and its test routes (hit counts, a user's groups, a disabled account, an outage).
+
+mod real {
+    use super::*;
+    use support::real::{env, sign_in, Browser, RealProvider};
+    use tower_oidc::OidcConfig;
+
+    /// The wait until a refresh is due again (half of the 4 s access token, and some).
+    pub(super) const DUE: Duration = Duration::from_millis(2_300);
+
+    pub(super) struct Real {
+        pub(super) idp: RealProvider,
+        http: reqwest::Client,
+    }
+
+    impl Real {
+        pub(super) fn start() -> Self {
+            let idp = RealProvider::start_with(
+                0,
+                &[
+                    ("ACCESS_TOKEN_TTL", "4"),
+                    ("REFRESH_ROTATION", "on"),
+                    ("TEST_CONTROL", "on"),
+                ],
+            );
+            Self {
+                idp,
+                http: reqwest::Client::new(),
+            }
+        }
+
+        /// The provider's count of `what` (`refresh`, `revocation`).
+        pub(super) async fn hits(&self, what: &str) -> u64 {
+            let url = format!("{}/_test/hits", self.idp.issuer());
+            let body = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let hits: Value = serde_json::from_str(&body).unwrap();
+            hits[what].as_u64().unwrap()
+        }
+
+        /// One of the provider's test routes, `/_test/{path}`.
+        pub(super) async fn control(&self, path: &str) {
+            let url = format!("{}/_test/{path}", self.idp.issuer());
+            let res = self.http.get(url).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+        }
+
+        /// The app with refresh on, `store` its session store.
+        pub(super) fn app(&self, store: &str) -> Router {
+            let e = env();
+            let config = OidcConfig::builder()
+                .with_issuer(self.idp.issuer())
+                .with_client_id(e.client_id)
+                .with_client_secret(e.secret)
+                .with_scope("openid profile email groups")
+                .with_base_url(BASE_URL)
+                .with_cookie_key("SyOOR1AK7KPkWn/0K7KNypPzNZWEDOPsIIlcCVoNzXs=")
+                .with_session_store(store)
+                .with_refresh(true)
+                .with_refresh_grace(Duration::from_secs(3))
+                .with_admin_group("admins")
+                .add_public_path("/public")
+                .build()
+                .unwrap();
+            refresh_app(OidcLayer::new(config))
+        }
+
+        /// A browser signed in at `app` as `user`.
+        pub(super) async fn sign_in(&self, app: &Router, user: &str) -> Jar {
+            let mut jar = Jar::default();
+            let browser = Browser::new(&self.idp.issuer());
+            let back = sign_in(&mut jar, app, &browser, "/", user).await;
+            assert_eq!(back.status, StatusCode::FOUND, "{back:?}");
+            assert!(jar.session().is_some());
+            jar
+        }
+    }
+}
+
+/// The session keeps working across several expiries with one refresh each, the removed
+/// group takes the admin flag away, and the logout revokes the refresh token.
+async fn follows_the_provider(store: &str) {
+    let p = real::Real::start();
+    let app = p.app(store);
+    let mut jar = p.sign_in(&app, "alice").await;
+    assert_eq!(api(&mut jar, &app, "/me").await.json()["admin"], true);
+    assert_eq!(p.hits("refresh").await, 0);
+    let mut tokens = vec![jar.get(&app, "/token").await.body];
+    for round in 1..=3 {
+        tokio::time::sleep(real::DUE).await;
+        for _ in 0..5 {
+            let r = jar.get(&app, "/token").await;
+            assert_eq!(r.status, StatusCode::OK, "{r:?}");
+            tokens.push(r.body);
+        }
+        assert_eq!(p.hits("refresh").await, round, "one refresh per expiry");
+    }
+    tokens.dedup();
+    assert_eq!(tokens.len(), 4, "a new access token at each refresh");
+
+    p.control("groups?user=alice&groups=readers").await;
+    tokio::time::sleep(real::DUE).await;
+    let me = api(&mut jar, &app, "/me").await;
+    assert_eq!(me.json()["admin"], false, "the group was removed: {me:?}");
+    assert_eq!(me.json()["groups"], json!(["readers"]));
+
+    assert_eq!(p.hits("revocation").await, 0);
+    let out = jar.get(&app, "/auth/logout").await;
+    assert_eq!(out.status, StatusCode::FOUND, "{out:?}");
+    assert_eq!(p.hits("revocation").await, 1, "the refresh token revoked");
+    assert_eq!(
+        api(&mut jar, &app, "/").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn real_provider_memory_store_refreshes_once_per_expiry_follows_groups_and_revokes() {
+    follows_the_provider("memory").await;
+}
+
+#[tokio::test]
+async fn real_provider_redis_store_refreshes_once_per_expiry_follows_groups_and_revokes() {
+    follows_the_provider(&redis_url()).await;
+}
+
+fn redis_url() -> String {
+    std::env::var("TOWER_OIDC_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!("TOWER_OIDC_TEST_REDIS_URL is not set: run the tests through scripts/test.sh, which starts Redis")
+    })
+}
+
+#[tokio::test]
+async fn real_provider_two_replicas_with_one_redis_refresh_once() {
+    let p = real::Real::start();
+    let (a, b) = (p.app(&redis_url()), p.app(&redis_url()));
+    let jar = p.sign_in(&a, "bob").await;
+    let mut warm = jar.clone();
+    assert_eq!(warm.get(&a, "/").await.status, StatusCode::OK);
+    tokio::time::sleep(real::DUE).await;
+    let (at_a, at_b) = tokio::join!(
+        twenty_at_once(&jar, &a, "/token"),
+        twenty_at_once(&jar, &b, "/token")
+    );
+    for (status, body) in at_a.iter().chain(&at_b) {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(
+        p.hits("refresh").await,
+        1,
+        "exactly one refresh for both replicas"
+    );
+    // Both now hold the one new token.
+    let mut jar = jar;
+    let (ta, tb) = (
+        jar.get(&a, "/token").await.body,
+        jar.get(&b, "/token").await.body,
+    );
+    assert_eq!(ta, tb);
+}
+
+#[tokio::test]
+async fn real_provider_a_disabled_user_loses_the_session_at_the_next_refresh() {
+    let p = real::Real::start();
+    let app = p.app("memory");
+    let mut browser = p.sign_in(&app, "bob").await;
+    let mut script = p.sign_in(&app, "bob").await;
+    assert_eq!(browser.get(&app, "/").await.status, StatusCode::OK);
+    p.control("disable?user=bob").await;
+    tokio::time::sleep(real::DUE).await;
+    let nav = browser.get(&app, "/").await;
+    assert_eq!(nav.status, StatusCode::FOUND, "{nav:?}");
+    assert!(
+        nav.location().starts_with(&p.idp.issuer()),
+        "to login: {nav:?}"
+    );
+    assert_eq!(
+        api(&mut script, &app, "/").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        p.hits("refresh").await,
+        2,
+        "one refused refresh per session"
+    );
+}
+
+#[tokio::test]
+async fn real_provider_down_during_refresh_grace_then_503_then_recovery() {
+    let p = real::Real::start();
+    let app = p.app("memory");
+    let mut jar = p.sign_in(&app, "alice").await;
+    let signed_in = std::time::Instant::now();
+    p.control("outage?on=1").await;
+    tokio::time::sleep(real::DUE).await;
+    assert_eq!(
+        jar.get(&app, "/").await.status,
+        StatusCode::OK,
+        "due, token valid"
+    );
+    // The access token (4 s) plus the grace (3 s) are over.
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(signed_in.elapsed())).await;
+    let down = jar.get(&app, "/").await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE, "{down:?}");
+    p.control("outage?on=0").await;
+    let back = jar.get(&app, "/").await;
+    assert_eq!(back.status, StatusCode::OK, "recovered: {back:?}");
+    assert_eq!(p.hits("refresh").await, 1, "the refresh once it was back");
+}
