@@ -4,7 +4,9 @@
 //! a bad signature, ends the session; `invalid_grant` and a malformed answer end it too (and
 //! nothing else); an unreachable provider is served for the grace, then 503, then recovers.
 //!
-//! Against the in-process mock provider (`tests/support`), with the test clock.
+//! Against the in-process mock provider (`tests/support`), with the test clock; then against
+//! the real `oidc-provider` with short-lived access tokens (memory and Redis stores, two
+//! replicas on one Redis), and `examples/access_token.rs` calling userinfo with the token.
 
 mod support;
 
@@ -645,4 +647,113 @@ async fn real_provider_down_during_refresh_grace_then_503_then_recovery() {
     let back = jar.get(&app, "/").await;
     assert_eq!(back.status, StatusCode::OK, "recovered: {back:?}");
     assert_eq!(p.hits("refresh").await, 1, "the refresh once it was back");
+}
+
+/// `examples/access_token.rs`: its handler calls the real provider's userinfo with the
+/// session's access token, before and after the token was refreshed.
+#[tokio::test]
+async fn the_access_token_example_calls_userinfo_with_a_current_token() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let idp = support::real::RealProvider::start_with(
+        0,
+        &[
+            ("ACCESS_TOKEN_TTL", "4"),
+            ("TEST_CONTROL", "on"),
+            ("APP_ORIGINS", base.as_str()),
+        ],
+    );
+    let e = support::real::env();
+    let mut cmd = Command::new(example_binary("access_token"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("OIDC_") {
+            cmd.env_remove(key);
+        }
+    }
+    /// The example's process, stopped by its PID however the test ends.
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = cmd
+        .env("OIDC_ISSUER_URL", idp.issuer())
+        .env("OIDC_CLIENT_ID", &e.client_id)
+        .env("OIDC_CLIENT_SECRET", &e.secret)
+        .env("OIDC_SCOPE", "openid profile email")
+        .env("OIDC_SESSION_STORE", "memory")
+        .env("OIDC_REFRESH", "true")
+        .env(
+            "OIDC_COOKIE_KEY",
+            "SyOOR1AK7KPkWn/0K7KNypPzNZWEDOPsIIlcCVoNzXs=",
+        )
+        .env("BASE_URL", &base)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map(Stopped)
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening"), "the example said `{line}`");
+
+    let browser = support::real::Browser::new(&idp.issuer());
+    let http = &browser.http;
+    let start = http
+        .get(format!("{base}/api/userinfo"))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let to_idp = start.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (back, _) = browser.authorize_back_to(&to_idp, "alice", &base).await;
+    let done = http.get(&back).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::FOUND, "the callback signs in");
+    let userinfo = || async {
+        let res = http
+            .get(format!("{base}/api/userinfo"))
+            .header(header::ACCEPT, "application/json")
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap_or_default();
+        (status, body)
+    };
+    let (status, info) = userinfo().await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["sub"], "alice");
+    assert_eq!(info["email"], "alice@example.com");
+    // Past the first access token's expiry: the handler got the refreshed one.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    let (status, info) = userinfo().await;
+    assert_eq!(
+        (status, info["sub"].as_str()),
+        (StatusCode::OK, Some("alice"))
+    );
+    let hits = reqwest::Client::new()
+        .get(format!("{}/_test/hits", idp.issuer()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hits: Value = serde_json::from_str(&hits).unwrap();
+    assert!(hits["refresh"].as_u64().unwrap() >= 1, "{hits}");
 }
