@@ -77,8 +77,9 @@ pin_project! {
     where
         S: Service<Request<B>>,
     {
-        // The inner service's response, and what its caching headers need.
-        Inner { #[pin] future: S::Future, caching: Caching },
+        // The inner service's response, what its caching headers need, and the session
+        // cookie re-issued on it (the cookie store's idle timeout).
+        Inner { #[pin] future: S::Future, caching: Caching, renewed: Option<Box<HeaderValue>> },
         // A login, callback or logout handled by the layer.
         Own { future: BoxPage },
         // A session not cached yet, being loaded from the server-side store; then the request
@@ -94,8 +95,22 @@ where
     S: Service<Request<B>>,
 {
     pub(crate) fn inner(future: S::Future, caching: Caching) -> Self {
+        Self::renewed(future, caching, None)
+    }
+
+    /// The inner service's response, with the re-issued session cookie `renewed` unless the
+    /// app made the response cacheable.
+    pub(crate) fn renewed(
+        future: S::Future,
+        caching: Caching,
+        renewed: Option<Box<HeaderValue>>,
+    ) -> Self {
         Self {
-            kind: Kind::Inner { future, caching },
+            kind: Kind::Inner {
+                future,
+                caching,
+                renewed,
+            },
         }
     }
 
@@ -173,6 +188,7 @@ where
                     Ok(future) => Kind::Inner {
                         future,
                         caching: Caching::Protected,
+                        renewed: None,
                     },
                     Err(page) => return Poll::Ready(Ok(page.map(ResponseBody::own))),
                 },
@@ -201,7 +217,24 @@ where
                 protected,
             } => {
                 let (future, caching) = call_inner(&mut service, parts, body, identity, protected);
-                Kind::Inner { future, caching }
+                Kind::Inner {
+                    future,
+                    caching,
+                    renewed: None,
+                }
+            }
+            // Not from a store's session: only the cookie store re-issues its cookie.
+            Route::Renew {
+                identity,
+                protected,
+            } => {
+                let (future, caching) =
+                    call_inner(&mut service, parts, body, Some(identity), protected);
+                Kind::Inner {
+                    future,
+                    caching,
+                    renewed: None,
+                }
             }
             route => Kind::Own {
                 future: Box::pin(async move { crate::flow::run(&shared, route, parts).await }),
@@ -241,7 +274,11 @@ where
 {
     match kind {
         KindProj::Load { .. } | KindProj::Verify { .. } => unreachable!("handled by the caller"),
-        KindProj::Inner { future, caching } => {
+        KindProj::Inner {
+            future,
+            caching,
+            renewed,
+        } => {
             let mut res = ready!(future.poll(cx))?;
             match caching {
                 Caching::AsIs => {}
@@ -253,12 +290,31 @@ where
                 }
                 Caching::Personal => personal(res.headers_mut()),
             }
+            if let Some(cookie) = renewed.take() {
+                add_renewed_cookie(res.headers_mut(), *cookie);
+            }
             Poll::Ready(Ok(res.map(ResponseBody::inner)))
         }
         KindProj::Own { future } => {
             let page = ready!(future.as_mut().poll(cx));
             Poll::Ready(Ok(page.map(ResponseBody::own)))
         }
+    }
+}
+
+/// Adds the re-issued session cookie, unless the app made the response cacheable by shared
+/// caches (a `Cache-Control` without `no-store` or `private`), which must never store a
+/// session cookie; the next request's response carries it instead.
+fn add_renewed_cookie(headers: &mut HeaderMap, cookie: HeaderValue) {
+    let personal = headers.get_all(header::CACHE_CONTROL).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').map(str::trim).any(|d| {
+                d.eq_ignore_ascii_case("no-store") || d.to_ascii_lowercase().starts_with("private")
+            })
+        })
+    });
+    if personal {
+        headers.append(header::SET_COOKIE, cookie);
     }
 }
 
@@ -290,6 +346,26 @@ mod tests {
         assert_eq!(Caching::of(true, false), Caching::Protected);
         assert_eq!(Caching::of(false, true), Caching::Personal);
         assert_eq!(Caching::of(false, false), Caching::AsIs);
+    }
+
+    #[test]
+    fn a_renewed_cookie_never_rides_on_a_response_shared_caches_may_keep() {
+        let cookie = || HeaderValue::from_static("s=v; HttpOnly");
+        for (policy, added) in [
+            (Some("no-store"), true),
+            (Some("private, max-age=60"), true),
+            (Some("Private"), true),
+            (Some("public, max-age=60"), false),
+            (Some("max-age=60"), false),
+            (None, false),
+        ] {
+            let mut h = HeaderMap::new();
+            if let Some(p) = policy {
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static(p));
+            }
+            add_renewed_cookie(&mut h, cookie());
+            assert_eq!(h.contains_key(header::SET_COOKIE), added, "{policy:?}");
+        }
     }
 
     #[test]

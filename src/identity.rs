@@ -45,6 +45,11 @@ pub(crate) struct IdentityData {
     /// section 2.1), by which a logout token may end this session.
     #[serde(default)]
     pub(crate) sid: Option<String>,
+    /// When the session was last used, as its cookie records it (the cookie store with an idle
+    /// timeout re-issues the cookie at most once a minute); 0 when never recorded, which counts
+    /// from `authenticated_at`.
+    #[serde(default)]
+    pub(crate) seen_at: u64,
     #[serde(skip)]
     pub(crate) claims: OnceLock<Map<String, Value>>,
     /// What a bearer access token said beyond the user; `None` for a session (never in a
@@ -247,6 +252,7 @@ impl IdentityData {
             expires_at: d.expires_at,
             session_id: d.session_id.clone(),
             sid: d.sid.clone(),
+            seen_at: d.seen_at,
             claims: OnceLock::new(),
             access: d.access.clone(),
             provider_token: d.provider_token.clone(),
@@ -277,6 +283,7 @@ impl IdentityData {
             expires_at: 2_000,
             session_id: crate::random::random_token(16),
             sid: None,
+            seen_at: 0,
             claims: Default::default(),
             access: None,
             provider_token: None,
@@ -307,6 +314,7 @@ impl Identity {
             expires_at: 0,
             session_id: String::new(),
             sid: None,
+            seen_at: 0,
             claims: OnceLock::new(),
             access: None,
             provider_token: None,

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use crate::bearer::header::{bearer_bytes, credentials, Credentials};
 use crate::config::OidcConfig;
 use crate::identity::Identity;
-use crate::session::{open_session, request_cookie, request_cookie_bytes, Opened, Purpose};
+use crate::session::{
+    is_idle, last_use, open_session, request_cookie, request_cookie_bytes, Opened, Purpose,
+    RENEW_EVERY,
+};
 use crate::shared::Shared;
 use crate::store::Lookup;
 
@@ -24,6 +27,9 @@ pub(crate) enum Route {
         identity: Option<Identity>,
         protected: bool,
     },
+    /// Like `Pass` with a session, whose cookie is re-issued on the response: the cookie
+    /// store's idle timeout, once a minute per session.
+    Renew { identity: Identity, protected: bool },
     /// The explicit login route: with a provider (its index), or without (the default
     /// provider, or the chooser page when there is a choice).
     Login(Option<usize>),
@@ -61,6 +67,8 @@ pub(crate) enum Route {
 pub(crate) enum Loaded {
     /// A valid session.
     Session(Identity),
+    /// A valid session whose cookie is to be re-issued (the cookie store's idle timeout).
+    Renew(Identity),
     /// None, or none that is valid.
     None,
     /// A valid session just loaded whose tokens are due: refreshed before the route is
@@ -153,9 +161,7 @@ pub(crate) fn decide(
     let value = request_cookie_bytes(&parts.headers, &shared.cookies.names.session);
     let loaded = match (value, &shared.server) {
         (None, _) => Loaded::None,
-        (Some(value), None) => {
-            session(shared, value, expired).map_or(Loaded::None, Loaded::Session)
-        }
+        (Some(value), None) => session(shared, value, expired),
         (Some(value), Some(server)) => {
             let now = config.clock.unix_seconds();
             match server.lookup(value, now, || stored_session_id(shared, value)) {
@@ -178,6 +184,12 @@ pub(crate) fn after_load(shared: &Shared, parts: &Parts, loaded: Loaded) -> Rout
     let public = is_public(config, path);
     let identity = match loaded {
         Loaded::Session(identity) | Loaded::Due(identity) => Some(identity),
+        Loaded::Renew(identity) => {
+            return Route::Renew {
+                identity,
+                protected: !public,
+            }
+        }
         Loaded::None => None,
         Loaded::Unavailable | Loaded::ProviderUnavailable if public => None,
         Loaded::Unavailable => return Route::StoreUnavailable,
@@ -368,23 +380,33 @@ pub(crate) fn load(
     }
 }
 
-/// The identity of a session cookie value: from the cache, or opened and then cached. An
-/// expired session of a provider still configured goes to `expired`.
-fn session(
-    shared: &Shared,
-    value: &[u8],
-    expired: &mut Option<ExpiredSession>,
-) -> Option<Identity> {
+/// The session of a cookie value (with the cookie store): from the cache, or opened and then
+/// cached. An expired session of a provider still configured goes to `expired`, and so does
+/// one idle for the idle timeout.
+fn session(shared: &Shared, value: &[u8], expired: &mut Option<ExpiredSession>) -> Loaded {
     let cookies = &shared.cookies;
     let memories = &*cookies.memories;
     let now = shared.config.clock.unix_seconds();
-    if let Some(identity) = memories.cache.get(value, now) {
-        return Some(identity);
+    let idle = cookies.idle;
+    if idle == 0 {
+        if let Some(identity) = memories.cache.get(value, now) {
+            return Loaded::Session(identity);
+        }
+    } else if let Some(hit) = memories.cache.get_seen(value, now, RENEW_EVERY, idle) {
+        if !is_idle(hit.seen, now, idle) {
+            return match hit.touch {
+                true => Loaded::Renew(hit.identity),
+                false => Loaded::Session(hit.identity),
+            };
+        }
+        // Idle here: the cookie's own record of use, never newer than the cache's, decides.
     }
-    let value = std::str::from_utf8(value).ok()?;
+    let Ok(value) = std::str::from_utf8(value) else {
+        return Loaded::None;
+    };
     let data = match open_session(&cookies.codec, &cookies.names, value, now) {
-        Opened::Valid(data) => data,
-        Opened::Expired(data) => {
+        Opened::Valid(data) if !is_idle(last_use(&data), now, idle) => data,
+        Opened::Valid(data) | Opened::Expired(data) => {
             if shared.provider_for(&data.provider, &data.issuer).is_some() {
                 *expired = Some(ExpiredSession {
                     provider: data.provider,
@@ -392,24 +414,32 @@ fn session(
                     subject: data.subject,
                 });
             }
-            return None;
+            return Loaded::None;
         }
-        Opened::Invalid => return None,
+        Opened::Invalid => return Loaded::None,
     };
-    shared.provider_for(&data.provider, &data.issuer)?;
-    if memories.revoked.is_revoked(&data) {
-        return None;
+    if shared.provider_for(&data.provider, &data.issuer).is_none()
+        || memories.revoked.is_revoked(&data)
+    {
+        return Loaded::None;
     }
+    let renew = idle > 0 && now >= last_use(&data).saturating_add(RENEW_EVERY);
+    let seen = if renew { now } else { last_use(&data) };
     let identity = Identity::from_data(data);
-    memories.cache.insert(value, identity.clone(), now);
+    memories
+        .cache
+        .insert_seen(value, identity.clone(), now, seen, u64::MAX);
     // A logout may have revoked the session between the check above and the insert; it
     // revokes before it removes the cache entry, so checking again after inserting closes the
     // window.
     if memories.revoked.is_revoked(identity.data()) {
         memories.cache.remove(value);
-        return None;
+        return Loaded::None;
     }
-    Some(identity)
+    match renew {
+        true => Loaded::Renew(identity),
+        false => Loaded::Session(identity),
+    }
 }
 
 /// Whether the request is a top-level browser navigation, which may be redirected to the

@@ -82,6 +82,16 @@ where
                     call_inner(&mut self.inner, parts, body, identity, protected);
                 ResponseFuture::inner(future, caching)
             }
+            Route::Renew {
+                identity,
+                protected,
+            } => {
+                let cookie = renewed_cookie(shared, &parts, &identity);
+                // Called right here, as for `Route::Pass`.
+                let (future, caching) =
+                    call_inner(&mut self.inner, parts, body, Some(identity), protected);
+                ResponseFuture::renewed(future, caching, cookie)
+            }
             Route::Load { id } => {
                 let shared = Arc::clone(shared);
                 // The inner service is called later, from the future, once the session is
@@ -129,4 +139,17 @@ where
             }
         }
     }
+}
+
+/// The re-issued session cookie of a request whose cookie's record of use is a minute old (the
+/// cookie store's idle timeout).
+fn renewed_cookie(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    identity: &crate::identity::Identity,
+) -> Option<Box<http::HeaderValue>> {
+    let cookies = &shared.cookies;
+    let old = crate::session::request_cookie(&parts.headers, &cookies.names.session)?;
+    let now = shared.config.clock.unix_seconds();
+    crate::session::renew(cookies, old, identity, now).map(Box::new)
 }

@@ -356,6 +356,83 @@ async fn an_idle_session_ends_and_a_used_one_does_not() {
     );
 }
 
+/// With the cookie store the cookie carries its last use: re-issued once a minute by the
+/// replica that sees the request, read by every other, and an old copy ends after the idle
+/// timeout from its own last use. A logout refuses every value the session's cookie had.
+#[tokio::test]
+async fn the_cookie_store_keeps_an_idle_timeout_in_its_re_issued_cookie() {
+    let idp = MockIdp::start().await;
+    let clock = TestClock::new();
+    let replica = || {
+        let layer = OidcLayer::new(
+            idp.config(&clock)
+                .with_session_idle_timeout(Duration::from_secs(600))
+                .build()
+                .unwrap(),
+        );
+        app(layer)
+    };
+    let (a, b) = (replica(), replica());
+    let mut jar = signed_in(&a, &idp, &clock, "user-1").await;
+    let idle = signed_in(&a, &idp, &clock, "user-2").await;
+    let first = jar.clone();
+    let session_cookies = |reply: &Reply| {
+        reply
+            .set_cookies()
+            .into_iter()
+            .filter(|c| c.contains("oidc-session="))
+            .collect::<Vec<_>>()
+    };
+
+    clock.advance(Duration::from_secs(30));
+    let reply = jar.get(&a, "/").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(session_cookies(&reply).is_empty(), "used 30 s ago: kept");
+
+    let mut values = vec![jar.session().unwrap().clone()];
+    for _ in 0..2 {
+        clock.advance(Duration::from_secs(300));
+        let reply = jar.get(&a, "/").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let renewed = session_cookies(&reply);
+        assert_eq!(renewed.len(), 1, "re-issued once: {renewed:?}");
+        assert!(renewed[0].contains("HttpOnly"), "{}", renewed[0]);
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store");
+        let again = jar.get(&a, "/").await;
+        assert!(session_cookies(&again).is_empty(), "once a minute at most");
+        values.push(jar.session().unwrap().clone());
+    }
+    assert_eq!(
+        values
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3,
+        "each renewal is a new value"
+    );
+
+    // 630 s after sign-in: the other replica, which never saw this user, reads the last use
+    // from the cookie. The first cookie, last used at sign-in, is idle everywhere.
+    assert_eq!(status(&jar, &b, "/").await, StatusCode::OK);
+    assert_eq!(status(&first, &b, "/").await, StatusCode::FOUND);
+    assert_eq!(status(&first, &a, "/").await, StatusCode::FOUND);
+    assert_eq!(
+        status(&idle, &a, "/").await,
+        StatusCode::FOUND,
+        "unused for 630 s"
+    );
+
+    // An earlier value sent after a renewal (a request that was in flight) is cached again
+    // beside the new one; a logout refuses both.
+    clock.advance(Duration::from_secs(120));
+    let mut earlier = jar.clone();
+    assert_eq!(jar.get(&a, "/").await.status, StatusCode::OK);
+    assert_ne!(jar.session(), earlier.session(), "renewed");
+    assert_eq!(earlier.get(&a, "/").await.status, StatusCode::OK);
+    assert_eq!(logout(&mut jar, &a).await.status, StatusCode::FOUND);
+    assert_eq!(status(&earlier, &a, "/").await, StatusCode::FOUND);
+}
+
 #[test]
 fn an_unparsable_store_is_a_startup_error_naming_the_variable_without_its_password() {
     let vars = [

@@ -129,8 +129,11 @@ impl OidcConfigBuilder {
     /// session ends between `idle` and `idle` plus a minute after its last request.
     /// OWASP's Session Management Cheat Sheet suggests 15 to 30 minutes for most apps.
     ///
-    /// With a server-side store it is applied by the store; with the cookie store, where
-    /// nothing is kept on the server, it is not available (a startup error).
+    /// With a server-side store it is applied by the store. With the cookie store the cookie
+    /// carries the time of its last use, and the layer re-issues it (`Set-Cookie` on the
+    /// response) when that time is a minute old, so every replica sees the same time. A
+    /// response the app marked cacheable (a `Cache-Control` without `no-store` or `private`)
+    /// never carries the re-issued cookie; the next request's does.
     pub fn with_session_idle_timeout(mut self, idle: Duration) -> Self {
         self.session_store.idle_timeout = Some(idle);
         self
@@ -237,12 +240,6 @@ pub(crate) fn validate(
                     .into(),
             );
         }
-        if kind == StoreKind::Cookie {
-            push(
-                IDLE_TIMEOUT,
-                "needs a server-side session store: set OIDC_SESSION_STORE to `memory` or a redis:// URL".into(),
-            );
-        }
     }
     SessionStoreConfig {
         kind,
@@ -310,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_timeout_needs_a_server_side_store_and_a_sane_length() {
+    fn an_idle_timeout_works_with_every_store_and_needs_a_sane_length() {
         let check = |store: &str, idle: u64| {
             let draft = SessionStoreDraft {
                 store: Some((store.into(), SESSION_STORE)),
@@ -327,6 +324,10 @@ mod tests {
         );
         assert_eq!(check("memory", 0).0, None);
         assert_eq!(check("memory", 30).1[0].key, IDLE_TIMEOUT);
-        assert_eq!(check("cookie", 900).1[0].key, IDLE_TIMEOUT);
+        assert_eq!(
+            check("cookie", 900),
+            (Some(Duration::from_secs(900)), vec![])
+        );
+        assert_eq!(check("cookie", 60).1[0].key, IDLE_TIMEOUT);
     }
 }

@@ -78,6 +78,7 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         // `backchannel_logout::handle` with the body (`BackchannelLogout`); never here.
         Route::Unauthorized
         | Route::Pass { .. }
+        | Route::Renew { .. }
         | Route::Load { .. }
         | Route::Refresh { .. }
         | Route::BackchannelLogout(_) => pages::unauthorized_json(&shared.config.login_path),

@@ -80,6 +80,7 @@ impl Fields {
             expires_at: self.expires_at,
             session_id: self.session_id,
             sid: self.sid,
+            seen_at: self.authenticated_at,
             claims: OnceLock::new(),
             access: None,
             provider_token: None,

@@ -168,6 +168,20 @@ impl SessionCache {
         }
     }
 
+    /// Drops every entry of the session `session_id` (a cookie re-issued by the idle timeout
+    /// leaves its earlier values cached). Only at logout, so one shard at a time is locked for
+    /// a scan.
+    pub(crate) fn forget_session(&self, session_id: &str) {
+        for shard in &self.shards {
+            let mut shard = shard.write().unwrap_or_else(|p| p.into_inner());
+            let before = shard.map.len();
+            shard
+                .map
+                .retain(|_, e| e.identity.session_id() != session_id);
+            crate::meter::cached_sessions(shard.map.len() as i64 - before as i64);
+        }
+    }
+
     /// Drops every session that `ended` covers, and returns how many: a back-channel logout
     /// ended them, and a cache hit does not ask the revocations. Rare, so one shard at a time
     /// is locked for a scan.

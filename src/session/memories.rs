@@ -24,6 +24,9 @@ pub(crate) struct Memories {
     pub(crate) logout_tokens: ReplayGuard,
     pub(crate) cache: SessionCache,
     pub(crate) revoked: Revocations,
+    /// Whether a session may be cached under several cookie values (the cookie store's idle
+    /// timeout re-issues the cookie), so that ending it drops every entry of its id.
+    renewing: bool,
 }
 
 /// The memories of every configuration that still has a layer, by configuration. Locked only
@@ -47,6 +50,7 @@ impl Memories {
             logout_tokens: ReplayGuard::new(config.memory_capacity),
             cache: SessionCache::default(),
             revoked: Revocations::new(config.memory_capacity, config.session_lifetime.as_secs()),
+            renewing: super::cookie_idle(config) > 0,
         });
         registry.push((config.id, Arc::downgrade(&memories)));
         memories
@@ -62,6 +66,11 @@ impl Memories {
             self.cache.forget_expiring_by(floor);
         }
         self.cache.remove(cookie);
+        if self.renewing {
+            // Earlier values of a re-issued cookie may still be cached, and a cache hit does
+            // not ask the revocations.
+            self.cache.forget_session(session_id);
+        }
     }
 
     /// Ends the sessions a back-channel logout names, everywhere these memories serve: revoked

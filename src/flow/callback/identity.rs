@@ -99,6 +99,7 @@ pub(crate) fn identity_from_claims(
         expires_at: now.saturating_add(lifetime),
         session_id: random_token(16),
         sid,
+        seen_at: now,
         claims: std::sync::OnceLock::new(),
         access: None,
         provider_token: None,
