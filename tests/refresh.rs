@@ -406,6 +406,28 @@ async fn an_unreachable_provider_is_served_for_the_grace_then_503_then_recovers(
 }
 
 #[tokio::test]
+async fn a_server_error_at_refresh_is_an_unreachable_provider_not_the_end_of_the_session() {
+    let s = start(|b| b).await;
+    let mut jar = s.sign_in().await;
+    s.m.idp.with(|st| {
+        st.faults.insert(
+            Endpoint::Token,
+            Fault::Status(StatusCode::INTERNAL_SERVER_ERROR),
+        )
+    });
+    s.m.clock.advance(DUE);
+    assert_eq!(jar.get(&s.app, "/").await.status, StatusCode::OK);
+    s.m.idp.with(|st| st.faults.clear());
+    s.m.clock.advance(Duration::from_secs(6));
+    s.answer_refresh(&SigningKey::first(), |_| {}, "access-token-2", Some("rt-2"));
+    assert_eq!(
+        jar.get(&s.app, "/token").await.body,
+        "access-token-2",
+        "kept, refreshed"
+    );
+}
+
+#[tokio::test]
 async fn the_access_token_extractor_needs_a_session_and_redacts_its_debug() {
     let s = start(|b| b).await;
     let mut anonymous = Jar::default();

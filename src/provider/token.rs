@@ -79,7 +79,7 @@ impl Provider {
         if let Some(resource) = &self.config.resource {
             form.push(("resource", resource.as_str()));
         }
-        self.token_request(metadata, form, &[code, verifier], "code exchange")
+        self.token_request(metadata, form, &[code, verifier], "code exchange", false)
             .await
     }
 
@@ -96,18 +96,22 @@ impl Provider {
         if let Some(resource) = &self.config.resource {
             form.push(("resource", resource.as_str()));
         }
-        self.token_request(metadata, form, &[refresh_token], "refresh")
+        // A server error is a provider that cannot answer now: the session is served for the
+        // grace, never ended over it.
+        self.token_request(metadata, form, &[refresh_token], "refresh", true)
             .await
     }
 
     /// A form POST to the token endpoint, authenticated as the client; a refusal is read (its
-    /// description cleaned of `hide` and the secret) and logged as refusing `what`.
+    /// description cleaned of `hide` and the secret) and logged as refusing `what`; with
+    /// `server_error_unreachable`, any 5xx counts as the provider unreachable.
     async fn token_request(
         &self,
         metadata: &Metadata,
         form: Vec<(&str, &str)>,
         hide: &[&str],
         what: &str,
+        server_error_unreachable: bool,
     ) -> Result<TokenResponse, ProviderError> {
         let request = self.http.post(metadata.token_endpoint.clone());
         let authenticated = self.authenticate_client(metadata, request, form);
@@ -135,6 +139,12 @@ impl Provider {
                 "the token endpoint refused the {what}",
             );
             return Err(ProviderError::Rejected(Box::new(refusal)));
+        }
+        if server_error_unreachable && status.is_server_error() {
+            return Err(ProviderError::Unreachable(format!(
+                "the token endpoint answered HTTP {}",
+                status.as_u16()
+            )));
         }
         if !status.is_success() {
             return Err(status_error("token endpoint", status));
