@@ -1,4 +1,4 @@
-//! axum extractors for [`Identity`] and [`PgRole`], and their rejection.
+//! axum extractors for [`Identity`], [`PgRole`] and [`AccessToken`], and their rejection.
 //!
 //! ```
 //! use axum::{routing::get, Router};
@@ -17,8 +17,15 @@
 //!     role.set_local_role()
 //! }
 //!
+//! // The user's access token at the provider (server-side session stores), to call APIs
+//! // on their behalf; refreshed first when it was due (`OIDC_REFRESH`).
+//! async fn token(token: tower_oidc::AccessToken) -> String {
+//!     format!("valid until {}", token.expires_at())
+//! }
+//!
 //! let app: Router = Router::new()
 //!     .route("/", get(page))
+//!     .route("/token", get(token))
 //!     .route("/public", get(maybe))
 //!     .route("/role", get(role));
 //! ```
@@ -30,6 +37,7 @@ use http::{header, HeaderValue, StatusCode};
 
 use crate::identity::Identity;
 use crate::policy::PgRole;
+use crate::secret::AccessToken;
 
 /// Put on every request the layer lets through without an identity, so the extractor can tell
 /// "not signed in" from "the layer is not installed".
@@ -47,6 +55,10 @@ pub enum IdentityRejection {
     /// role map, a user without a role cannot sign in at all.) Answered with 403 and JSON.
     #[error("your account has no role in this application")]
     NoRole,
+    /// The session holds no access token (the cookie store keeps none, or the provider issued
+    /// none), asked for by the [`AccessToken`] extractor. Answered with 401 and JSON.
+    #[error("this session holds no access token")]
+    NoAccessToken,
     /// `OidcLayer` is not installed around this route. Answered with 500.
     #[error("tower-oidc: OidcLayer is not installed around this route; add `.layer(OidcLayer::new(config))` to the router")]
     MissingLayer,
@@ -78,6 +90,15 @@ impl IntoResponse for IdentityRejection {
                     HeaderValue::from_static("application/json"),
                 )],
                 r#"{"error":"no_role","message":"your account has no role in this application"}"#,
+            )
+                .into_response(),
+            Self::NoAccessToken => (
+                StatusCode::UNAUTHORIZED,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                r#"{"error":"no_access_token","message":"this session holds no access token"}"#,
             )
                 .into_response(),
             Self::MissingLayer => {
@@ -114,6 +135,20 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Identity {
             None if parts.extensions.get::<LayerMarker>().is_some() => Ok(None),
             None => Err(IdentityRejection::MissingLayer),
         }
+    }
+}
+
+/// The session's current access token (refreshed first when it was due); 401 without a
+/// session or when the session holds none.
+impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
+    type Rejection = IdentityRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let identity = <Identity as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        identity
+            .access_token()
+            .cloned()
+            .ok_or(IdentityRejection::NoAccessToken)
     }
 }
 

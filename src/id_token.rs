@@ -32,6 +32,9 @@ pub(crate) enum IdTokenError {
     AuthTimeInFuture(u64),
     #[error("the identity provider did not sign you in with an authentication method this application requires (acr)")]
     AcrNotAccepted,
+    /// A refreshed ID token whose claim (`iss` or `sub`) is not the session's.
+    #[error("the refreshed ID token's {0} is not the session's (OpenID Connect Core 12.2)")]
+    OtherSession(&'static str),
 }
 
 /// What the token must say: what every signed token of the provider says, and this login's
@@ -93,6 +96,25 @@ pub(crate) fn check_claims(
     Ok(())
 }
 
+/// Checks the claims of a refreshed ID token whose signature is valid (OpenID Connect Core
+/// 1.0 section 12.2): the common checks, no `nonce` needed, and the `iss` and `sub` of the
+/// session it renews (`aud` holding us is a common check).
+pub(crate) fn check_refreshed(
+    claims: &Map<String, Value>,
+    audience: &Audience<'_>,
+    issuer: &str,
+    subject: &str,
+) -> Result<(), IdTokenError> {
+    jwt::check_common(claims, audience, Expiry::Required)?;
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+        return Err(IdTokenError::OtherSession("iss"));
+    }
+    if claims.get("sub").and_then(Value::as_str) != Some(subject) {
+        return Err(IdTokenError::OtherSession("sub"));
+    }
+    Ok(())
+}
+
 /// `auth_time` is present, not in the future beyond the leeway, and at most `max_age` (plus
 /// the leeway) ago (OpenID Connect Core 1.0 section 3.1.3.7 item 13).
 fn check_auth_time(
@@ -145,6 +167,39 @@ mod tests {
 
     fn without(key: &str) -> Map<String, Value> {
         test_support::without(good(), &[key])
+    }
+
+    #[test]
+    fn a_refreshed_id_token_must_keep_the_sessions_iss_and_sub_and_needs_no_nonce() {
+        let mut claims = good();
+        claims.remove("nonce");
+        let w = want();
+        let sub = claims["sub"].as_str().unwrap().to_owned();
+        assert_eq!(
+            check_refreshed(&claims, &w.audience, "https://id.example.com", &sub),
+            Ok(())
+        );
+        assert_eq!(
+            check_refreshed(
+                &claims,
+                &w.audience,
+                "https://id.example.com",
+                "someone-else"
+            ),
+            Err(IdTokenError::OtherSession("sub"))
+        );
+        let mut other_aud = claims.clone();
+        other_aud.insert("aud".into(), json!("another-app"));
+        assert!(matches!(
+            check_refreshed(&other_aud, &w.audience, "https://id.example.com", &sub),
+            Err(IdTokenError::Jwt(_))
+        ));
+        let mut other_iss = claims.clone();
+        other_iss.insert("iss".into(), json!("https://evil.example.com"));
+        assert!(matches!(
+            check_refreshed(&other_iss, &w.audience, "https://id.example.com", &sub),
+            Err(IdTokenError::Jwt(_))
+        ));
     }
 
     #[test]

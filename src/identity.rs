@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::policy::PgRole;
+use crate::secret::AccessToken;
 
 /// The signed-in user of a request, inserted into request extensions by the layer.
 ///
@@ -55,6 +56,10 @@ pub(crate) struct IdentityData {
     /// cookie).
     #[serde(skip)]
     pub(crate) access: Option<Box<AccessGrant>>,
+    /// The session's access token at the provider, for the app's calls on the user's behalf
+    /// (server-side stores only; never in a cookie).
+    #[serde(skip)]
+    pub(crate) provider_token: Option<AccessToken>,
 }
 
 /// What a bearer access token grants, beyond the user it names.
@@ -91,6 +96,13 @@ impl Identity {
 
     pub(crate) fn clone_data(&self) -> IdentityData {
         self.0.duplicate()
+    }
+
+    /// The session's current access token at the provider, for calls on the user's behalf
+    /// (see [`AccessToken`]); `None` with the cookie store, for a bearer token's identity, or
+    /// when the provider issued none.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.0.provider_token.as_ref()
     }
 
     /// The `sub` claim: the provider's stable identifier for the user.
@@ -243,6 +255,7 @@ impl IdentityData {
             seen_at: d.seen_at,
             claims: OnceLock::new(),
             access: d.access.clone(),
+            provider_token: d.provider_token.clone(),
         }
     }
 }
@@ -273,6 +286,7 @@ impl IdentityData {
             seen_at: 0,
             claims: Default::default(),
             access: None,
+            provider_token: None,
         }
     }
 }
@@ -303,6 +317,7 @@ impl Identity {
             seen_at: 0,
             claims: OnceLock::new(),
             access: None,
+            provider_token: None,
         })
     }
 }

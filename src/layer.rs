@@ -219,6 +219,7 @@ impl OidcLayer {
             id_token: String::new(),
             seen_at: now,
             idle_secs: server.idle_secs(),
+            tokens: Default::default(),
         };
         server
             .create(&record)

@@ -33,6 +33,7 @@ mod random;
 mod rate_limit;
 mod route;
 mod scope;
+mod secret;
 mod service;
 mod session;
 mod shared;
@@ -63,5 +64,6 @@ pub use policy::{
     RoleRule, MAX_ROLE_NAME_BYTES,
 };
 pub use scope::{InsufficientScope, Scope, ScopeRejection, Scoped};
+pub use secret::AccessToken;
 pub use service::Oidc;
 pub use store::{SessionsError, UserSession};

@@ -52,6 +52,12 @@ pub(crate) enum Route {
     Unauthorized,
     /// A server-side session not cached here: load it (this id) from the store, then decide.
     Load { id: String },
+    /// A server-side session whose tokens are due: refresh them, then decide.
+    Refresh { identity: Identity },
+    /// A session whose refresh cannot reach the provider, past the grace: 503.
+    ProviderUnavailable,
+    /// A session whose refresh was refused with this page, for a navigation.
+    RefreshRefused(crate::error::AuthError),
     /// A session whose store cannot be reached: 503.
     StoreUnavailable,
     /// An API path, judged by its bearer token alone.
@@ -67,8 +73,15 @@ pub(crate) enum Loaded {
     Renew(Identity),
     /// None, or none that is valid.
     None,
+    /// A valid session just loaded whose tokens are due: refreshed before the route is
+    /// decided (a route that sees one serves it as it is).
+    Due(Identity),
     /// One the store cannot tell about now.
     Unavailable,
+    /// One whose refresh cannot reach the provider, past the grace.
+    ProviderUnavailable,
+    /// One whose refresh ended it, with the page a navigation gets.
+    Refused(crate::error::AuthError),
 }
 
 /// What a request on an API path needs when its token is not in the cache.
@@ -159,6 +172,7 @@ pub(crate) fn decide(
             match server.lookup(value, now, || stored_session_id(shared, value)) {
                 Lookup::Found(identity) => Loaded::Session(identity),
                 Lookup::Load(id) => return Route::Load { id },
+                Lookup::Refresh(identity) => return Route::Refresh { identity },
                 Lookup::Unavailable => Loaded::Unavailable,
                 Lookup::Missing => Loaded::None,
             }
@@ -174,7 +188,7 @@ pub(crate) fn after_load(shared: &Shared, parts: &Parts, loaded: Loaded) -> Rout
     let path = app_uri(parts).path();
     let public = is_public(config, path);
     let identity = match loaded {
-        Loaded::Session(identity) => Some(identity),
+        Loaded::Session(identity) | Loaded::Due(identity) => Some(identity),
         Loaded::Renew(identity) => {
             return Route::Renew {
                 identity,
@@ -182,8 +196,12 @@ pub(crate) fn after_load(shared: &Shared, parts: &Parts, loaded: Loaded) -> Rout
             }
         }
         Loaded::None => None,
-        Loaded::Unavailable if public => None,
+        Loaded::Unavailable | Loaded::ProviderUnavailable if public => None,
         Loaded::Unavailable => return Route::StoreUnavailable,
+        Loaded::ProviderUnavailable => return Route::ProviderUnavailable,
+        Loaded::Refused(_) if public || !config.require_session => None,
+        Loaded::Refused(err) if is_navigation(parts) => return Route::RefreshRefused(err),
+        Loaded::Refused(_) => return Route::Unauthorized,
     };
     match identity {
         Some(identity) => Route::Pass {
@@ -356,7 +374,8 @@ pub(crate) fn load(
             shared.provider_for(&d.provider, &d.issuer).is_some()
         };
         match server.load(&value, &id, known).await {
-            Ok(Some(identity)) => Loaded::Session(identity),
+            Ok(Some((identity, false))) => Loaded::Session(identity),
+            Ok(Some((identity, true))) => Loaded::Due(identity),
             Ok(None) => Loaded::None,
             Err(e) => {
                 tracing::warn!(target: "tower_oidc", event = "session_store_unreachable", error = %e, "a session could not be loaded: 503");
@@ -414,7 +433,7 @@ fn session(shared: &Shared, value: &[u8], expired: &mut Option<ExpiredSession>) 
     let identity = Identity::from_data(data);
     memories
         .cache
-        .insert_seen(value, identity.clone(), now, seen);
+        .insert_seen(value, identity.clone(), now, seen, u64::MAX);
     // A logout may have revoked the session between the check above and the insert; it
     // revokes before it removes the cache entry, so checking again after inserting closes the
     // window.

@@ -101,7 +101,18 @@ where
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 let load = crate::route::load(Arc::clone(&shared), &parts, id);
+                // Refreshed first when its tokens are due.
+                let load = flow::refresh::after_load(Arc::clone(&shared), &parts, load);
                 ResponseFuture::load(load, shared, ready, parts, body)
+            }
+            Route::Refresh { identity } => {
+                let shared = Arc::clone(shared);
+                // As for `Load`: the ready instance is taken out before the async refresh
+                // (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                let refresh = flow::refresh::session(Arc::clone(&shared), &parts, identity);
+                ResponseFuture::load(refresh, shared, ready, parts, body)
             }
             Route::Token(TokenRoute::Verify) => {
                 // The token is verified asynchronously (a key may have to be fetched), so the

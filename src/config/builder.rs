@@ -63,6 +63,8 @@ pub struct OidcConfigBuilder {
     pub(super) client_network: super::client_network::ClientNetworkDraft,
     /// The session store, its staleness and the idle timeout (`session_store.rs`).
     pub(super) session_store: super::session_store::SessionStoreDraft,
+    /// Refresh tokens, their margin and grace (`refresh.rs`).
+    pub(super) refresh: super::refresh::RefreshDraft,
     pub(super) audit_sink: Option<Sink>,
     /// `OIDC_JWKS_PATH` (`client_assertion.rs`).
     pub(super) jwks_path: Option<String>,
@@ -109,6 +111,7 @@ impl Default for OidcConfigBuilder {
             bearer_only: false,
             client_network: Default::default(),
             session_store: Default::default(),
+            refresh: Default::default(),
             audit_sink: None,
             jwks_path: None,
         }
@@ -511,6 +514,14 @@ impl OidcConfigBuilder {
                 session_store_staleness: file.session_store_staleness,
                 session_idle_timeout: file.session_idle_timeout,
                 session_lifetime: file.session_lifetime,
+            },
+        );
+        super::refresh::read_file(
+            &mut self,
+            super::refresh::FileRefresh {
+                refresh: file.refresh,
+                refresh_margin: file.refresh_margin,
+                refresh_grace: file.refresh_grace,
             },
         );
         self

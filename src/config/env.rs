@@ -195,6 +195,7 @@ impl OidcConfig {
         }
         super::client_network::read_env(&mut b.client_network, get);
         super::session_store::read_env(&mut b, get);
+        super::refresh::read_env(&mut b, get);
         read_numbered_providers(&mut b, &get);
         b
     }
@@ -297,7 +298,7 @@ pub(crate) fn unknown_numbered_variables(
 }
 
 /// `true` or `false` (also `1`/`0`, `yes`/`no`), ignoring case.
-fn parse_bool(raw: &str) -> Result<bool, String> {
+pub(super) fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),

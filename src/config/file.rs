@@ -126,6 +126,10 @@ pub(crate) struct FileConfig {
     pub(crate) session_store_staleness: Option<u64>,
     pub(crate) session_idle_timeout: Option<u64>,
     pub(crate) session_lifetime: Option<u64>,
+    /// `OIDC_REFRESH`, its margin and grace in seconds (`refresh.rs`).
+    pub(crate) refresh: Option<bool>,
+    pub(crate) refresh_margin: Option<u64>,
+    pub(crate) refresh_grace: Option<u64>,
 }
 
 /// One `[[providers]]` entry. No `Debug`: it may hold a secret.

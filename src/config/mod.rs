@@ -81,6 +81,7 @@ pub(crate) mod file;
 pub(crate) mod login_params;
 mod network;
 mod par;
+mod refresh;
 mod response_mode;
 mod session_store;
 mod types;
@@ -95,6 +96,7 @@ pub(crate) use cookie_key::CookieKey;
 pub use draft::{ProviderBuilder, DEFAULT_SCOPE};
 pub(crate) use env::Keys;
 pub(crate) use network::Network;
+pub(crate) use refresh::RefreshConfig;
 pub use response_mode::ResponseMode;
 #[cfg(feature = "redis")]
 pub(crate) use session_store::RedisUrl;
@@ -299,6 +301,8 @@ pub struct OidcConfig {
     pub(crate) login_rate_limit: Option<LoginRateLimit>,
     /// `OIDC_SESSION_STORE`, its staleness and the idle timeout.
     pub(crate) session_store: SessionStoreConfig,
+    /// `OIDC_REFRESH`, its margin and grace.
+    pub(crate) refresh: RefreshConfig,
     /// Where the audit trail goes, if anywhere.
     pub(crate) audit_sink: Option<crate::audit::Sink>,
     /// `OIDC_JWKS_PATH`: where the client assertions' public keys are served, if anywhere.
@@ -347,6 +351,7 @@ impl fmt::Debug for OidcConfig {
             .field("login_rate_limit", &self.login_rate_limit)
             .field("session_store", &self.session_store)
             .field("jwks_path", &self.jwks_path)
+            .field("refresh", &self.refresh)
             .finish_non_exhaustive()
     }
 }

@@ -181,7 +181,7 @@ pub(crate) fn read_file(b: &mut OidcConfigBuilder, file: FileSessionStore) {
 }
 
 /// A number of seconds (`300`, or `300s`), or a problem naming `key`.
-fn read_secs(
+pub(super) fn read_secs(
     b: &mut OidcConfigBuilder,
     key: &str,
     raw: Option<String>,

@@ -34,6 +34,8 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     let names = &cookies.names;
     let now = shared.config.clock.unix_seconds();
     let session_value = request_cookie(&parts.headers, &names.session);
+    // With a server-side store: the refresh token, revoked at the provider below.
+    let mut refresh_token = None;
     let (identity, id_token_hint) = match &shared.server {
         None => {
             let identity =
@@ -66,7 +68,10 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
                 None => (None, None),
                 // Ended in the store, for every replica; the ID token came from there.
                 Some(id) => match server.end(&id).await {
-                    Ok(Some(record)) => (Some(record.identity), Some(record.id_token)),
+                    Ok(Some(record)) => {
+                        refresh_token = record.tokens.refresh_token;
+                        (Some(record.identity), Some(record.id_token))
+                    }
                     Ok(None) => (None, None),
                     Err(e) => {
                         tracing::warn!(target: "tower_oidc", event = "session_store_unreachable", error = %e, "a session could not be ended in the store: 503, try again");
@@ -104,6 +109,9 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
         Some(m) => Some(m),
         None => provider.metadata().await.ok(),
     };
+    if let (Some(token), Some(m)) = (&refresh_token, &metadata) {
+        revoke(provider, m, token).await;
+    }
     let post_logout = shared.config.post_logout_redirect_uri.as_ref();
     let mut page = match metadata
         .as_ref()
@@ -141,6 +149,33 @@ pub(crate) async fn handle(shared: &Shared, parts: &Parts) -> Page {
     };
     clear_cookies(&mut page, shared, parts);
     page
+}
+
+/// Revokes the session's refresh token (RFC 7009) where the provider has a revocation
+/// endpoint; a failure is logged and the logout goes on.
+async fn revoke(
+    provider: &crate::provider::Provider,
+    metadata: &crate::provider::Metadata,
+    token: &crate::secret::Secret,
+) {
+    let Some(endpoint) = &metadata.revocation_endpoint else {
+        return;
+    };
+    let call = provider.revoke(metadata, endpoint, token.expose(), "refresh_token");
+    match crate::meter::provider_call(provider.config.slug.as_str(), "revocation", call).await {
+        Ok(()) => tracing::debug!(
+            target: "tower_oidc",
+            event = "refresh_token_revoked",
+            provider = provider.config.slug.as_str(),
+        ),
+        Err(e) => tracing::warn!(
+            target: "tower_oidc",
+            event = "refresh_token_revocation_failed",
+            provider = provider.config.slug.as_str(),
+            error = %e,
+            "the refresh token could not be revoked at the provider; the logout goes on",
+        ),
+    }
 }
 
 /// Removes the session cookie, the logout hint and every login cookie of this browser.

@@ -21,6 +21,7 @@ pub(crate) mod login;
 pub(crate) mod login_params;
 pub(crate) mod logout;
 pub(crate) mod origin;
+pub(crate) mod refresh;
 pub(crate) mod return_to;
 pub(crate) mod throttle;
 
@@ -66,6 +67,14 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
             login::start(shared, shared.default_provider(), &parts, return_to, None).await
         }
         Route::StoreUnavailable => pages::store_unavailable(config),
+        Route::ProviderUnavailable => pages::error_page(
+            &crate::error::AuthError::new(
+                crate::error::AuthErrorKind::ProviderUnreachable,
+                "The identity provider cannot be reached to renew your session.",
+            ),
+            config,
+        ),
+        Route::RefreshRefused(err) => pages::error_page(&err, config),
         Route::Token(route) => bearer::page(route),
         // The service loads the session (`Load`) or hands the request to
         // `backchannel_logout::handle` with the body (`BackchannelLogout`); never here.
@@ -73,6 +82,7 @@ pub(crate) async fn run(shared: &Shared, route: Route, parts: Parts) -> pages::P
         | Route::Pass { .. }
         | Route::Renew { .. }
         | Route::Load { .. }
+        | Route::Refresh { .. }
         | Route::BackchannelLogout(_) => pages::unauthorized_json(&shared.config.login_path),
     }
 }

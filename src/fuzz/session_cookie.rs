@@ -83,6 +83,7 @@ impl Fields {
             seen_at: self.authenticated_at,
             claims: OnceLock::new(),
             access: None,
+            provider_token: None,
         }
     }
 }

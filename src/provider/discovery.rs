@@ -29,6 +29,8 @@ pub(crate) struct Metadata {
     pub(crate) end_session_endpoint: Option<Url>,
     /// Token introspection (RFC 7662, RFC 8414 section 2), for opaque access tokens.
     pub(crate) introspection_endpoint: Option<Url>,
+    /// Token revocation (RFC 7009, RFC 8414 section 2): the logout revokes the refresh token.
+    pub(crate) revocation_endpoint: Option<Url>,
     pub(crate) token_auth_methods: Vec<String>,
     pub(crate) iss_parameter_supported: bool,
     pub(crate) signing_algs: Vec<Algorithm>,
@@ -56,6 +58,8 @@ struct RawMetadata {
     end_session_endpoint: Option<String>,
     #[serde(default)]
     introspection_endpoint: Option<String>,
+    #[serde(default)]
+    revocation_endpoint: Option<String>,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Option<Vec<String>>,
     #[serde(default)]
@@ -206,6 +210,7 @@ pub(crate) fn parse_metadata(
         jwks_uri: endpoint("jwks_uri", &raw.jwks_uri)?,
         end_session_endpoint: optional("end_session_endpoint", raw.end_session_endpoint)?,
         introspection_endpoint: optional("introspection_endpoint", raw.introspection_endpoint)?,
+        revocation_endpoint: optional("revocation_endpoint", raw.revocation_endpoint)?,
         token_auth_methods: raw
             .token_endpoint_auth_methods_supported
             .unwrap_or_else(|| vec!["client_secret_basic".into()]),

@@ -30,6 +30,7 @@ pub(crate) mod jwks;
 pub(crate) mod par;
 pub(crate) mod parsed_key;
 pub(crate) mod requirements;
+pub(crate) mod revocation;
 pub(crate) mod token;
 pub(crate) mod token_refusal;
 

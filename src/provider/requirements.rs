@@ -137,6 +137,7 @@ mod tests {
             jwks_uri: url("jwks"),
             end_session_endpoint: None,
             introspection_endpoint: None,
+            revocation_endpoint: None,
             token_auth_methods: vec!["client_secret_basic".into(), "client_secret_jwt".into()],
             iss_parameter_supported: true,
             signing_algs: vec![],

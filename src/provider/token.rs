@@ -24,6 +24,23 @@ pub(crate) struct TokenResponse {
     /// `Bearer` (any case) is the only type we can use (RFC 6750); not a secret.
     #[serde(default)]
     pub(crate) token_type: Option<String>,
+    #[serde(default)]
+    pub(crate) refresh_token: Option<String>,
+    /// Seconds the access token lasts (RFC 6749 section 5.1): a number, or a numeric string as
+    /// some providers send; anything else is as if absent.
+    #[serde(default)]
+    expires_in: Option<Value>,
+}
+
+impl TokenResponse {
+    /// `expires_in` in seconds, when the provider sent a usable one.
+    pub(crate) fn expires_in(&self) -> Option<u64> {
+        match self.expires_in.as_ref()? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for TokenResponse {
@@ -34,7 +51,12 @@ impl fmt::Debug for TokenResponse {
                 &self.access_token.as_ref().map(|_| "[redacted]"),
             )
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in())
             .finish()
     }
 }
@@ -57,6 +79,40 @@ impl Provider {
         if let Some(resource) = &self.config.resource {
             form.push(("resource", resource.as_str()));
         }
+        self.token_request(metadata, form, &[code, verifier], "code exchange", false)
+            .await
+    }
+
+    /// Redeems a refresh token (RFC 6749 section 6) for new tokens.
+    pub(crate) async fn refresh_tokens(
+        &self,
+        metadata: &Metadata,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, ProviderError> {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(resource) = &self.config.resource {
+            form.push(("resource", resource.as_str()));
+        }
+        // A server error is a provider that cannot answer now: the session is served for the
+        // grace, never ended over it.
+        self.token_request(metadata, form, &[refresh_token], "refresh", true)
+            .await
+    }
+
+    /// A form POST to the token endpoint, authenticated as the client; a refusal is read (its
+    /// description cleaned of `hide` and the secret) and logged as refusing `what`; with
+    /// `server_error_unreachable`, any 5xx counts as the provider unreachable.
+    async fn token_request(
+        &self,
+        metadata: &Metadata,
+        form: Vec<(&str, &str)>,
+        hide: &[&str],
+        what: &str,
+        server_error_unreachable: bool,
+    ) -> Result<TokenResponse, ProviderError> {
         let request = self.http.post(metadata.token_endpoint.clone());
         let authenticated = self.authenticate_client(metadata, request, form);
         let basic_with_encoded_secret = authenticated.basic_with_encoded_secret;
@@ -70,21 +126,25 @@ impl Provider {
                 .client_secret
                 .as_ref()
                 .map_or("", |s| s.expose());
-            let refusal = TokenRefusal::read(
-                status.as_u16(),
-                &bytes,
-                &[code, verifier, secret],
-                basic_with_encoded_secret,
-            );
+            let mut hidden = hide.to_vec();
+            hidden.push(secret);
+            let refusal =
+                TokenRefusal::read(status.as_u16(), &bytes, &hidden, basic_with_encoded_secret);
             tracing::warn!(
                 target: "tower_oidc",
                 event = "token_refused",
                 provider = self.config.slug.as_str(),
                 error = refusal.shown_code().as_str(),
                 error_description = refusal.description.as_deref().unwrap_or(""),
-                "the token endpoint refused the code exchange",
+                "the token endpoint refused the {what}",
             );
             return Err(ProviderError::Rejected(Box::new(refusal)));
+        }
+        if server_error_unreachable && status.is_server_error() {
+            return Err(ProviderError::Unreachable(format!(
+                "the token endpoint answered HTTP {}",
+                status.as_u16()
+            )));
         }
         if !status.is_success() {
             return Err(status_error("token endpoint", status));
@@ -151,9 +211,10 @@ mod tests {
     #[test]
     fn token_response_debug_redacts_the_tokens() {
         let r: TokenResponse =
-            serde_json::from_str(r#"{"access_token":"AT-secret","id_token":"ID-secret"}"#).unwrap();
+            serde_json::from_str(r#"{"access_token":"AT-secret","id_token":"ID-secret","refresh_token":"RT-secret","expires_in":"30"}"#).unwrap();
         let shown = format!("{r:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("[redacted]"), "{shown}");
+        assert_eq!(r.expires_in(), Some(30));
     }
 }

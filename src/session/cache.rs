@@ -36,6 +36,8 @@ struct Entry {
     value: Box<str>,
     identity: Identity,
     seen: AtomicU64,
+    /// When the session's tokens are due for a refresh (`u64::MAX`: never).
+    refresh_at: AtomicU64,
 }
 
 /// A cache hit of a server-side session: the identity, when its use was last recorded, and
@@ -44,6 +46,8 @@ pub(crate) struct Hit {
     pub(crate) identity: Identity,
     pub(crate) seen: u64,
     pub(crate) touch: bool,
+    /// Whether the session's tokens are due for a refresh.
+    pub(crate) refresh_due: bool,
 }
 
 #[derive(Default)]
@@ -116,6 +120,7 @@ impl SessionCache {
             identity: e.identity.clone(),
             seen,
             touch,
+            refresh_due: now >= e.refresh_at.load(Ordering::Relaxed),
         })
     }
 
@@ -193,11 +198,31 @@ impl SessionCache {
     }
 
     pub(crate) fn insert(&self, value: &str, identity: Identity, now: u64) {
-        self.insert_seen(value, identity, now, now);
+        self.insert_seen(value, identity, now, now, u64::MAX);
     }
 
-    /// Caches the session `value`, its use last recorded at `seen`.
-    pub(crate) fn insert_seen(&self, value: &str, identity: Identity, now: u64, seen: u64) {
+    /// Postpones the refresh of the session `value` to `at` (the provider could not be
+    /// reached: the next try waits a moment instead of coming with every request).
+    pub(crate) fn postpone_refresh(&self, value: &str, at: u64) {
+        let Some((key, shard)) = Self::key(value.as_bytes()) else {
+            return;
+        };
+        let shard = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = shard.map.get(&key).filter(|e| *e.value == *value) {
+            e.refresh_at.store(at, Ordering::Relaxed);
+        }
+    }
+
+    /// Caches the session `value`, its use last recorded at `seen`, its refresh due at
+    /// `refresh_at`; replaces an entry of the same value.
+    pub(crate) fn insert_seen(
+        &self,
+        value: &str,
+        identity: Identity,
+        now: u64,
+        seen: u64,
+        refresh_at: u64,
+    ) {
         let Some((key, shard)) = Self::key(value.as_bytes()) else {
             return;
         };
@@ -224,6 +249,7 @@ impl SessionCache {
                     value: Box::from(value),
                     identity,
                     seen: AtomicU64::new(seen),
+                    refresh_at: AtomicU64::new(refresh_at),
                 },
             )
             .is_none()

@@ -73,12 +73,13 @@ impl LocalSessions {
         }
     }
 
-    /// Caches the session `value` (its cookie) after a load; undone at once when the session
-    /// ended meanwhile.
-    pub(crate) fn insert(&self, value: &str, identity: Identity, seen: u64) {
+    /// Caches the session `value` (its cookie) after a load or a refresh, its refresh due at
+    /// `refresh_at`; undone at once when the session ended meanwhile.
+    pub(crate) fn insert(&self, value: &str, identity: Identity, seen: u64, refresh_at: u64) {
         let now = self.clock.unix_seconds();
         let id: Box<str> = identity.session_id().into();
-        self.cache.insert_seen(value, identity, now, seen);
+        self.cache
+            .insert_seen(value, identity, now, seen, refresh_at);
         {
             let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
             if index.len() >= self.capacity {
@@ -170,12 +171,12 @@ mod tests {
     fn an_ended_session_is_evicted_even_when_its_load_finishes_after_the_end() {
         let local = LocalSessions::new(100, TestClock::at(1_000));
         local.reconnected();
-        local.insert(&"v".repeat(40), identity("a"), 1_000);
+        local.insert(&"v".repeat(40), identity("a"), 1_000, u64::MAX);
         assert!(local.cache.get("v".repeat(40).as_bytes(), 1_000).is_some());
         local.ended("a");
         assert!(local.cache.get("v".repeat(40).as_bytes(), 1_000).is_none());
         // A load that read the record before the end, cached after it.
-        local.insert(&"v".repeat(40), identity("a"), 1_000);
+        local.insert(&"v".repeat(40), identity("a"), 1_000, u64::MAX);
         assert!(local.cache.get("v".repeat(40).as_bytes(), 1_000).is_none());
     }
 
@@ -202,7 +203,7 @@ mod tests {
     fn a_reconnected_feed_forgets_every_cached_session() {
         let local = LocalSessions::new(100, TestClock::at(1_000));
         local.reconnected();
-        local.insert(&"w".repeat(40), identity("b"), 1_000);
+        local.insert(&"w".repeat(40), identity("b"), 1_000, u64::MAX);
         assert_eq!(local.cached(), 1);
         local.reconnected();
         assert_eq!(local.cached(), 0);

@@ -24,7 +24,6 @@ struct State {
     /// (issuer, sid) to session ids.
     sids: HashMap<(String, String), HashSet<String>>,
     /// Lock name to when it is released.
-    #[cfg_attr(not(test), allow(dead_code))]
     locks: HashMap<String, u64>,
 }
 
@@ -112,6 +111,7 @@ fn copy(s: &StoredSession) -> StoredSession {
         id_token: s.id_token.clone(),
         seen_at: s.seen_at,
         idle_secs: s.idle_secs,
+        tokens: s.tokens.clone(),
     }
 }
 
@@ -197,6 +197,25 @@ impl SessionStore for MemoryStore {
             self.now(),
         );
         Box::pin(std::future::ready(Ok(ids)))
+    }
+
+    fn update<'a>(&'a self, session: &'a StoredSession) -> StoreFuture<'a, bool> {
+        let mut state = self.state();
+        let found = match state.sessions.get_mut(session.id()) {
+            Some(stored) => {
+                let seen = stored.seen_at.max(session.seen_at);
+                *stored = copy(session);
+                stored.seen_at = seen;
+                true
+            }
+            None => false,
+        };
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn unlock<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()> {
+        self.state().locks.remove(name);
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn lock<'a>(&'a self, name: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {

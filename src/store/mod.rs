@@ -15,14 +15,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::IdentityData;
 
+mod flights;
 mod local;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod server;
+mod tokens;
 mod user_sessions;
 
+pub(crate) use flights::{wait as wait_for_refresh, Joined, Refreshed};
 pub(crate) use server::{Lookup, ServerSessions};
+pub(crate) use tokens::StoredTokens;
 pub use user_sessions::{SessionsError, UserSession};
 
 /// What a store call returns, boxed so that the trait stays object-safe.
@@ -64,11 +68,15 @@ pub(crate) trait SessionStore: fmt::Debug + Send + Sync + 'static {
     #[cfg_attr(not(test), allow(dead_code))]
     fn sessions_by_sid<'a>(&'a self, issuer: &'a str, sid: &'a str)
         -> StoreFuture<'a, Vec<String>>;
+    /// Replaces the record of a session that is still there (a refresh's new tokens and
+    /// identity), keeping when it was last used; `false` when the session is gone (ended
+    /// meanwhile: never brought back).
+    fn update<'a>(&'a self, session: &'a StoredSession) -> StoreFuture<'a, bool>;
     /// Takes the short lock `name` for `ttl` (a token refresh, one replica at a time): `true`
     /// when this caller has it.
-    // For the token refresh, which is not built yet.
-    #[cfg_attr(not(test), allow(dead_code))]
     fn lock<'a>(&'a self, name: &'a str, ttl: Duration) -> StoreFuture<'a, bool>;
+    /// Releases the lock `name` taken by this caller before its `ttl`.
+    fn unlock<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()>;
     /// Starts delivering ended sessions (and the feed's connection state) to `feed`: at once
     /// in process, through pub/sub across replicas.
     fn watch(&self, feed: std::sync::Weak<dyn EndedFeed>);
@@ -99,6 +107,8 @@ pub(crate) struct StoredSession {
     pub(crate) seen_at: u64,
     /// `OIDC_SESSION_IDLE_TIMEOUT` in seconds when it was created; 0 for none.
     pub(crate) idle_secs: u64,
+    /// The access token, its expiry and the refresh token (redacted in `Debug`).
+    pub(crate) tokens: StoredTokens,
 }
 
 impl fmt::Debug for StoredSession {
@@ -117,6 +127,13 @@ impl StoredSession {
 
     pub(crate) fn id(&self) -> &str {
         &self.identity.session_id
+    }
+
+    /// The session's identity, with its access token for the app.
+    pub(crate) fn identity(&self) -> crate::identity::Identity {
+        let mut data = self.identity.duplicate();
+        data.provider_token = self.tokens.provider_token();
+        crate::identity::Identity::from_data(data)
     }
 
     /// The record's bytes (postcard), for a store that keeps bytes (Redis).
@@ -175,6 +192,7 @@ pub(crate) mod tests {
             id_token: "a.b.c".into(),
             seen_at: now,
             idle_secs: 0,
+            tokens: StoredTokens::default(),
         }
     }
 

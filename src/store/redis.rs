@@ -233,6 +233,35 @@ impl SessionStore for RedisStore {
         Box::pin(self.live_members(self.sid_key(issuer, sid)))
     }
 
+    fn update<'a>(&'a self, session: &'a StoredSession) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            // One step, so that a session ended meanwhile is never written back.
+            const IF_THERE: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then \
+                redis.call('HSET', KEYS[1], 'd', ARGV[1]) return 1 else return 0 end";
+            let written: i64 = redis::cmd("EVAL")
+                .arg(IF_THERE)
+                .arg(1)
+                .arg(self.session_key(session.id()))
+                .arg(session.encode())
+                .query_async(&mut c)
+                .await
+                .map_err(unreachable)?;
+            Ok(written == 1)
+        })
+    }
+
+    fn unlock<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut c = self.conn().await?;
+            let _: () = c
+                .del(format!("{}l:{name}", self.prefix))
+                .await
+                .map_err(unreachable)?;
+            Ok(())
+        })
+    }
+
     fn lock<'a>(&'a self, name: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut c = self.conn().await?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::flights::Flights;
 use super::local::LocalSessions;
 use super::memory::MemoryStore;
 use super::{idle_deadline, EndedFeed, SessionStore, StoreError, StoredSession};
@@ -27,6 +28,8 @@ pub(crate) enum Lookup {
     Found(Identity),
     /// Not cached (or idle here: another replica may have seen it since): load this id.
     Load(String),
+    /// A cached session whose tokens are due for a refresh.
+    Refresh(Identity),
     /// A cached session whose store has not answered for longer than the staleness.
     Unavailable,
     /// Not a session cookie of ours.
@@ -47,6 +50,10 @@ pub(crate) struct ServerSessions {
     in_process: bool,
     /// The queue of uses to record, once the background work runs.
     touches: OnceLock<mpsc::Sender<Touch>>,
+    /// Whether tokens are refreshed (`OIDC_REFRESH`).
+    refresh_on: bool,
+    /// The refreshes under way in this process.
+    pub(crate) flights: Flights,
 }
 
 impl std::fmt::Debug for ServerSessions {
@@ -105,6 +112,8 @@ impl ServerSessions {
             clock: config.clock.clone(),
             in_process,
             touches: OnceLock::new(),
+            refresh_on: config.refresh.on,
+            flights: Flights::default(),
         });
         registry.push((config.id, Arc::downgrade(&sessions)));
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -147,6 +156,9 @@ impl ServerSessions {
             let deadline = idle_deadline(hit.identity.expires_at(), now, self.idle);
             self.touch(hit.identity.session_id(), now, deadline);
         }
+        if hit.refresh_due {
+            return Lookup::Refresh(hit.identity);
+        }
         Lookup::Found(hit.identity)
     }
 
@@ -159,13 +171,13 @@ impl ServerSessions {
     }
 
     /// Loads the session `id` (cookie `value`) from the store into the cache; `None` when the
-    /// store has no such live session.
+    /// store has no such live session. With it, whether its tokens are due for a refresh.
     pub(crate) async fn load(
         &self,
         value: &str,
         id: &str,
         accept: impl Fn(&IdentityData) -> bool,
-    ) -> Result<Option<Identity>, StoreError> {
+    ) -> Result<Option<(Identity, bool)>, StoreError> {
         self.ready().await?;
         let found = timed(self.store.load(id)).await?;
         self.local.answered();
@@ -185,9 +197,73 @@ impl ServerSessions {
             );
             seen = now;
         }
-        let identity = Identity::from_data(record.identity);
-        self.local.insert(value, identity.clone(), seen);
-        Ok(Some(identity))
+        let refresh_at = self.refresh_at(&record);
+        let mut data = record.identity;
+        data.provider_token = record.tokens.provider_token();
+        let identity = Identity::from_data(data);
+        self.local.insert(value, identity.clone(), seen, refresh_at);
+        Ok(Some((identity, refresh_at <= now)))
+    }
+
+    /// When the session of `record` is due for a refresh (`u64::MAX`: never).
+    pub(crate) fn refresh_at(&self, record: &StoredSession) -> u64 {
+        if self.refresh_on {
+            record.tokens.refresh_at
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// The stored record of the session `id` (for its refresh), `None` when it is gone or
+    /// past its deadline.
+    pub(crate) async fn record(&self, id: &str) -> Result<Option<StoredSession>, StoreError> {
+        let found = timed(self.store.load(id)).await?;
+        self.local.answered();
+        let now = self.clock.unix_seconds();
+        Ok(found.filter(|r| r.deadline() > now && r.id() == id))
+    }
+
+    /// Writes a refreshed record back, if the session is still there; then caches it here
+    /// under its cookie `value`. `false`: the session ended meanwhile.
+    pub(crate) async fn refreshed(
+        &self,
+        value: &str,
+        record: &StoredSession,
+        identity: &Identity,
+    ) -> Result<bool, StoreError> {
+        if !timed(self.store.update(record)).await? {
+            return Ok(false);
+        }
+        self.adopt(value, record, identity);
+        Ok(true)
+    }
+
+    /// Caches the session of `record` (refreshed here or by another replica) under its
+    /// cookie `value`, as `identity`.
+    pub(crate) fn adopt(&self, value: &str, record: &StoredSession, identity: &Identity) {
+        self.local.insert(
+            value,
+            identity.clone(),
+            record.seen_at,
+            self.refresh_at(record),
+        );
+    }
+
+    /// The next try of a refresh that could not reach the provider: at `at`.
+    pub(crate) fn postpone_refresh(&self, value: &str, at: u64) {
+        self.local.cache.postpone_refresh(value, at);
+    }
+
+    /// Takes the refresh lock of session `id` across replicas for `ttl`.
+    pub(crate) async fn lock_refresh(&self, id: &str, ttl: Duration) -> Result<bool, StoreError> {
+        timed(self.store.lock(&format!("refresh:{id}"), ttl)).await
+    }
+
+    /// Releases the refresh lock of session `id`.
+    pub(crate) async fn unlock_refresh(&self, id: &str) {
+        if let Err(e) = timed(self.store.unlock(&format!("refresh:{id}"))).await {
+            tracing::debug!(target: "tower_oidc", error = %e, "a refresh lock was left to expire");
+        }
     }
 
     /// Stores a new session (its use recorded now).

@@ -46,6 +46,16 @@
 //                   though PAR stays available as oidc-provider enables it by default)
 //   JWT_USERINFO    "on": userinfo answers with a signed JWT (application/jwt, RS256) for
 //                   every client (features.jwtUserinfo; default off)
+//   REFRESH_ROTATION  "on": every refresh token grant answers with a new refresh token
+//                   (rotation); "off": never; unset: oidc-provider's default (for
+//                   tests/refresh.rs)
+//   TEST_CONTROL    "on": test routes, for tests/refresh.rs: GET /_test/hits (also counts the
+//                   refresh token grants and the revocations), GET
+//                   /_test/groups?user=U&groups=a,b (sets a user's groups), GET
+//                   /_test/disable?user=U (the account is gone: its refresh tokens get
+//                   invalid_grant), GET /_test/outage?on=1|0 (while on, every connection to
+//                   /token is dropped, as by a provider that is down); and token revocation
+//                   (RFC 7009) is on
 //
 // Once listening, prints exactly one line to stdout:
 //   ISSUER=http://127.0.0.1:<port>
@@ -80,6 +90,11 @@ const BACKCHANNEL_LOGOUT_URI = process.env.BACKCHANNEL_LOGOUT_URI || undefined;
 const CLIENT_JWKS = process.env.CLIENT_JWKS ? JSON.parse(process.env.CLIENT_JWKS) : undefined;
 const REQUIRE_PAR = process.env.REQUIRE_PAR === 'on';
 const JWT_USERINFO = process.env.JWT_USERINFO === 'on';
+const REFRESH_ROTATION = process.env.REFRESH_ROTATION || undefined;
+const TEST_CONTROL = process.env.TEST_CONTROL === 'on';
+// Accounts switched off through /_test/disable, and whether /token is "down".
+const DISABLED = new Set();
+let outage = false;
 const TOKEN_AUTH_METHODS = (process.env.TOKEN_AUTH_METHODS ?? '').split(',').map((m) => m.trim()).filter(Boolean);
 
 // oidc-provider writes its "development-only" warnings with console.warn /
@@ -128,7 +143,7 @@ if (!USERS) {
 // Unknown login names -> undefined (never reached through the login form,
 // see rejectUnknownLogins below).
 async function findAccount(_ctx, id) {
-  const user = Object.hasOwn(USERS, id) ? USERS[id] : undefined;
+  const user = Object.hasOwn(USERS, id) && !DISABLED.has(id) ? USERS[id] : undefined;
   if (!user) return undefined;
   return {
     accountId: id,
@@ -268,6 +283,7 @@ function configuration() {
           },
         },
       } : {}),
+      ...(TEST_CONTROL && !API_AUDIENCE ? { revocation: { enabled: true } } : {}),
       backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: REQUIRE_PAR },
       jwtUserinfo: { enabled: JWT_USERINFO },
@@ -282,6 +298,7 @@ function configuration() {
     // ends with the provider session (i.e. on RP-initiated logout).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     ttl: { AccessToken: ACCESS_TOKEN_TTL },
+    ...(REFRESH_ROTATION ? { rotateRefreshToken: () => REFRESH_ROTATION === 'on' } : {}),
     // oidc-provider refuses to send requests to loopback addresses (its SSRF protection);
     // the test apps listen on 127.0.0.1, so the back-channel logout POST goes out without it.
     ...(BACKCHANNEL_LOGOUT_URI ? {
@@ -324,15 +341,36 @@ function basicAuthRawSecret(header) {
 }
 
 // Requests per path of interest, for GET /_test/hits (only with API_AUDIENCE).
-const hits = { introspection: 0 };
+const hits = { introspection: 0, refresh: 0, revocation: 0 };
 
 function installGuard(provider) {
   provider.use(async (ctx, next) => {
-    if (API_AUDIENCE && ctx.path === '/_test/hits') {
+    if ((API_AUDIENCE || TEST_CONTROL) && ctx.path === '/_test/hits') {
       ctx.body = hits;
       return undefined;
     }
+    if (TEST_CONTROL && ctx.path.startsWith('/_test/')) {
+      const { user, groups, on } = ctx.query;
+      if (ctx.path === '/_test/groups' && Object.hasOwn(USERS, user ?? '')) {
+        USERS[user].groups = groups ? groups.split(',') : [];
+      } else if (ctx.path === '/_test/disable' && Object.hasOwn(USERS, user ?? '')) {
+        DISABLED.add(user);
+      } else if (ctx.path === '/_test/outage') {
+        outage = on === '1';
+      } else {
+        ctx.status = 404;
+        return undefined;
+      }
+      ctx.body = { ok: true };
+      return undefined;
+    }
+    if (outage && ctx.path === '/token') {
+      ctx.req.socket.destroy();
+      ctx.respond = false;
+      return undefined;
+    }
     if (ctx.path === '/token/introspection') hits.introspection += 1;
+    if (ctx.path === '/token/revocation') hits.revocation += 1;
     const isInteraction = /^\/interaction\/[^/]+$/.test(ctx.path);
     const isToken = ctx.path === '/token';
     if (ctx.method !== 'POST' || !(isInteraction || isToken)
@@ -344,6 +382,7 @@ function installGuard(provider) {
     const raw = Buffer.concat(chunks).toString('utf8');
     ctx.req.body = raw; // consumed here; oidc-provider falls back to req.body
     const form = new URLSearchParams(raw);
+    if (isToken && form.get('grant_type') === 'refresh_token') hits.refresh += 1;
 
     if (isInteraction && form.get('prompt') === 'login'
       && !Object.hasOwn(USERS, form.get('login') ?? '')) {

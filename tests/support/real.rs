@@ -69,10 +69,20 @@ impl Browser {
 
     /// Like [`authorize`](Self::authorize), also returning each page the provider showed.
     pub async fn authorize_seeing(&self, url: &str, user: &str) -> (String, Vec<String>) {
+        self.authorize_back_to(url, user, BASE_URL).await
+    }
+
+    /// Like [`authorize_seeing`](Self::authorize_seeing), for an app at `base`.
+    pub async fn authorize_back_to(
+        &self,
+        url: &str,
+        user: &str,
+        base: &str,
+    ) -> (String, Vec<String>) {
         let mut next = url.to_owned();
         let mut pages = Vec::new();
         for _ in 0..20 {
-            if next.starts_with(BASE_URL) {
+            if next.starts_with(base) {
                 return (next, pages);
             }
             let res = self.http.get(&next).send().await.unwrap();

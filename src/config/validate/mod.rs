@@ -74,7 +74,13 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
     let auth_method = auth_method(&b, problems);
     check_local_login_url(b.local_login_url.as_deref(), problems);
     let global_policy = b.defaults.role_map.is_some() || b.defaults.admin_group.is_some();
-    let providers = providers(&mut b, base_url.as_ref(), problems);
+    let mut providers = providers(&mut b, base_url.as_ref(), problems);
+    let refresh = super::refresh::validate(
+        &b.refresh,
+        &session_store.kind,
+        &mut providers,
+        &mut problems.0,
+    );
     if b.login_hook.is_none() {
         for p in providers.iter().filter(|p| !p.auto_provision) {
             problems.push(
@@ -151,6 +157,7 @@ pub(super) fn build(mut b: OidcConfigBuilder) -> Result<OidcConfig, ConfigError>
         trusted_proxies,
         login_rate_limit,
         session_store,
+        refresh,
         audit_sink: b.audit_sink,
         jwks_path,
     })

@@ -13,6 +13,8 @@ use crate::session::LoginRecord;
 pub(crate) struct Tokens {
     pub(crate) id_token: String,
     pub(crate) access_token: Option<String>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) expires_in: Option<u64>,
 }
 
 impl fmt::Debug for Tokens {
@@ -63,12 +65,15 @@ fn tokens(response: TokenResponse) -> Result<Tokens, AuthError> {
             ));
         }
     }
+    let expires_in = response.expires_in();
     let id_token = response.id_token.ok_or_else(|| {
         AuthError::new(AuthErrorKind::BadProviderResponse, "The identity provider's token response has no id_token; is the `openid` scope allowed for this client?")
     })?;
     Ok(Tokens {
         id_token,
         access_token: response.access_token,
+        refresh_token: response.refresh_token,
+        expires_in,
     })
 }
 

@@ -102,6 +102,7 @@ pub(crate) fn identity_from_claims(
         seen_at: now,
         claims: std::sync::OnceLock::new(),
         access: None,
+        provider_token: None,
     }
 }
 

@@ -3,13 +3,14 @@
 
 use http::header;
 
+use super::exchange::Tokens;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::flow::return_to::safe_return_to;
 use crate::identity::{Identity, IdentityData};
 use crate::pages::{self, Page};
 use crate::session::{encode_session, Purpose, MAX_COOKIE_VALUE};
 use crate::shared::Shared;
-use crate::store::{ServerSessions, StoredSession};
+use crate::store::{ServerSessions, StoredSession, StoredTokens};
 
 /// The redirect back to `return_to` that sets the session cookie for `data` and the logout
 /// hint (the raw ID token, sealed) beside it.
@@ -52,23 +53,34 @@ pub(crate) fn session(
     Ok(page)
 }
 
-/// With a server-side store: the session stored (with the ID token for the logout and the
-/// provider's `sid`), the cookie holding only its id, and the redirect back.
+/// With a server-side store: the session stored (with the ID token for the logout, the
+/// provider's `sid`, the access token and, with refresh on, the refresh token), the cookie
+/// holding only its id, and the redirect back.
 pub(crate) async fn stored_session(
     shared: &Shared,
     server: &ServerSessions,
-    data: IdentityData,
-    raw_id_token: &str,
+    mut data: IdentityData,
+    tokens: Tokens,
     return_to: &str,
 ) -> Result<Page, AuthError> {
     let config = &shared.config;
     let cookies = &shared.cookies;
     let now = config.clock.unix_seconds();
+    let refresh_token = tokens.refresh_token.filter(|_| config.refresh.on);
+    let stored = StoredTokens::new(
+        tokens.access_token,
+        tokens.expires_in,
+        refresh_token,
+        now,
+        config.refresh.margin,
+    );
+    data.provider_token = stored.provider_token();
     let record = StoredSession {
         identity: data.duplicate(),
-        id_token: raw_id_token.to_owned(),
+        id_token: tokens.id_token,
         seen_at: now,
         idle_secs: server.idle_secs(),
+        tokens: stored,
     };
     if let Err(e) = server.create(&record).await {
         tracing::warn!(target: "tower_oidc", event = "session_store_unreachable", error = %e, "a new session could not be stored");

@@ -73,6 +73,7 @@ mod tests {
             jwks_uri: url("jwks"),
             end_session_endpoint: None,
             introspection_endpoint: None,
+            revocation_endpoint: None,
             token_auth_methods: vec![],
             iss_parameter_supported: iss_supported,
             signing_algs: vec![],

@@ -221,8 +221,6 @@ async fn run<'s>(
     let return_to = &login.record.return_to;
     match &shared.server {
         None => issue::session(shared, data, &tokens.id_token, return_to),
-        Some(server) => {
-            issue::stored_session(shared, server, data, &tokens.id_token, return_to).await
-        }
+        Some(server) => issue::stored_session(shared, server, data, tokens, return_to).await,
     }
 }

@@ -27,12 +27,25 @@ pub(crate) async fn merge(
     if !wants_userinfo(&provider.config, &claims) {
         return Ok(claims);
     }
+    let info = fetch(provider, metadata, endpoint, access_token, audience).await?;
+    merge_claims(claims, info)
+}
+
+/// Userinfo's claims from `endpoint` with `access_token`; a signed response is checked first
+/// ([`crate::userinfo_token`]) against `audience`. Whose claims they are is the caller's check.
+pub(crate) async fn fetch(
+    provider: &Provider,
+    metadata: &Metadata,
+    endpoint: &url::Url,
+    access_token: &str,
+    audience: &Audience<'_>,
+) -> Result<Map<String, Value>, AuthError> {
     let call = provider.userinfo(endpoint, access_token);
     let info = crate::meter::provider_call(provider.config.slug.as_str(), "userinfo", call)
         .await
         .map_err(|e| e.to_auth_error())?;
-    let info = match info {
-        Userinfo::Claims(info) => info,
+    match info {
+        Userinfo::Claims(info) => Ok(info),
         Userinfo::Signed(token) => {
             crate::userinfo_token::verify(provider, metadata, &token, audience)
                 .await
@@ -42,10 +55,9 @@ pub(crate) async fn merge(
                         format!("The signed userinfo response {refusal}."),
                     ),
                     Err(provider_err) => provider_err.to_auth_error(),
-                })?
+                })
         }
-    };
-    merge_claims(claims, info)
+    }
 }
 
 /// Adds userinfo's claims to the ID token's; refused when userinfo names another `sub`.
