@@ -649,6 +649,31 @@ async fn real_provider_a_disabled_user_loses_the_session_at_the_next_refresh() {
 }
 
 #[tokio::test]
+async fn real_provider_a_grant_revoked_at_the_provider_ends_the_session_at_the_next_refresh() {
+    let p = real::Real::start();
+    let app = p.app("memory");
+    let mut browser = p.sign_in(&app, "bob").await;
+    let mut other = p.sign_in(&app, "alice").await;
+    let token = browser.get(&app, "/token").await;
+    assert_eq!(token.status, StatusCode::OK, "{token:?}");
+    p.control(&format!("revoke-grant?token={}", token.body))
+        .await;
+    tokio::time::sleep(real::DUE).await;
+    let nav = browser.get(&app, "/").await;
+    assert_eq!(nav.status, StatusCode::FOUND, "{nav:?}");
+    assert!(
+        nav.location().starts_with(&p.idp.issuer()),
+        "to login: {nav:?}"
+    );
+    assert_eq!(
+        other.get(&app, "/").await.status,
+        StatusCode::OK,
+        "another user's grant stands"
+    );
+    assert_eq!(p.hits("refresh").await, 2, "one refresh per session");
+}
+
+#[tokio::test]
 async fn real_provider_down_during_refresh_grace_then_503_then_recovery() {
     let p = real::Real::start();
     let app = p.app("memory");

@@ -53,7 +53,9 @@
 //                   refresh token grants and the revocations), GET
 //                   /_test/groups?user=U&groups=a,b (sets a user's groups), GET
 //                   /_test/disable?user=U (the account is gone: its refresh tokens get
-//                   invalid_grant), GET /_test/outage?on=1|0 (while on, every connection to
+//                   invalid_grant), GET /_test/revoke-grant?token=AT (the grant behind
+//                   access token AT is revoked: its refresh tokens get invalid_grant),
+//                   GET /_test/outage?on=1|0 (while on, every connection to
 //                   /token is dropped, as by a provider that is down); and token revocation
 //                   (RFC 7009) is on
 //
@@ -355,6 +357,16 @@ function installGuard(provider) {
         USERS[user].groups = groups ? groups.split(',') : [];
       } else if (ctx.path === '/_test/disable' && Object.hasOwn(USERS, user ?? '')) {
         DISABLED.add(user);
+      } else if (ctx.path === '/_test/revoke-grant' && ctx.query.token) {
+        // The grant behind this access token is gone, as when the user revokes the app's
+        // access at the provider: its refresh tokens get invalid_grant.
+        const token = await provider.AccessToken.find(String(ctx.query.token));
+        const grant = token && await provider.Grant.find(token.grantId);
+        if (!grant) {
+          ctx.status = 404;
+          return undefined;
+        }
+        await grant.destroy();
       } else if (ctx.path === '/_test/outage') {
         outage = on === '1';
       } else {
