@@ -769,3 +769,109 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
     );
     assert!(auth[0].message().contains("private_key_jwt"), "{report}");
 }
+
+/// An app with a server-side store whose `/token` shows the access token, whether it is
+/// DPoP-bound, and a proof for a GET of `proof_for`.
+fn dpop_app(layer: OidcLayer, proof_for: String) -> axum::Router {
+    use axum::routing::get;
+    use tower_oidc::{AccessToken, Identity};
+    axum::Router::new()
+        .route(
+            "/",
+            get(|me: Identity| async move { me.subject().to_owned() }),
+        )
+        .route(
+            "/me",
+            get(|me: Identity| async move {
+                axum::Json(json!({
+                    "subject": me.subject(), "email": me.email(), "groups": me.groups(),
+                }))
+            }),
+        )
+        .route(
+            "/token",
+            get(move |t: AccessToken| async move {
+                axum::Json(json!({
+                    "token": t.expose(), "bound": t.is_dpop_bound(),
+                    "proof": t.dpop_proof("GET", &proof_for),
+                }))
+            }),
+        )
+        .layer(layer)
+}
+
+#[tokio::test]
+async fn dpop_logins_at_the_real_provider_bind_the_tokens_and_answer_its_nonces() {
+    // "on": the provider asks for a nonce at the token endpoint and at userinfo, so the
+    // exchange and the userinfo call (email and groups come from userinfo) are each refused
+    // once and retried with it; "token": at the token endpoint only, so the app's own proof
+    // (which carries no nonce) opens userinfo.
+    for nonce in ["on", "token"] {
+        let provider = RealProvider::start_with(0, &[("DPOP_NONCE", nonce)]);
+        let issuer = provider.issuer();
+        let http = reqwest::Client::new();
+        let discovery = http
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let discovery: Value = serde_json::from_str(&discovery).unwrap();
+        assert!(
+            discovery["dpop_signing_alg_values_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("ES256")),
+            "{discovery}"
+        );
+        let userinfo = discovery["userinfo_endpoint"].as_str().unwrap().to_owned();
+        let config = real_config(&issuer, "tower-oidc-test")
+            .with_client_secret(REAL_SECRET)
+            .with_session_store("memory")
+            .dpop(true)
+            .build()
+            .unwrap();
+        let app = dpop_app(OidcLayer::new(config), userinfo.clone());
+        let mut jar = Jar::default();
+        let (reply, _) = real_login(&app, &mut jar, &issuer, false).await;
+        signed_in_as_alice(&app, &mut jar, &reply).await;
+
+        let token = jar.get(&app, "/token").await;
+        assert_eq!(token.status, StatusCode::OK, "{token:?}");
+        let token = token.json();
+        assert_eq!(token["bound"], true, "the provider issued token_type DPoP");
+        let access = token["token"].as_str().unwrap();
+        // Bound: as a bearer token the provider refuses it.
+        let bearer = http
+            .get(&userinfo)
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bearer.status(), 401, "{nonce}");
+        if nonce == "token" {
+            let proof = token["proof"].as_str().unwrap();
+            let with_proof = http
+                .get(&userinfo)
+                .header(header::AUTHORIZATION, format!("DPoP {access}"))
+                .header("DPoP", proof)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(with_proof.status(), 200);
+            let claims: Value = serde_json::from_str(&with_proof.text().await.unwrap()).unwrap();
+            assert_eq!(claims["sub"], "alice");
+            // A proof is for one request: replayed, it is refused.
+            let replayed = http
+                .get(&userinfo)
+                .header(header::AUTHORIZATION, format!("DPoP {access}"))
+                .header("DPoP", proof)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(replayed.status(), 401);
+        }
+    }
+}
