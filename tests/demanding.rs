@@ -704,6 +704,23 @@ fn misconfigured_demands_are_startup_errors_naming_the_variable() {
     assert!(err.mentions("OIDC_REQUIRE_PAR"), "{err}");
     let err = vars(&[("OIDC_JWKS_PATH", "jwks")]).unwrap_err();
     assert!(err.mentions("OIDC_JWKS_PATH"), "{err}");
+    let err = vars(&[("OIDC_DPOP", "maybe")]).unwrap_err();
+    assert!(err.mentions("OIDC_DPOP"), "{err}");
+    let err = vars(&[
+        ("OIDC_PROVIDER_1_ISSUER_URL", "https://one.example.com"),
+        ("OIDC_PROVIDER_1_CLIENT_ID", "app"),
+        ("OIDC_PROVIDER_1_DPOP", "maybe"),
+    ])
+    .unwrap_err();
+    assert!(err.mentions("OIDC_PROVIDER_1_DPOP"), "{err}");
+    let file = std::env::temp_dir().join(format!("tower-oidc-dpop-{}.toml", std::process::id()));
+    std::fs::write(&file, "dpop = true\n").unwrap();
+    let path = file.display().to_string();
+    vars(&[("OIDC_CONFIG_FILE", path.as_str())]).expect("the file key dpop is known");
+    std::fs::write(&file, "dpop = \"sometimes\"\n").unwrap();
+    let err = vars(&[("OIDC_CONFIG_FILE", path.as_str())]).unwrap_err();
+    assert!(err.to_string().contains("dpop"), "{err}");
+    std::fs::remove_file(&file).unwrap();
     let ok = vars(&[
         ("OIDC_CLIENT_ASSERTION_KEY_FILE", key.as_str()),
         ("OIDC_RESPONSE_MODE", "form_post"),
@@ -721,6 +738,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
         .idp
         .config(&s.clock)
         .require_par(true)
+        .dpop(true)
         .with_client_assertion_key_file(&key);
     let report = tower_oidc::diagnostics::check(&config.build().unwrap()).await;
     let lines: Vec<_> = report
@@ -728,7 +746,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
         .iter()
         .filter(|c| c.topic() == "provider requirements")
         .collect();
-    assert_eq!(lines.len(), 2, "{report}");
+    assert_eq!(lines.len(), 3, "{report}");
     assert_eq!(lines[0].status(), tower_oidc::diagnostics::Status::Error);
     assert!(
         lines[0].message().starts_with("OIDC_REQUIRE_PAR is on"),
@@ -736,7 +754,15 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
     );
     assert_eq!(lines[1].status(), tower_oidc::diagnostics::Status::Warning);
     assert!(
-        lines[1]
+        lines[1].message().starts_with("OIDC_DPOP is on")
+            && lines[1]
+                .message()
+                .contains("dpop_signing_alg_values_supported"),
+        "{report}"
+    );
+    assert_eq!(lines[2].status(), tower_oidc::diagnostics::Status::Warning);
+    assert!(
+        lines[2]
             .message()
             .contains("OIDC_TOKEN_ENDPOINT_AUTH_METHOD is private_key_jwt"),
         "{report}"
@@ -748,6 +774,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
     let config = real_config(&provider.issuer(), "tower-oidc-test-pkjwt")
         .with_client_assertion_key_file(&key)
         .with_response_mode(ResponseMode::FormPost)
+        .dpop(true)
         .build()
         .unwrap();
     let report = tower_oidc::diagnostics::check(&config).await;
@@ -763,6 +790,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
         "{report}"
     );
     assert!(good[0].message().contains("logins are pushed"), "{report}");
+    assert!(good[0].message().contains("DPoP-bound"), "{report}");
     let auth: Vec<_> = report
         .checks()
         .iter()
