@@ -1034,8 +1034,12 @@ async fn a_dpop_nonce_is_answered_by_one_retry_and_remembered() {
         st.dpop_nonce_never = true;
     });
     let reply = dpop_login(&s, "DPoP").await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
-    assert!(reply.body.contains("use_dpop_nonce"), "{}", reply.body);
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{reply:?}");
+    assert!(
+        reply.body.contains("DPoP proof (use_dpop_nonce)"),
+        "{}",
+        reply.body
+    );
     assert_eq!(s.idp.hits.token(), 5, "the first try and one retry");
     assert_eq!(s.idp.hits.userinfo(), 3, "nothing after a refused exchange");
 }
