@@ -9,6 +9,7 @@ mod client_ip;
 mod clock;
 mod config;
 pub mod diagnostics;
+mod dpop;
 mod error;
 mod extract;
 mod flow;

@@ -54,6 +54,8 @@ impl fmt::Debug for Secret {
 pub struct AccessToken {
     pub(crate) token: Secret,
     pub(crate) expires_at: u64,
+    /// Whether the token is DPoP-bound (`token_type` DPoP, `OIDC_DPOP`).
+    pub(crate) dpop_bound: bool,
 }
 
 impl AccessToken {
@@ -66,6 +68,46 @@ impl AccessToken {
     /// `expires_in`; an hour when the provider sent none).
     pub fn expires_at(&self) -> u64 {
         self.expires_at
+    }
+
+    /// Whether the token is bound to the layer's DPoP key (RFC 9449; `OIDC_DPOP` on and the
+    /// provider issued `token_type` `DPoP`): then an API takes it only as
+    /// `Authorization: DPoP <token>` together with a proof from
+    /// [`dpop_proof`](Self::dpop_proof), not as a bearer token.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.dpop_bound
+    }
+
+    /// A DPoP proof (RFC 9449 section 4) for calling `url` with `method` (`"GET"`, `"POST"`,
+    /// ...) with this token, signed with the layer's key: send it as the `DPoP` header beside
+    /// `Authorization: DPoP <token>`. It names the method, the URL (without query and
+    /// fragment), the time and this token's hash (`ath`), and is fresh at each call (`jti`),
+    /// so make one per request. `None` when the token is not DPoP-bound (send it as a bearer
+    /// token). A resource server that asks for a nonce (`DPoP-Nonce`) is not served by this
+    /// proof.
+    ///
+    /// ```
+    /// use tower_oidc::AccessToken;
+    ///
+    /// fn headers(token: &AccessToken, url: &str) -> Vec<(&'static str, String)> {
+    ///     match token.dpop_proof("GET", url) {
+    ///         Some(proof) => vec![
+    ///             ("authorization", format!("DPoP {}", token.expose())),
+    ///             ("dpop", proof),
+    ///         ],
+    ///         None => vec![("authorization", format!("Bearer {}", token.expose()))],
+    ///     }
+    /// }
+    /// ```
+    pub fn dpop_proof(&self, method: &str, url: &str) -> Option<String> {
+        if !self.dpop_bound {
+            return None;
+        }
+        let url = url::Url::parse(url).ok()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Some(crate::dpop::key().proof(method, &url, now, None, Some(self.expose())))
     }
 }
 
@@ -89,6 +131,7 @@ mod tests {
         let t = AccessToken {
             token: s.clone(),
             expires_at: 5,
+            dpop_bound: false,
         };
         assert!(!format!("{t:?}").contains("1234"));
         assert_eq!(t.expose(), "AT-1234-secret");

@@ -895,7 +895,7 @@ async fn garbage_token_response_is_a_502_page() {
 async fn rejects_token_response_that_is_not_bearer() {
     let s = setup().await;
     for (token_type, refusal) in [
-        (json!("DPoP"), Some("DPoP")),
+        (json!("DPoP"), Some("turn OIDC_DPOP on")),
         (json!("N_A"), Some("other than Bearer")),
         (Value::Null, Some("no token_type")),
         (json!("bEaReR"), None),

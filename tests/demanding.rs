@@ -1,8 +1,9 @@
 //! Demanding providers: `response_mode=form_post`, `private_key_jwt` and `client_secret_jwt`,
-//! pushed authorization requests (RFC 9126) and signed userinfo. Full logins against real
-//! `oidc-provider` instances of the tests' own (server.mjs with `CLIENT_JWKS`, `REQUIRE_PAR`,
-//! `JWT_USERINFO`), one per profile and all together; then the attacks and bad input against
-//! the in-process provider, each asserting on the status, the cookies and the provider's hits.
+//! pushed authorization requests (RFC 9126), signed userinfo and DPoP (RFC 9449). Full logins
+//! against real `oidc-provider` instances of the tests' own (server.mjs with `CLIENT_JWKS`,
+//! `REQUIRE_PAR`, `JWT_USERINFO`, `DPOP_NONCE`), one per profile and all together; then the
+//! attacks and bad input against the in-process provider, each asserting on the status, the
+//! cookies and the provider's hits.
 
 mod support;
 
@@ -260,13 +261,18 @@ async fn signed_userinfo_at_the_real_provider() {
 #[tokio::test]
 async fn every_demand_together_at_the_real_provider() {
     let key = rsa_key_file("together");
-    let extra = [("REQUIRE_PAR", "on"), ("JWT_USERINFO", "on")];
+    let extra = [
+        ("REQUIRE_PAR", "on"),
+        ("JWT_USERINFO", "on"),
+        ("DPOP_NONCE", "on"),
+    ];
     let (provider, _) = pkjwt_provider(&key, Some("PS256"), &extra);
     let config = real_config(&provider.issuer(), "tower-oidc-test-pkjwt")
         .with_client_assertion_key_file(&key)
         .with_client_assertion_alg("PS256")
         .with_response_mode(ResponseMode::FormPost)
         .require_par(true)
+        .dpop(true)
         .with_jwks_path("/auth/jwks")
         .build()
         .unwrap();
@@ -698,6 +704,23 @@ fn misconfigured_demands_are_startup_errors_naming_the_variable() {
     assert!(err.mentions("OIDC_REQUIRE_PAR"), "{err}");
     let err = vars(&[("OIDC_JWKS_PATH", "jwks")]).unwrap_err();
     assert!(err.mentions("OIDC_JWKS_PATH"), "{err}");
+    let err = vars(&[("OIDC_DPOP", "maybe")]).unwrap_err();
+    assert!(err.mentions("OIDC_DPOP"), "{err}");
+    let err = vars(&[
+        ("OIDC_PROVIDER_1_ISSUER_URL", "https://one.example.com"),
+        ("OIDC_PROVIDER_1_CLIENT_ID", "app"),
+        ("OIDC_PROVIDER_1_DPOP", "maybe"),
+    ])
+    .unwrap_err();
+    assert!(err.mentions("OIDC_PROVIDER_1_DPOP"), "{err}");
+    let file = std::env::temp_dir().join(format!("tower-oidc-dpop-{}.toml", std::process::id()));
+    std::fs::write(&file, "dpop = true\n").unwrap();
+    let path = file.display().to_string();
+    vars(&[("OIDC_CONFIG_FILE", path.as_str())]).expect("the file key dpop is known");
+    std::fs::write(&file, "dpop = \"sometimes\"\n").unwrap();
+    let err = vars(&[("OIDC_CONFIG_FILE", path.as_str())]).unwrap_err();
+    assert!(err.to_string().contains("dpop"), "{err}");
+    std::fs::remove_file(&file).unwrap();
     let ok = vars(&[
         ("OIDC_CLIENT_ASSERTION_KEY_FILE", key.as_str()),
         ("OIDC_RESPONSE_MODE", "form_post"),
@@ -715,6 +738,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
         .idp
         .config(&s.clock)
         .require_par(true)
+        .dpop(true)
         .with_client_assertion_key_file(&key);
     let report = tower_oidc::diagnostics::check(&config.build().unwrap()).await;
     let lines: Vec<_> = report
@@ -722,7 +746,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
         .iter()
         .filter(|c| c.topic() == "provider requirements")
         .collect();
-    assert_eq!(lines.len(), 2, "{report}");
+    assert_eq!(lines.len(), 3, "{report}");
     assert_eq!(lines[0].status(), tower_oidc::diagnostics::Status::Error);
     assert!(
         lines[0].message().starts_with("OIDC_REQUIRE_PAR is on"),
@@ -730,7 +754,15 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
     );
     assert_eq!(lines[1].status(), tower_oidc::diagnostics::Status::Warning);
     assert!(
-        lines[1]
+        lines[1].message().starts_with("OIDC_DPOP is on")
+            && lines[1]
+                .message()
+                .contains("dpop_signing_alg_values_supported"),
+        "{report}"
+    );
+    assert_eq!(lines[2].status(), tower_oidc::diagnostics::Status::Warning);
+    assert!(
+        lines[2]
             .message()
             .contains("OIDC_TOKEN_ENDPOINT_AUTH_METHOD is private_key_jwt"),
         "{report}"
@@ -742,6 +774,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
     let config = real_config(&provider.issuer(), "tower-oidc-test-pkjwt")
         .with_client_assertion_key_file(&key)
         .with_response_mode(ResponseMode::FormPost)
+        .dpop(true)
         .build()
         .unwrap();
     let report = tower_oidc::diagnostics::check(&config).await;
@@ -757,6 +790,7 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
         "{report}"
     );
     assert!(good[0].message().contains("logins are pushed"), "{report}");
+    assert!(good[0].message().contains("DPoP-bound"), "{report}");
     let auth: Vec<_> = report
         .checks()
         .iter()
@@ -768,4 +802,267 @@ async fn the_doctor_reports_what_the_provider_does_not_offer() {
         "{report}"
     );
     assert!(auth[0].message().contains("private_key_jwt"), "{report}");
+}
+
+/// An app with a server-side store whose `/token` shows the access token, whether it is
+/// DPoP-bound, and a proof for a GET of `proof_for`.
+fn dpop_app(layer: OidcLayer, proof_for: String) -> axum::Router {
+    use axum::routing::get;
+    use tower_oidc::{AccessToken, Identity};
+    axum::Router::new()
+        .route(
+            "/",
+            get(|me: Identity| async move { me.subject().to_owned() }),
+        )
+        .route(
+            "/me",
+            get(|me: Identity| async move {
+                axum::Json(json!({
+                    "subject": me.subject(), "email": me.email(), "groups": me.groups(),
+                }))
+            }),
+        )
+        .route(
+            "/token",
+            get(move |t: AccessToken| async move {
+                axum::Json(json!({
+                    "token": t.expose(), "bound": t.is_dpop_bound(),
+                    "proof": t.dpop_proof("GET", &proof_for),
+                }))
+            }),
+        )
+        .layer(layer)
+}
+
+#[tokio::test]
+async fn dpop_logins_at_the_real_provider_bind_the_tokens_and_answer_its_nonces() {
+    // "on": the provider asks for a nonce at the token endpoint and at userinfo, so the
+    // exchange and the userinfo call (email and groups come from userinfo) are each refused
+    // once and retried with it; "token": at the token endpoint only, so the app's own proof
+    // (which carries no nonce) opens userinfo.
+    for nonce in ["on", "token"] {
+        let provider = RealProvider::start_with(0, &[("DPOP_NONCE", nonce)]);
+        let issuer = provider.issuer();
+        let http = reqwest::Client::new();
+        let discovery = http
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let discovery: Value = serde_json::from_str(&discovery).unwrap();
+        assert!(
+            discovery["dpop_signing_alg_values_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("ES256")),
+            "{discovery}"
+        );
+        let userinfo = discovery["userinfo_endpoint"].as_str().unwrap().to_owned();
+        let config = real_config(&issuer, "tower-oidc-test")
+            .with_client_secret(REAL_SECRET)
+            .with_session_store("memory")
+            .dpop(true)
+            .build()
+            .unwrap();
+        let app = dpop_app(OidcLayer::new(config), userinfo.clone());
+        let mut jar = Jar::default();
+        let (reply, _) = real_login(&app, &mut jar, &issuer, false).await;
+        signed_in_as_alice(&app, &mut jar, &reply).await;
+
+        let token = jar.get(&app, "/token").await;
+        assert_eq!(token.status, StatusCode::OK, "{token:?}");
+        let token = token.json();
+        assert_eq!(token["bound"], true, "the provider issued token_type DPoP");
+        let access = token["token"].as_str().unwrap();
+        // Bound: as a bearer token the provider refuses it.
+        let bearer = http
+            .get(&userinfo)
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bearer.status(), 401, "{nonce}");
+        if nonce == "token" {
+            let proof = token["proof"].as_str().unwrap();
+            let call = || {
+                http.get(&userinfo)
+                    .header(header::AUTHORIZATION, format!("DPoP {access}"))
+                    .header("DPoP", proof)
+                    .send()
+            };
+            let with_proof = call().await.unwrap();
+            assert_eq!(with_proof.status(), 200);
+            let claims: Value = serde_json::from_str(&with_proof.text().await.unwrap()).unwrap();
+            assert_eq!(claims["sub"], "alice");
+            // A proof is for one request: replayed, it is refused.
+            let replayed = call().await.unwrap();
+            assert_eq!(replayed.status(), 401);
+        }
+    }
+}
+
+/// A mock provider offering ES256 DPoP proofs and answering `token_type` DPoP, and the app with
+/// DPoP on and userinfo always fetched.
+async fn dpop_mock() -> MockApp {
+    let s = MockApp::start(|b| {
+        b.dpop(true)
+            .with_userinfo(tower_oidc::UserinfoPolicy::Always)
+    })
+    .await;
+    s.idp.with(|st| {
+        st.dpop_algs = Some(vec!["ES256".into()]);
+        st.userinfo = json!({"sub": "user-1"});
+    });
+    s
+}
+
+/// A login at `s` whose token endpoint answers `token_type`; returns the callback's reply.
+async fn dpop_login(s: &MockApp, token_type: &str) -> Reply {
+    let mut jar = Jar::default();
+    let started = start_login(&mut jar, &s.app, "/").await;
+    let id_token = SigningKey::first().sign(&s.idp.claims(&s.clock, &started.nonce));
+    let body = json!({"access_token": "access-token-1", "token_type": token_type,
+                      "expires_in": 300, "id_token": id_token});
+    s.idp.with(|st| st.token_body = Some(body.to_string()));
+    callback(&mut jar, &s.app, &s.idp, &started.state).await
+}
+
+/// The requests the mock saw at `path`.
+fn seen_at(s: &MockApp, path: &str) -> Vec<DpopSeen> {
+    s.idp.with(|st| {
+        st.dpop_seen
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    })
+}
+
+#[tokio::test]
+async fn each_dpop_proof_is_fresh_and_names_its_request_and_token() {
+    let s = dpop_mock().await;
+    for _ in 0..2 {
+        let reply = dpop_login(&s, "DPoP").await;
+        assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    }
+    let iss = &s.idp.issuer;
+    let mut jtis = Vec::new();
+    for (path, method, bound) in [("/token", "POST", false), ("/userinfo", "GET", true)] {
+        let seen = seen_at(&s, path);
+        assert_eq!(seen.len(), 2, "{path}: {seen:?}");
+        for r in seen {
+            assert_eq!(r.method, method);
+            let proof = r
+                .proof
+                .expect("a proof at the token and userinfo endpoints");
+            let header: Value = serde_json::from_slice(
+                &URL_SAFE_NO_PAD
+                    .decode(proof.split('.').next().unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(header["typ"], "dpop+jwt");
+            assert_eq!(header["alg"], "ES256");
+            assert!(header["jwk"].get("d").is_none(), "the public key only");
+            let claims = payload(&proof);
+            assert_eq!(claims["htm"], method);
+            assert_eq!(claims["htu"], format!("{iss}{path}"));
+            assert!(claims.get("nonce").is_none(), "no nonce was asked for");
+            if bound {
+                assert_eq!(r.authorization.as_deref(), Some("DPoP access-token-1"));
+                let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"access-token-1");
+                assert_eq!(claims["ath"], URL_SAFE_NO_PAD.encode(hash.as_ref()));
+            } else {
+                assert!(
+                    claims.get("ath").is_none(),
+                    "no access token at the token endpoint"
+                );
+            }
+            jtis.push(claims["jti"].as_str().unwrap().to_owned());
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = jtis.iter().collect();
+    assert_eq!(unique.len(), 4, "a fresh jti per proof: {jtis:?}");
+    // Discovery and the keys get no proof.
+    for path in ["/.well-known/openid-configuration", "/jwks"] {
+        assert!(
+            seen_at(&s, path).iter().all(|r| r.proof.is_none()),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dpop_nonce_is_answered_by_one_retry_and_remembered() {
+    let s = dpop_mock().await;
+    s.idp.with(|st| {
+        st.dpop_nonces.insert(Endpoint::Token, "nonce-t".into());
+        st.dpop_nonces.insert(Endpoint::Userinfo, "nonce-u".into());
+    });
+    let reply = dpop_login(&s, "DPoP").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    let nonces = |path| -> Vec<Option<String>> {
+        seen_at(&s, path)
+            .iter()
+            .map(|r| {
+                payload(r.proof.as_ref().unwrap())["nonce"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    assert_eq!(nonces("/token"), [None, Some("nonce-t".to_owned())]);
+    // Userinfo first got the token endpoint's nonce (the latest), then its own.
+    assert_eq!(
+        nonces("/userinfo"),
+        [Some("nonce-t".to_owned()), Some("nonce-u".to_owned())]
+    );
+    // The next login's proofs carry the latest nonce at once.
+    s.idp.with(|st| st.dpop_nonces.remove(&Endpoint::Token));
+    let reply = dpop_login(&s, "DPoP").await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{reply:?}");
+    assert_eq!(nonces("/token")[2], Some("nonce-u".to_owned()));
+    assert_eq!(s.idp.hits.token(), 3);
+    assert_eq!(s.idp.hits.userinfo(), 3);
+
+    // A provider that asks again and again gets one retry, not a loop.
+    s.idp.with(|st| {
+        st.dpop_nonces.insert(Endpoint::Token, "nonce-t".into());
+        st.dpop_nonce_never = true;
+    });
+    let reply = dpop_login(&s, "DPoP").await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{reply:?}");
+    assert!(
+        reply.body.contains("DPoP proof (use_dpop_nonce)"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(s.idp.hits.token(), 5, "the first try and one retry");
+    assert_eq!(s.idp.hits.userinfo(), 3, "nothing after a refused exchange");
+}
+
+#[tokio::test]
+async fn without_es256_in_discovery_no_proof_is_sent_and_a_dpop_token_is_refused() {
+    let s = dpop_mock().await;
+    s.idp.with(|st| st.dpop_algs = Some(vec!["EdDSA".into()]));
+    let reply = dpop_login(&s, "DPoP").await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{reply:?}");
+    assert!(reply.body.contains("OIDC_DPOP"), "{}", reply.body);
+    assert!(seen_at(&s, "/token").iter().all(|r| r.proof.is_none()));
+    let reply = dpop_login(&s, "Bearer").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FOUND,
+        "a bearer token still works: {reply:?}"
+    );
+    let userinfo = seen_at(&s, "/userinfo");
+    assert_eq!(userinfo.len(), 1);
+    assert_eq!(
+        userinfo[0].authorization.as_deref(),
+        Some("Bearer access-token-1")
+    );
+    assert!(userinfo[0].proof.is_none());
 }

@@ -471,14 +471,18 @@ mod real {
 
     impl Real {
         pub(super) fn start() -> Self {
-            let idp = RealProvider::start_with(
-                0,
-                &[
-                    ("ACCESS_TOKEN_TTL", "4"),
-                    ("REFRESH_ROTATION", "on"),
-                    ("TEST_CONTROL", "on"),
-                ],
-            );
+            Self::start_with(&[])
+        }
+
+        /// The provider with `extra` settings of server.mjs as well.
+        pub(super) fn start_with(extra: &[(&str, &str)]) -> Self {
+            let mut env = vec![
+                ("ACCESS_TOKEN_TTL", "4"),
+                ("REFRESH_ROTATION", "on"),
+                ("TEST_CONTROL", "on"),
+            ];
+            env.extend_from_slice(extra);
+            let idp = RealProvider::start_with(0, &env);
             Self {
                 idp,
                 http: reqwest::Client::new(),
@@ -510,6 +514,15 @@ mod real {
 
         /// The app with refresh on, `store` its session store.
         pub(super) fn app(&self, store: &str) -> Router {
+            self.app_with(store, |b| b)
+        }
+
+        /// The app with refresh on, `store` its session store, `edit` applied.
+        pub(super) fn app_with(
+            &self,
+            store: &str,
+            edit: impl FnOnce(tower_oidc::OidcConfigBuilder) -> tower_oidc::OidcConfigBuilder,
+        ) -> Router {
             let e = env();
             let config = OidcConfig::builder()
                 .with_issuer(self.idp.issuer())
@@ -522,10 +535,8 @@ mod real {
                 .with_refresh(true)
                 .with_refresh_grace(Duration::from_secs(3))
                 .with_admin_group("admins")
-                .add_public_path("/public")
-                .build()
-                .unwrap();
-            refresh_app(OidcLayer::new(config))
+                .add_public_path("/public");
+            refresh_app(OidcLayer::new(edit(config).build().unwrap()))
         }
 
         /// A browser signed in at `app` as `user`.
@@ -803,4 +814,36 @@ async fn the_access_token_example_calls_userinfo_with_a_current_token() {
         .unwrap();
     let hits: Value = serde_json::from_str(&hits).unwrap();
     assert!(hits["refresh"].as_u64().unwrap() >= 1, "{hits}");
+}
+
+#[tokio::test]
+async fn real_provider_dpop_bound_tokens_refresh_and_stay_bound() {
+    // The provider asks for a DPoP nonce at the token endpoint and at userinfo.
+    let p = real::Real::start_with(&[("DPOP_NONCE", "on")]);
+    let app = p.app_with("memory", |b| b.dpop(true));
+    let mut jar = p.sign_in(&app, "alice").await;
+    assert_eq!(api(&mut jar, &app, "/me").await.json()["admin"], true);
+    let userinfo = format!("{}/me", p.idp.issuer());
+    let http = reqwest::Client::new();
+    let as_bearer = |token: String| {
+        let request = http.get(&userinfo).bearer_auth(token);
+        async move { request.send().await.unwrap().status() }
+    };
+    let first = jar.get(&app, "/token").await.body;
+    assert_eq!(as_bearer(first.clone()).await, StatusCode::UNAUTHORIZED);
+
+    // The refresh (with a proof, its nonce retried) gives a new token, bound too; the
+    // refreshed claims come through userinfo with a proof.
+    p.control("groups?user=alice&groups=readers").await;
+    tokio::time::sleep(real::DUE).await;
+    let me = api(&mut jar, &app, "/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{me:?}");
+    assert_eq!(me.json()["admin"], false, "the group was removed: {me:?}");
+    assert_eq!(p.hits("refresh").await, 1);
+    let second = jar.get(&app, "/token").await.body;
+    assert_ne!(first, second, "a new access token");
+    assert_eq!(as_bearer(second).await, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(real::DUE).await;
+    assert_eq!(jar.get(&app, "/token").await.status, StatusCode::OK);
+    assert_eq!(p.hits("refresh").await, 2, "and the next refresh too");
 }

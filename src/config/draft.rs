@@ -104,6 +104,8 @@ pub(crate) struct ProviderDraft {
     pub(crate) client_assertion_audience: Option<String>,
     /// `REQUIRE_PAR` (`par.rs`); `Err` holds a value that is not a boolean.
     pub(crate) require_par: Option<Result<bool, String>>,
+    /// `DPOP` (`dpop.rs`); `Err` holds a value that is not a boolean.
+    pub(crate) dpop: Option<Result<bool, String>>,
 }
 
 impl ProviderDraft {
@@ -162,6 +164,7 @@ impl ProviderDraft {
             client_assertion_alg,
             client_assertion_audience,
             require_par,
+            dpop,
         } = defaults;
         or(&mut self.scope, scope);
         or(&mut self.username_claim, username_claim);
@@ -197,6 +200,7 @@ impl ProviderDraft {
             client_assertion_audience,
         );
         or(&mut self.require_par, require_par);
+        or(&mut self.dpop, dpop);
         self
     }
 }

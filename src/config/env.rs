@@ -92,6 +92,7 @@ const VARIABLES: &[(&str, Fill)] = &[
         d.client_assertion_audience = Some(v)
     }),
     ("REQUIRE_PAR", |d, v| d.require_par = Some(parse_bool(&v))),
+    ("DPOP", |d, v| d.dpop = Some(parse_bool(&v))),
 ];
 
 /// Writes a variable's value into its draft field.
@@ -115,7 +116,7 @@ impl OidcConfig {
     /// `OIDC_ADMIN_GROUP`, `OIDC_ADMIN_EMAILS`, `OIDC_ADMIN_EMAIL_DOMAINS`,
     /// `OIDC_POST_LOGOUT_REDIRECT_URI`, `OIDC_TOKEN_ENDPOINT_AUTH_METHOD`, the login parameters
     /// `OIDC_PROMPT`, `OIDC_MAX_AGE`, `OIDC_ACR_VALUES`, `OIDC_REQUIRE_ACR`, `OIDC_UI_LOCALES`,
-    /// the demanding providers' `OIDC_RESPONSE_MODE`, `OIDC_REQUIRE_PAR`,
+    /// the demanding providers' `OIDC_RESPONSE_MODE`, `OIDC_REQUIRE_PAR`, `OIDC_DPOP`,
     /// `OIDC_CLIENT_ASSERTION_KEY_FILE`, `OIDC_CLIENT_ASSERTION_ALG`,
     /// `OIDC_CLIENT_ASSERTION_AUDIENCE`, `OIDC_JWKS_PATH`,
     /// `OIDC_COOKIE_KEY`,

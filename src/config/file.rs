@@ -21,6 +21,7 @@
 //! backchannel_logout = true    # OIDC_BACKCHANNEL_LOGOUT
 //! response_mode = "form_post"  # OIDC_RESPONSE_MODE (default "query")
 //! require_par = true           # OIDC_REQUIRE_PAR: pushed authorization requests
+//! dpop = true                  # OIDC_DPOP: sender-constrained tokens (RFC 9449)
 //! client_assertion_key_file = "/run/secrets/client-key.pem"  # private_key_jwt
 //! client_assertion_alg = "PS256"                  # OIDC_CLIENT_ASSERTION_ALG
 //! client_assertion_audience = "issuer"            # OIDC_CLIENT_ASSERTION_AUDIENCE
@@ -110,6 +111,7 @@ pub(crate) struct FileConfig {
     pub(crate) client_assertion_alg: Option<String>,
     pub(crate) client_assertion_audience: Option<String>,
     pub(crate) require_par: Option<bool>,
+    pub(crate) dpop: Option<bool>,
     /// `OIDC_JWKS_PATH` (app-wide).
     pub(crate) jwks_path: Option<String>,
     pub(crate) public_paths: Option<Vec<String>>,
@@ -159,6 +161,7 @@ pub(crate) struct FileProvider {
     pub(crate) client_assertion_alg: Option<String>,
     pub(crate) client_assertion_audience: Option<String>,
     pub(crate) require_par: Option<bool>,
+    pub(crate) dpop: Option<bool>,
     #[serde(default)]
     pub(crate) claims: FileClaims,
     #[serde(default)]
@@ -234,6 +237,7 @@ impl FileConfig {
             client_assertion_alg: self.client_assertion_alg.take(),
             client_assertion_audience: self.client_assertion_audience.take(),
             require_par: self.require_par.take(),
+            dpop: self.dpop.take(),
             claims: std::mem::take(&mut self.claims),
             access: std::mem::take(&mut self.access),
             roles: None,
@@ -295,6 +299,7 @@ impl FileProvider {
             self.client_assertion_audience,
         );
         set(&mut draft.require_par, self.require_par.map(Ok));
+        set(&mut draft.dpop, self.dpop.map(Ok));
         set(&mut draft.username_claim, self.claims.username);
         set(&mut draft.email_claim, self.claims.email);
         set(&mut draft.groups_claim, self.claims.groups);

@@ -75,6 +75,7 @@ mod builder;
 pub(crate) mod client_assertion;
 mod client_network;
 mod cookie_key;
+mod dpop;
 mod draft;
 mod env;
 pub(crate) mod file;
@@ -145,6 +146,9 @@ pub(crate) struct ProviderConfig {
     pub(crate) client_assertion: Option<client_assertion::ClientAssertion>,
     /// Whether every login pushes its parameters first (`REQUIRE_PAR`, RFC 9126).
     pub(crate) require_par: bool,
+    /// Whether the token and userinfo calls prove possession of the process's DPoP key
+    /// (`DPOP`, RFC 9449), where discovery lists ES256 among its DPoP algorithms.
+    pub(crate) dpop: bool,
     /// With back-channel logout on: this provider's back-channel logout route (the path, plus
     /// `/{slug}` when there are several) and `{BASE_URL}{path}`, to register at the provider.
     pub(crate) backchannel_logout: Option<ProviderRoute>,

@@ -347,7 +347,7 @@ impl Checker<'_> {
     }
 
     /// What the configuration requires of the provider (form_post, pushed authorization
-    /// requests, the client assertion's algorithm) against what its discovery offers.
+    /// requests, the client assertion's algorithm, DPoP) against what its discovery offers.
     fn requirements(&self, metadata: &Metadata, report: &mut Report) {
         let topic = "provider requirements";
         let mismatches = crate::provider::requirements::mismatches(self.provider, metadata);
@@ -365,10 +365,16 @@ impl Checker<'_> {
         let demanding = self.provider.response_mode != crate::config::ResponseMode::Query
             || self.provider.require_par
             || metadata.par_required
-            || self.provider.client_assertion.is_some();
+            || self.provider.client_assertion.is_some()
+            || self.provider.dpop;
         if mismatches.is_empty() && demanding {
             let pushed = if self.provider.require_par || metadata.par_required {
                 ", logins are pushed (RFC 9126)"
+            } else {
+                ""
+            };
+            let dpop = if self.provider.dpop {
+                ", tokens DPoP-bound (RFC 9449, ES256)"
             } else {
                 ""
             };
@@ -376,7 +382,7 @@ impl Checker<'_> {
                 Status::Ok,
                 topic,
                 format!(
-                    "the provider offers what the configuration requires (response_mode={}{pushed})",
+                    "the provider offers what the configuration requires (response_mode={}{pushed}{dpop})",
                     self.provider.response_mode.as_str()
                 ),
             ));

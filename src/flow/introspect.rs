@@ -57,7 +57,15 @@ pub(super) async fn verify(
     let claims = if checked.has_user && has_openid {
         // The token's user, described as at a login: the token itself opens userinfo.
         let audience = crate::jwt::Audience::of(&provider.config, now, shared.config.leeway);
-        userinfo::merge(provider, &metadata, Some(token), checked.claims, &audience).await?
+        userinfo::merge(
+            provider,
+            &metadata,
+            Some(token),
+            false,
+            checked.claims,
+            &audience,
+        )
+        .await?
     } else {
         checked.claims
     };

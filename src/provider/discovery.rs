@@ -44,6 +44,9 @@ pub(crate) struct Metadata {
     pub(crate) par_required: bool,
     /// `userinfo_signing_alg_values_supported`: a signed userinfo's algorithms.
     pub(crate) userinfo_signing_algs: Vec<Algorithm>,
+    /// `dpop_signing_alg_values_supported` (RFC 9449 section 5.1): the DPoP proofs'
+    /// algorithms; empty when the provider lists none.
+    pub(crate) dpop_algs: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +79,8 @@ struct RawMetadata {
     require_pushed_authorization_requests: Option<bool>,
     #[serde(default)]
     userinfo_signing_alg_values_supported: Option<Vec<String>>,
+    #[serde(default)]
+    dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 impl Provider {
@@ -226,6 +231,7 @@ pub(crate) fn parse_metadata(
         )?,
         par_required: raw.require_pushed_authorization_requests.unwrap_or(false),
         userinfo_signing_algs: algorithms(raw.userinfo_signing_alg_values_supported),
+        dpop_algs: raw.dpop_signing_alg_values_supported.unwrap_or_default(),
     })
 }
 

@@ -6,6 +6,7 @@
 //! - [`jwks`]: the signing keys, cached, refetched (bounded) for an unknown `kid` or a failed
 //!   signature;
 //! - [`token`]: the code exchange and userinfo;
+//! - [`dpop`]: DPoP proofs (RFC 9449) and the server's latest nonce;
 //! - [`par`]: pushed authorization requests (RFC 9126);
 //! - [`requirements`]: what the configuration requires against what discovery offers;
 //! - [`client_auth`]: the client's authentication at the token and introspection endpoints;
@@ -23,6 +24,7 @@ use crate::config::{OidcConfig, ProviderConfig};
 
 pub(crate) mod client_auth;
 pub(crate) mod discovery;
+pub(crate) mod dpop;
 pub(crate) mod error;
 pub(crate) mod http;
 pub(crate) mod introspection;
@@ -65,6 +67,8 @@ pub(crate) struct Provider {
     pub(super) discovery_flight: tokio::sync::Mutex<()>,
     pub(super) jwks_flight: tokio::sync::Mutex<jwks::Refetches>,
     pub(super) jwks_fetches: AtomicU64,
+    /// The latest `DPoP-Nonce` the provider sent (std lock, never held across an await).
+    pub(super) dpop_nonce: std::sync::Mutex<Option<String>>,
 }
 
 impl fmt::Debug for Provider {
@@ -92,6 +96,10 @@ impl Provider {
             query.append_pair("resource", resource);
         }
         let static_auth_query = query.finish();
+        if config.dpop {
+            // The key is made at startup, not at the first login.
+            crate::dpop::key();
+        }
         Self {
             config: config.clone(),
             static_auth_query,
@@ -102,6 +110,7 @@ impl Provider {
             discovery_flight: tokio::sync::Mutex::new(()),
             jwks_flight: tokio::sync::Mutex::new(jwks::Refetches::default()),
             jwks_fetches: AtomicU64::new(0),
+            dpop_nonce: std::sync::Mutex::new(None),
         }
     }
 

@@ -57,6 +57,17 @@ pub(crate) fn mismatches(config: &ProviderConfig, metadata: &Metadata) -> Vec<Mi
             );
         }
     }
+    if config.dpop && !super::dpop::offered(metadata) {
+        push(
+            key("DPOP"),
+            false,
+            format!(
+                "is on, but the provider's dpop_signing_alg_values_supported does not list {} ({}): the calls go without DPoP proofs; turn it off, or enable DPoP at the provider",
+                super::dpop::ALG,
+                metadata.dpop_algs.join(", ")
+            ),
+        );
+    }
     let method = match config.token_auth {
         TokenAuthMethod::PrivateKeyJwt => Some("private_key_jwt"),
         TokenAuthMethod::ClientSecretJwt => Some("client_secret_jwt"),
@@ -146,6 +157,7 @@ mod tests {
             par_endpoint: None,
             par_required: false,
             userinfo_signing_algs: vec![],
+            dpop_algs: vec![],
         };
         edit(&mut m);
         m
@@ -190,5 +202,18 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, "OIDC_ISSUER_URL");
         assert!(found[0].blocks_login);
+    }
+
+    #[test]
+    fn dpop_without_es256_in_discovery_warns_naming_the_setting() {
+        let config = &provider(|b| b.dpop(true));
+        let found = mismatches(config, &metadata(|m| m.dpop_algs = vec!["PS256".into()]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "OIDC_DPOP");
+        assert!(!found[0].blocks_login);
+        assert!(found[0].message.contains("ES256"), "{:?}", found[0]);
+        let offered = metadata(|m| m.dpop_algs = vec!["ES256".into()]);
+        assert_eq!(mismatches(config, &offered), []);
+        assert_eq!(mismatches(&provider(|b| b), &metadata(|_| {})), []);
     }
 }

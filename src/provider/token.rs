@@ -21,7 +21,7 @@ pub(crate) struct TokenResponse {
     pub(crate) access_token: Option<String>,
     #[serde(default)]
     pub(crate) id_token: Option<String>,
-    /// `Bearer` (any case) is the only type we can use (RFC 6750); not a secret.
+    /// `Bearer` (any case, RFC 6750), or `DPoP` with DPoP on (RFC 9449); not a secret.
     #[serde(default)]
     pub(crate) token_type: Option<String>,
     #[serde(default)]
@@ -113,13 +113,33 @@ impl Provider {
         what: &str,
         server_error_unreachable: bool,
     ) -> Result<TokenResponse, ProviderError> {
-        let request = self.http.post(metadata.token_endpoint.clone());
-        let authenticated = self.authenticate_client(metadata, request, form);
-        let basic_with_encoded_secret = authenticated.basic_with_encoded_secret;
-        let request = authenticated.into_request()?;
-        let response = self.http.send(request, "token endpoint").await?;
-        let status = response.status();
-        let bytes = read_limited(response, "token response").await?;
+        let dpop = self.dpop_key(metadata);
+        let mut retried = false;
+        let (status, bytes, basic_with_encoded_secret) = loop {
+            let mut request = self.http.post(metadata.token_endpoint.clone());
+            if let Some(key) = dpop {
+                let proof = self.dpop_proof(key, "POST", &metadata.token_endpoint, None);
+                request = request.header(super::dpop::DPOP, proof);
+            }
+            let authenticated = self.authenticate_client(metadata, request, form.clone());
+            let basic_with_encoded_secret = authenticated.basic_with_encoded_secret;
+            let request = authenticated.into_request()?;
+            let response = self.http.send(request, "token endpoint").await?;
+            let status = response.status();
+            let new_nonce = dpop.is_some() && self.remember_dpop_nonce(response.headers());
+            let bytes = read_limited(response, "token response").await?;
+            // RFC 9449 section 8: a 400 `use_dpop_nonce` with a nonce asks for one more try,
+            // its proof carrying the nonce; only once, so that a provider cannot loop us.
+            if new_nonce
+                && !retried
+                && status == http::StatusCode::BAD_REQUEST
+                && asks_nonce(&bytes)
+            {
+                retried = true;
+                continue;
+            }
+            break (status, bytes, basic_with_encoded_secret);
+        };
         if status.is_client_error() {
             let secret = self
                 .config
@@ -155,17 +175,42 @@ impl Provider {
 
     /// Fetches the userinfo claims (OpenID Connect Core 5.3) with the access token: a JSON
     /// object, or a signed JWT (`application/jwt`, section 5.3.2) for the caller to verify.
+    ///
+    /// A DPoP-bound token (`dpop_bound`) goes as `Authorization: DPoP` with a proof naming
+    /// it (`ath`); a 401 asking for a nonce is tried once more with it.
     pub(crate) async fn userinfo(
         &self,
         endpoint: &Url,
         access_token: &str,
+        dpop_bound: bool,
     ) -> Result<Userinfo, ProviderError> {
-        let request = self
-            .http
-            .get_request(endpoint.as_str())
-            .bearer_auth(access_token)
-            .header(http::header::ACCEPT, "application/json, application/jwt");
-        let response = self.http.send(request, "userinfo endpoint").await?;
+        let mut retried = false;
+        let response = loop {
+            let request = self
+                .http
+                .get_request(endpoint.as_str())
+                .header(http::header::ACCEPT, "application/json, application/jwt");
+            let request = if dpop_bound {
+                let key = crate::dpop::key();
+                let proof = self.dpop_proof(key, "GET", endpoint, Some(access_token));
+                request
+                    .header(http::header::AUTHORIZATION, format!("DPoP {access_token}"))
+                    .header(super::dpop::DPOP, proof)
+            } else {
+                request.bearer_auth(access_token)
+            };
+            let response = self.http.send(request, "userinfo endpoint").await?;
+            let new_nonce = dpop_bound && self.remember_dpop_nonce(response.headers());
+            if new_nonce
+                && !retried
+                && response.status() == http::StatusCode::UNAUTHORIZED
+                && super::dpop::resource_wants_nonce(response.headers())
+            {
+                retried = true;
+                continue;
+            }
+            break response;
+        };
         let status = response.status();
         let is_jwt = response
             .headers()
@@ -194,6 +239,13 @@ impl Provider {
                 ProviderError::BadResponse("the userinfo response is not a JSON object".into())
             })
     }
+}
+
+/// Whether a token endpoint's 400 says `use_dpop_nonce` (RFC 9449 section 8).
+fn asks_nonce(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("error").and_then(Value::as_str) == Some("use_dpop_nonce"))
 }
 
 /// What the userinfo endpoint answered.

@@ -142,6 +142,24 @@ impl TokenRefusal {
                      `authorization_code`) for it at the provider."
                 ),
             ),
+            // RFC 9449 sections 5 and 8: a provider that requires DPoP, or refused the proof
+            // (or asked for a nonce again after the one retry).
+            Some("invalid_dpop_proof" | "use_dpop_nonce") if !config.dpop => AuthError::new(
+                AuthErrorKind::ClientRejected,
+                format!(
+                    "The identity provider wants DPoP-bound tokens of client `{client}` \
+                     ({code}): set {dpop}=true, or turn off DPoP for the client at the provider.",
+                    dpop = key("DPOP"),
+                ),
+            ),
+            Some("invalid_dpop_proof" | "use_dpop_nonce") => AuthError::new(
+                AuthErrorKind::BadProviderResponse,
+                format!(
+                    "The identity provider refused this application's DPoP proof ({code}): check \
+                     this server's clock against the provider's, and that the provider's \
+                     discovery lists ES256 in dpop_signing_alg_values_supported."
+                ),
+            ),
             Some("invalid_grant") => AuthError::new(
                 AuthErrorKind::CodeRejected,
                 format!(
@@ -315,6 +333,17 @@ mod tests {
 
         let e = refusal(400, r#"{"error":"unauthorized_client"}"#, false).to_auth_error(&c);
         assert!(e.reason().contains("authorization_code"), "{}", e.reason());
+        let e = refusal(400, r#"{"error":"invalid_dpop_proof"}"#, false).to_auth_error(&c);
+        assert_eq!(e.kind(), AuthErrorKind::ClientRejected);
+        assert!(e.reason().contains("set OIDC_DPOP=true"), "{}", e.reason());
+        let mut on = config();
+        on.dpop = true;
+        let e = refusal(400, r#"{"error":"use_dpop_nonce"}"#, false).to_auth_error(&on);
+        assert!(
+            e.reason().contains("DPoP proof (use_dpop_nonce)"),
+            "{}",
+            e.reason()
+        );
         let e = refusal(400, r#"{"error":"<script>"}"#, false).to_auth_error(&c);
         assert_eq!(e.kind(), AuthErrorKind::CodeRejected);
         assert!(e.reason().contains("(HTTP 400)"), "{}", e.reason());

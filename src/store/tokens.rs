@@ -19,6 +19,8 @@ pub(crate) struct StoredTokens {
     pub(crate) refresh_token: Option<Secret>,
     /// When the refresh is due (unix seconds); `u64::MAX` without a refresh token.
     pub(crate) refresh_at: u64,
+    /// Whether the access token is DPoP-bound (`token_type` DPoP, RFC 9449).
+    pub(crate) dpop_bound: bool,
 }
 
 impl StoredTokens {
@@ -31,6 +33,7 @@ impl StoredTokens {
         refresh_token: Option<String>,
         now: u64,
         margin: u64,
+        dpop_bound: bool,
     ) -> Self {
         let lifetime = expires_in.unwrap_or(ASSUMED_LIFETIME);
         let access_expires_at = match &access_token {
@@ -48,6 +51,7 @@ impl StoredTokens {
             access_expires_at,
             refresh_token: refresh_token.map(Secret::new),
             refresh_at,
+            dpop_bound,
         }
     }
 
@@ -56,6 +60,7 @@ impl StoredTokens {
         self.access_token.as_ref().map(|t| AccessToken {
             token: t.clone(),
             expires_at: self.access_expires_at,
+            dpop_bound: self.dpop_bound,
         })
     }
 }
@@ -66,12 +71,26 @@ mod tests {
 
     #[test]
     fn the_refresh_is_due_a_margin_before_the_access_token_expires() {
-        let t = StoredTokens::new(Some("at".into()), Some(300), Some("rt".into()), 1_000, 60);
+        let t = StoredTokens::new(
+            Some("at".into()),
+            Some(300),
+            Some("rt".into()),
+            1_000,
+            60,
+            false,
+        );
         assert_eq!(t.access_expires_at, 1_300);
         assert_eq!(t.refresh_at, 1_240);
-        let short = StoredTokens::new(Some("at".into()), Some(10), Some("rt".into()), 1_000, 60);
+        let short = StoredTokens::new(
+            Some("at".into()),
+            Some(10),
+            Some("rt".into()),
+            1_000,
+            60,
+            false,
+        );
         assert_eq!(short.refresh_at, 1_005, "half its life, not at once");
-        let none = StoredTokens::new(Some("at".into()), None, None, 1_000, 60);
+        let none = StoredTokens::new(Some("at".into()), None, None, 1_000, 60, false);
         assert_eq!(none.access_expires_at, 1_000 + ASSUMED_LIFETIME);
         assert_eq!(none.refresh_at, u64::MAX, "nothing to refresh with");
         let shown = format!("{t:?}");

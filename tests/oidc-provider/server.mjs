@@ -49,6 +49,9 @@
 //   REFRESH_ROTATION  "on": every refresh token grant answers with a new refresh token
 //                   (rotation); "off": never; unset: oidc-provider's default (for
 //                   tests/refresh.rs)
+//   DPOP_NONCE      "on": DPoP proofs (features.dPoP, on by default in oidc-provider 9) must
+//                   carry a server nonce at the token endpoint ("token") or there and at
+//                   userinfo ("on"); unset: no nonce is asked for
 //   TEST_CONTROL    "on": test routes, for tests/refresh.rs: GET /_test/hits (also counts the
 //                   refresh token grants and the revocations), GET
 //                   /_test/groups?user=U&groups=a,b (sets a user's groups), GET
@@ -63,7 +66,7 @@
 //   ISSUER=http://127.0.0.1:<port>
 // Everything else (oidc-provider's dev warnings) goes to stderr.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
@@ -94,6 +97,7 @@ const REQUIRE_PAR = process.env.REQUIRE_PAR === 'on';
 const JWT_USERINFO = process.env.JWT_USERINFO === 'on';
 const REFRESH_ROTATION = process.env.REFRESH_ROTATION || undefined;
 const TEST_CONTROL = process.env.TEST_CONTROL === 'on';
+const DPOP_NONCE = process.env.DPOP_NONCE || undefined;
 // Accounts switched off through /_test/disable, and whether /token is "down".
 const DISABLED = new Set();
 let outage = false;
@@ -289,6 +293,13 @@ function configuration() {
       backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: REQUIRE_PAR },
       jwtUserinfo: { enabled: JWT_USERINFO },
+      ...(DPOP_NONCE ? {
+        dPoP: {
+          enabled: true,
+          nonceSecret: randomBytes(32),
+          requireNonce: (ctx) => DPOP_NONCE === 'on' || ctx.path === '/token',
+        },
+      } : {}),
       // RFC 9207: oidc-provider 9.x always adds `iss` to authorization
       // responses (there is no feature flag any more) and advertises
       // authorization_response_iss_parameter_supported=true.

@@ -347,6 +347,51 @@ pub struct MockState {
     pub introspection_requests: Vec<(Option<String>, BTreeMap<String, String>)>,
     /// Misbehaviour per endpoint (none by default).
     pub faults: BTreeMap<Endpoint, Fault>,
+    /// DPoP (RFC 9449): discovery's `dpop_signing_alg_values_supported`, when set.
+    pub dpop_algs: Option<Vec<String>>,
+    /// The nonce the token or userinfo endpoint demands in a proof (a proof without it gets
+    /// `use_dpop_nonce` and the nonce); with `dpop_nonce_never`, even one with it.
+    pub dpop_nonces: BTreeMap<Endpoint, String>,
+    pub dpop_nonce_never: bool,
+    /// Every request to an endpoint: its method, path, `Authorization` and `DPoP` headers.
+    pub dpop_seen: Vec<DpopSeen>,
+}
+
+/// One request the mock saw, for the DPoP tests.
+#[derive(Clone, Debug)]
+pub struct DpopSeen {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub proof: Option<String>,
+}
+
+/// What a DPoP test wants to know of `req`.
+fn dpop_seen(req: &Request<Body>) -> DpopSeen {
+    let text = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    DpopSeen {
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+        authorization: text(header::AUTHORIZATION.as_str()),
+        proof: text("dpop"),
+    }
+}
+
+/// The `nonce` claim of a DPoP proof, unverified.
+fn proof_nonce(proof: &str) -> Option<String> {
+    use base64::Engine as _;
+    let part = proof.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()?,
+    )
+    .ok()?;
+    claims.get("nonce")?.as_str().map(str::to_owned)
 }
 
 /// The mock provider's endpoints, for [`MockState::faults`].
@@ -433,6 +478,42 @@ async fn inject_faults(
     };
     // Every request is counted, whether it is answered, delayed or faulted.
     endpoint.hits(&hits).fetch_add(1, Ordering::SeqCst);
+    let seen = dpop_seen(&req);
+    let challenge = {
+        let mut st = s.lock().unwrap();
+        let demanded = st.dpop_nonces.get(&endpoint).cloned();
+        let never = st.dpop_nonce_never;
+        let challenge = match (&seen.proof, demanded) {
+            (Some(proof), Some(nonce))
+                if never || proof_nonce(proof).as_deref() != Some(nonce.as_str()) =>
+            {
+                Some(nonce)
+            }
+            _ => None,
+        };
+        st.dpop_seen.push(seen);
+        challenge
+    };
+    if let Some(nonce) = challenge {
+        return if endpoint == Endpoint::Userinfo {
+            Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .header(
+                    header::WWW_AUTHENTICATE,
+                    r#"DPoP error="use_dpop_nonce", error_description="nonce required""#,
+                )
+                .header("DPoP-Nonce", nonce)
+                .body(Body::empty())
+                .unwrap()
+        } else {
+            Response::builder()
+                .status(StatusCode::BAD_REQUEST)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("DPoP-Nonce", nonce)
+                .body(Body::from(r#"{"error":"use_dpop_nonce"}"#))
+                .unwrap()
+        };
+    }
     let fault = s.lock().unwrap().faults.get(&endpoint).cloned();
     match fault {
         None => next.run(req).await,
@@ -524,6 +605,7 @@ async fn discovery(State((s, _)): State<Mock>) -> Response<Body> {
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "authorization_response_iss_parameter_supported": s.iss_supported,
+        "dpop_signing_alg_values_supported": s.dpop_algs,
     }))
     .into_response()
 }
@@ -588,7 +670,10 @@ async fn userinfo(State((s, _)): State<Mock>, headers: HeaderMap) -> Response<Bo
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("DPoP "))
+        });
     // The login's access token, or one the introspection answers for.
     let known = bearer == Some("access-token-1")
         || bearer.is_some_and(|t| {
@@ -643,6 +728,10 @@ impl MockIdp {
             introspection: None,
             introspection_requests: Vec::new(),
             faults: BTreeMap::new(),
+            dpop_algs: None,
+            dpop_nonces: BTreeMap::new(),
+            dpop_nonce_never: false,
+            dpop_seen: Vec::new(),
         }));
         let hits = Arc::new(Hits::default());
         let router = Router::new()

@@ -69,6 +69,7 @@ pub(super) fn provider(
         client_assertion_alg,
         client_assertion_audience,
         require_par,
+        dpop,
     } = draft;
 
     let issuer = self::issuer(issuer, place.insecure_http_issuer, &key("ISSUER"), problems);
@@ -86,6 +87,7 @@ pub(super) fn provider(
         problems.push(&key("RESPONSE_MODE"), m)
     });
     let require_par = boolean(require_par, false, &key("REQUIRE_PAR"), problems);
+    let dpop = boolean(dpop, false, &key("DPOP"), problems);
     let auto_provision = boolean(auto_provision, true, &key("AUTO_PROVISION"), problems);
     let backchannel_logout = boolean(
         backchannel_logout,
@@ -165,6 +167,7 @@ pub(super) fn provider(
         response_mode,
         client_assertion,
         require_par,
+        dpop,
     })
 }
 

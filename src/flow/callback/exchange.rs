@@ -1,7 +1,8 @@
 //! Step 3: the code, redeemed at the token endpoint with the PKCE verifier; the answer must
-//! hold an ID token, and its access token must be a bearer token (RFC 6750): a sender-constrained
-//! one (`token_type` DPoP, RFC 9449) would need proofs we do not make. A refusal names what to
-//! fix (`provider/token_refusal.rs`).
+//! hold an ID token, and its access token must be a bearer token (RFC 6750), or with `DPOP` on
+//! (and offered by the provider) a DPoP-bound one (`token_type` DPoP, RFC 9449), which the
+//! exchange's proof bound to the process's key. A refusal names what to fix
+//! (`provider/token_refusal.rs`).
 
 use std::fmt;
 
@@ -15,6 +16,8 @@ pub(crate) struct Tokens {
     pub(crate) access_token: Option<String>,
     pub(crate) refresh_token: Option<String>,
     pub(crate) expires_in: Option<u64>,
+    /// Whether the access token is DPoP-bound (`token_type` DPoP).
+    pub(crate) dpop_bound: bool,
 }
 
 impl fmt::Debug for Tokens {
@@ -43,28 +46,31 @@ pub(crate) async fn redeem(
             ProviderError::Rejected(refusal) => refusal.to_auth_error(&provider.config),
             other => other.to_auth_error(),
         })?;
-    tokens(response)
+    let dpop = provider.dpop_key(metadata).is_some();
+    tokens(response, dpop, &provider.config.keys.key("DPOP"))
 }
 
 /// The tokens of a token response; one without an ID token, or whose `token_type` is not
-/// `Bearer` (compared without case, RFC 6749 section 5.1), is refused.
-fn tokens(response: TokenResponse) -> Result<Tokens, AuthError> {
-    match response.token_type.as_deref() {
-        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+/// `Bearer` (compared without case, RFC 6749 section 5.1), or `DPoP` when the exchange sent a
+/// proof (`dpop`), is refused; `dpop_key` is the setting named when DPoP is off.
+fn tokens(response: TokenResponse, dpop: bool, dpop_key: &str) -> Result<Tokens, AuthError> {
+    let dpop_bound = match response.token_type.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => false,
+        Some(t) if dpop && t.eq_ignore_ascii_case("dpop") => true,
         found => {
             let what = match found {
-                None => "has no token_type (RFC 6749 section 5.1 requires one)",
-                Some(t) if t.eq_ignore_ascii_case("dpop") => {
-                    "holds a DPoP-bound access token (token_type DPoP); turn off DPoP for this client at the provider"
-                }
-                Some(_) => "has a token_type other than Bearer",
+                None => "has no token_type (RFC 6749 section 5.1 requires one)".to_owned(),
+                Some(t) if t.eq_ignore_ascii_case("dpop") => format!(
+                    "holds a DPoP-bound access token (token_type DPoP) but {dpop_key} is off (or the provider's discovery offers no ES256 DPoP proofs): turn {dpop_key} on, or turn off DPoP for this client at the provider"
+                ),
+                Some(_) => "has a token_type other than Bearer or DPoP".to_owned(),
             };
             return Err(AuthError::new(
                 AuthErrorKind::BadProviderResponse,
-                format!("The identity provider's token response {what}: this application uses bearer tokens only."),
+                format!("The identity provider's token response {what}."),
             ));
         }
-    }
+    };
     let expires_in = response.expires_in();
     let id_token = response.id_token.ok_or_else(|| {
         AuthError::new(AuthErrorKind::BadProviderResponse, "The identity provider's token response has no id_token; is the `openid` scope allowed for this client?")
@@ -74,6 +80,7 @@ fn tokens(response: TokenResponse) -> Result<Tokens, AuthError> {
         access_token: response.access_token,
         refresh_token: response.refresh_token,
         expires_in,
+        dpop_bound,
     })
 }
 
@@ -85,7 +92,7 @@ mod tests {
     fn a_token_response_needs_an_id_token() {
         let response: TokenResponse =
             serde_json::from_str(r#"{"access_token":"at","token_type":"Bearer"}"#).unwrap();
-        let err = tokens(response).unwrap_err();
+        let err = tokens(response, false, "OIDC_DPOP").unwrap_err();
         assert_eq!(err.kind(), AuthErrorKind::BadProviderResponse);
         assert!(err.reason().contains("`openid` scope"), "{}", err.reason());
 
@@ -93,7 +100,7 @@ mod tests {
             r#"{"access_token":"at","id_token":"a.b.c","token_type":"bearer"}"#,
         )
         .unwrap();
-        let t = tokens(response).unwrap();
+        let t = tokens(response, false, "OIDC_DPOP").unwrap();
         assert_eq!(
             (t.id_token.as_str(), t.access_token.as_deref()),
             ("a.b.c", Some("at"))
@@ -104,17 +111,17 @@ mod tests {
     #[test]
     fn only_a_bearer_token_type_is_accepted() {
         for (token_type, reason) in [
-            (r#""DPoP""#, "DPoP"),
-            (r#""dpop""#, "DPoP"),
-            (r#""mac""#, "other than Bearer"),
-            (r#""Bearer-ish""#, "other than Bearer"),
+            (r#""DPoP""#, "turn OIDC_DPOP on"),
+            (r#""dpop""#, "turn OIDC_DPOP on"),
+            (r#""mac""#, "other than Bearer or DPoP"),
+            (r#""Bearer-ish""#, "other than Bearer or DPoP"),
             ("null", "no token_type"),
         ] {
             let response: TokenResponse = serde_json::from_str(&format!(
                 r#"{{"access_token":"at","id_token":"a.b.c","token_type":{token_type}}}"#
             ))
             .unwrap();
-            let err = tokens(response).unwrap_err();
+            let err = tokens(response, false, "OIDC_DPOP").unwrap_err();
             assert_eq!(err.kind(), AuthErrorKind::BadProviderResponse);
             assert!(
                 err.reason().contains(reason),
@@ -131,7 +138,15 @@ mod tests {
                 r#"{{"access_token":"at","id_token":"a.b.c","token_type":"{ok}"}}"#
             ))
             .unwrap();
-            assert!(tokens(response).is_ok(), "{ok}");
+            assert!(tokens(response, false, "OIDC_DPOP").is_ok(), "{ok}");
+        }
+        for ok in ["DPoP", "dpop", "DPOP"] {
+            let response: TokenResponse = serde_json::from_str(&format!(
+                r#"{{"access_token":"at","id_token":"a.b.c","token_type":"{ok}"}}"#
+            ))
+            .unwrap();
+            let t = tokens(response, true, "OIDC_DPOP").unwrap();
+            assert!(t.dpop_bound, "{ok}");
         }
     }
 }

@@ -73,6 +73,7 @@ pub(crate) async fn stored_session(
         refresh_token,
         now,
         config.refresh.margin,
+        tokens.dpop_bound,
     );
     data.provider_token = stored.provider_token();
     let record = StoredSession {

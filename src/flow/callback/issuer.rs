@@ -82,6 +82,7 @@ mod tests {
             par_endpoint: None,
             par_required: false,
             userinfo_signing_algs: vec![],
+            dpop_algs: vec![],
         }
     }
 

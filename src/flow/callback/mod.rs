@@ -212,6 +212,7 @@ async fn run<'s>(
         provider,
         &metadata,
         tokens.access_token.as_deref(),
+        tokens.dpop_bound,
         claims,
         &audience,
     )

@@ -12,12 +12,14 @@ use crate::jwt::Audience;
 use crate::policy::ClaimPath;
 use crate::provider::{Metadata, Provider, Userinfo};
 
-/// The claims, with userinfo's merged in where the policy asks for it; a signed userinfo
+/// The claims, with userinfo's merged in where the policy asks for it (the access token sent
+/// with a DPoP proof when `dpop_bound`); a signed userinfo
 /// response is checked first ([`crate::userinfo_token`]) against `audience`.
 pub(crate) async fn merge(
     provider: &Provider,
     metadata: &Metadata,
     access_token: Option<&str>,
+    dpop_bound: bool,
     claims: Map<String, Value>,
     audience: &Audience<'_>,
 ) -> Result<Map<String, Value>, AuthError> {
@@ -27,7 +29,15 @@ pub(crate) async fn merge(
     if !wants_userinfo(&provider.config, &claims) {
         return Ok(claims);
     }
-    let info = fetch(provider, metadata, endpoint, access_token, audience).await?;
+    let info = fetch(
+        provider,
+        metadata,
+        endpoint,
+        access_token,
+        dpop_bound,
+        audience,
+    )
+    .await?;
     merge_claims(claims, info)
 }
 
@@ -38,9 +48,10 @@ pub(crate) async fn fetch(
     metadata: &Metadata,
     endpoint: &url::Url,
     access_token: &str,
+    dpop_bound: bool,
     audience: &Audience<'_>,
 ) -> Result<Map<String, Value>, AuthError> {
-    let call = provider.userinfo(endpoint, access_token);
+    let call = provider.userinfo(endpoint, access_token, dpop_bound);
     let info = crate::meter::provider_call(provider.config.slug.as_str(), "userinfo", call)
         .await
         .map_err(|e| e.to_auth_error())?;

@@ -41,13 +41,14 @@ pub(super) async fn check(
             format!("The identity provider's answer to the session's refresh {what}."),
         ))
     };
-    if !response
-        .token_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
-    {
-        return Err(bad("has no Bearer token_type"));
-    }
+    // Bearer, or DPoP when the refresh carried a proof (RFC 9449 section 5).
+    let dpop = provider.dpop_key(metadata).is_some();
+    let dpop_bound = match response.token_type.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => false,
+        Some(t) if dpop && t.eq_ignore_ascii_case("dpop") => true,
+        _ if dpop => return Err(bad("has no Bearer or DPoP token_type")),
+        _ => return Err(bad("has no Bearer token_type")),
+    };
     let expires_in = response.expires_in();
     let Some(access_token) = response.access_token else {
         return Err(bad("has no access_token"));
@@ -58,7 +59,16 @@ pub(super) async fn check(
         None => None,
     };
     let audience = Audience::of(&provider.config, now, shared.config.leeway);
-    let claims = fresh_claims(provider, metadata, &access_token, claims, old, &audience).await?;
+    let claims = fresh_claims(
+        provider,
+        metadata,
+        &access_token,
+        dpop_bound,
+        claims,
+        old,
+        &audience,
+    )
+    .await?;
     let mut identity = match claims {
         Some(claims) => {
             let grant = admission::evaluate(provider, &claims)
@@ -85,6 +95,7 @@ pub(super) async fn check(
         refresh_token.map(|t| t.expose().to_owned()),
         now,
         shared.config.refresh.margin,
+        dpop_bound,
     );
     identity.provider_token = tokens.provider_token();
     Ok(StoredSession {
@@ -131,6 +142,7 @@ async fn fresh_claims(
     provider: &Provider,
     metadata: &Metadata,
     access_token: &str,
+    dpop_bound: bool,
     claims: Option<Map<String, Value>>,
     old: &crate::identity::IdentityData,
     audience: &Audience<'_>,
@@ -140,17 +152,31 @@ async fn fresh_claims(
         _ => Failure::Refused(e),
     };
     if let Some(claims) = claims {
-        return userinfo::merge(provider, metadata, Some(access_token), claims, audience)
-            .await
-            .map(Some)
-            .map_err(userinfo_failed);
+        return userinfo::merge(
+            provider,
+            metadata,
+            Some(access_token),
+            dpop_bound,
+            claims,
+            audience,
+        )
+        .await
+        .map(Some)
+        .map_err(userinfo_failed);
     }
     let Some(endpoint) = &metadata.userinfo_endpoint else {
         return Ok(None);
     };
-    let mut info = userinfo::fetch(provider, metadata, endpoint, access_token, audience)
-        .await
-        .map_err(userinfo_failed)?;
+    let mut info = userinfo::fetch(
+        provider,
+        metadata,
+        endpoint,
+        access_token,
+        dpop_bound,
+        audience,
+    )
+    .await
+    .map_err(userinfo_failed)?;
     if info.get("sub").and_then(Value::as_str) != Some(old.subject.as_str()) {
         return Err(Failure::Refused(AuthError::new(
             AuthErrorKind::InvalidUserinfo,
